@@ -1,0 +1,1 @@
+"""The rule engine: specs, registry, routing, clients, modes, alerts."""

@@ -1,0 +1,57 @@
+"""What a rule gets besides the resource: AWS clients from one factory, and its settings."""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from mlwarden.core.settings import ENV_MAX_ATTEMPTS, RuntimeSettings
+
+
+class ClientFactory:
+    """AWS clients keyed by (service, account, region).
+
+    Today every account maps to the function's own credentials; an org-wide deployment replaces
+    ``_session_for`` with one that assumes a role in the member account. Rules never build clients.
+    ``AWS_ENDPOINT_URL`` (boto3's own setting) points every client at a local AWS such as moto.
+    """
+
+    def __init__(self, session: boto3.session.Session | None = None, max_attempts: int | None = None) -> None:
+        self._session = session
+        self._clients: dict[tuple[str, str, str], Any] = {}
+        self._lock = threading.Lock()
+        attempts = max_attempts or int(os.environ.get(ENV_MAX_ATTEMPTS, "5"))
+        self._config = Config(
+            retries={"mode": "standard", "max_attempts": attempts},
+            connect_timeout=5,
+            read_timeout=20,
+            user_agent_extra="mlwarden",
+        )
+
+    def _session_for(self, account: str) -> boto3.session.Session:
+        if self._session is None:
+            self._session = boto3.session.Session()
+        return self._session
+
+    def client(self, service: str, region: str, account: str = "") -> Any:
+        key = (service, account, region)
+        with self._lock:  # boto3 sessions are not thread-safe when creating clients
+            client = self._clients.get(key)
+            if client is None:
+                client = self._session_for(account).client(service, region_name=region, config=self._config)
+                self._clients[key] = client
+        return client
+
+
+@dataclass
+class RuleContext:
+    settings: RuntimeSettings
+    clients: ClientFactory = field(default_factory=ClientFactory)
+
+    def client(self, service: str, region: str, account: str = "") -> Any:
+        return self.clients.client(service, region, account)

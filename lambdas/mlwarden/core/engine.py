@@ -1,0 +1,405 @@
+"""The engine: from an input (EventBridge event, Config invocation, sweep) to decisions.
+
+For each resource: re-read live state, evaluate, read the mode, check exemptions, remediate when allowed,
+alert. The Lambda handler and the CLI run this same code; only ``apply`` and the error policy differ.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ReadTimeoutError
+
+from mlwarden.core import events, exemptions
+from mlwarden.core.context import RuleContext
+from mlwarden.core.model import (
+    ACTION_EXEMPT,
+    ACTION_FAILED,
+    ACTION_NONE,
+    ACTION_NOTIFIED,
+    ACTION_REMEDIATED,
+    ACTION_WOULD_NOTIFY,
+    ACTION_WOULD_REMEDIATE,
+    COMPLIANT,
+    MODE_OFF,
+    MODE_REMEDIATE,
+    NON_COMPLIANT,
+    NOT_APPLICABLE,
+    Decision,
+    ResourceGone,
+    ResourceRef,
+)
+from mlwarden.core.modes import ModeSource
+from mlwarden.core.notify import Publisher
+from mlwarden.core.spec import Rule
+
+logger = Logger(service="mlwarden", child=True)
+
+ACCESS_DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError"}
+RETRYABLE_CODES = {
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+    "SlowDown",
+    "ServiceUnavailable",
+    "InternalError",
+    "InternalFailure",
+}
+CONFIG_DELETED_STATUSES = {"ResourceDeleted", "ResourceDeletedNotRecorded", "ResourceNotRecorded"}
+CONFIG_BATCH = 100  # PutEvaluations accepts at most 100 evaluations per call
+ANNOTATION_LIMIT = 256
+
+
+def error_code(exc: BaseException) -> str:
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Throttling, server errors and network failures: worth another try (Lambda retry, then DLQ)."""
+    if isinstance(exc, ConnectionError | ReadTimeoutError):
+        return True
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return error_code(exc) in RETRYABLE_CODES or (isinstance(status, int) and status >= 500)
+    return False
+
+
+def describe_error(exc: BaseException) -> str:
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        operation = getattr(exc, "operation_name", "")
+        return f"{operation}: {err.get('Code', 'Error')}: {err.get('Message', '')}".strip()
+    return f"{type(exc).__name__}: {exc}"
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Source:
+    """Where a decision came from (for the JSON output and the alert)."""
+
+    event_id: str = ""
+    event_time: str = ""
+
+
+class Engine:
+    def __init__(
+        self,
+        rule: Rule,
+        ctx: RuleContext,
+        modes: ModeSource,
+        *,
+        apply: bool,
+        publisher: Publisher | None = None,
+        observer: Callable[[Decision], None] | None = None,
+        raise_retryable: bool = False,
+    ) -> None:
+        self.rule = rule
+        self.spec = rule.spec
+        self.ctx = ctx
+        self.modes = modes
+        self.apply = apply
+        self.publisher = publisher
+        self.observer = observer
+        self.raise_retryable = raise_retryable
+
+    # ----------------------------------------------------------------------------------------- inputs
+    def handle(self, event: Any) -> list[Decision]:
+        kind = events.kind_of(event)
+        if kind == events.CONFIG_INVOCATION:
+            return self.handle_config(event)
+        return self.handle_eventbridge(event)
+
+    def handle_eventbridge(self, event: dict[str, Any]) -> list[Decision]:
+        source = Source(events.event_id(event), events.event_time(event))
+        refs = self.rule.refs_from_event(event)
+        if not refs:
+            logger.info("event names no resource this rule can judge", **events.describe(event), rule_id=self.spec.id)
+            return [self._no_resource(event, source, "the event names no resource this rule can judge")]
+        return [self.decide(ref, source) for ref in refs]
+
+    def handle_config(self, event: dict[str, Any]) -> list[Decision]:
+        invoking = events.parse_config_invocation(event)
+        message_type = invoking["messageType"]
+        region = _config_region(event)
+        source = Source(str(event.get("configRuleName", "")), str(invoking.get("notificationCreationTime", "")))
+        if message_type == "ScheduledNotification":
+            decisions = list(self.sweep(region, source))
+        elif message_type in ("ConfigurationItemChangeNotification", "OversizedConfigurationItemChangeNotification"):
+            if message_type == "ConfigurationItemChangeNotification":
+                item = invoking.get("configurationItem") or {}
+            else:
+                item = self._oversized_item(invoking.get("configurationItemSummary") or {}, region)
+            source.event_time = str(item.get("configurationItemCaptureTime") or source.event_time)
+            decisions = [self._decide_config_item(event, item, source)]
+        else:
+            raise events.MalformedEvent(f"Config messageType {message_type!r} is not handled")
+        self._put_evaluations(event, decisions, region)
+        return decisions
+
+    def _oversized_item(self, summary: dict[str, Any], region: str) -> dict[str, Any]:
+        """Oversized notifications carry only a summary: fetch the item from Config's history."""
+        try:
+            history = self.ctx.client("config", region).get_resource_config_history(
+                resourceType=summary["resourceType"], resourceId=summary["resourceId"], limit=1
+            )
+            items = history.get("configurationItems") or []
+            if items:
+                item = dict(items[0])
+                item.setdefault("awsAccountId", item.get("accountId", ""))
+                return item
+        except (ClientError, BotoCoreError, KeyError) as exc:
+            logger.warning("could not read the oversized configuration item; using its summary", error=str(exc))
+        return summary
+
+    def _decide_config_item(self, event: dict[str, Any], item: dict[str, Any], source: Source) -> Decision:
+        resource_type = str(item.get("resourceType", ""))
+        resource_id = str(item.get("resourceId", ""))
+        base = dict(
+            event_id=source.event_id,
+            rule_id=self.spec.id,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            resource_arn=str(item.get("ARN") or item.get("arn") or ""),
+            account=str(item.get("awsAccountId", "")),
+            region=str(item.get("awsRegion", "")),
+            action=ACTION_NONE,
+            controls=list(self.spec.controls),
+            severity=self.spec.severity,
+            title=self.spec.title,
+            event_time=source.event_time,
+            detected_at=now_iso(),
+        )
+        if event.get("eventLeftScope") or item.get("configurationItemStatus") in CONFIG_DELETED_STATUSES:
+            return Decision(compliance=NOT_APPLICABLE, reason="resource deleted or out of the rule's scope", **base)
+        if not self.spec.config or resource_type not in self.spec.config.resource_types:
+            return Decision(compliance=NOT_APPLICABLE, reason=f"{resource_type} is not judged by this rule", **base)
+        ref = self.rule.ref_from_config_item(item)
+        if ref is None:
+            return Decision(compliance=NOT_APPLICABLE, reason="configuration item names no resource", **base)
+        decision = self.decide(ref, source)
+        # Config knows the resource by its own id; answer with the same one.
+        decision.config_resource_id = resource_id
+        return decision
+
+    def _put_evaluations(self, event: dict[str, Any], decisions: list[Decision], region: str) -> None:
+        token = str(event.get("resultToken", ""))
+        if not token or not self.apply:
+            return
+        evaluations = []
+        for decision in decisions:
+            if not decision.resource_type or not decision.resource_id:
+                continue
+            ordering = _parse_time(decision.event_time) or datetime.now(UTC)
+            evaluations.append(
+                {
+                    "ComplianceResourceType": decision.resource_type,
+                    "ComplianceResourceId": decision.config_resource_id or decision.resource_id,
+                    "ComplianceType": decision.compliance,
+                    "Annotation": decision.reason[:ANNOTATION_LIMIT],
+                    "OrderingTimestamp": ordering,
+                }
+            )
+        client = self.ctx.client("config", region)
+        # rdklib's convention: a "TESTMODE" token asks Config to validate without recording.
+        test_mode = token == "TESTMODE"
+        for start in range(0, max(len(evaluations), 1), CONFIG_BATCH):
+            batch = evaluations[start : start + CONFIG_BATCH]
+            if not batch:
+                break
+            client.put_evaluations(Evaluations=batch, ResultToken=token, TestMode=test_mode)
+
+    def sweep(self, region: str, source: Source | None = None) -> Iterator[Decision]:
+        source = source or Source()
+        for ref in self.rule.list_refs(self.ctx, region):
+            yield self.decide(ref, source)
+
+    # ------------------------------------------------------------------------------------- decisions
+    def _no_resource(self, event: dict[str, Any], source: Source, reason: str) -> Decision:
+        return Decision(
+            event_id=source.event_id,
+            rule_id=self.spec.id,
+            resource_type=self.spec.resource_type,
+            resource_id="",
+            resource_arn="",
+            account=events.account(event),
+            region=events.region(event),
+            compliance=NOT_APPLICABLE,
+            action=ACTION_NONE,
+            reason=reason,
+            controls=list(self.spec.controls),
+            severity=self.spec.severity,
+            title=self.spec.title,
+            event_time=source.event_time,
+            detected_at=now_iso(),
+        )
+
+    def decide(self, ref: ResourceRef, source: Source) -> Decision:
+        decision = Decision(
+            event_id=source.event_id,
+            rule_id=self.spec.id,
+            resource_type=ref.resource_type,
+            resource_id=ref.resource_id,
+            resource_arn=ref.arn,
+            account=ref.account,
+            region=ref.region,
+            compliance=NOT_APPLICABLE,
+            action=ACTION_NONE,
+            reason="",
+            controls=list(self.spec.controls),
+            severity=self.spec.severity,
+            title=self.spec.title,
+            console_url=self.rule.console_url(ref),
+            event_time=source.event_time,
+            detected_at=now_iso(),
+        )
+        log_keys = {"rule_id": self.spec.id, "resource_id": ref.resource_id, "event_id": source.event_id}
+        try:
+            self._decide(ref, decision)
+        except Exception as exc:
+            if self.raise_retryable and is_retryable(exc):
+                logger.warning("retryable AWS error; handing back for retry", error=describe_error(exc), **log_keys)
+                raise
+            self._failed(decision, exc)
+            if not isinstance(exc, ClientError | BotoCoreError):
+                logger.exception("unexpected error while judging a resource", **log_keys)
+                if self.raise_retryable:
+                    raise
+        logger.info(
+            "decision",
+            compliance=decision.compliance,
+            action=decision.action,
+            **log_keys,
+        )
+        if self.observer:
+            self.observer(decision)
+        return decision
+
+    def _failed(self, decision: Decision, exc: BaseException) -> None:
+        what = describe_error(exc)
+        if error_code(exc) in ACCESS_DENIED_CODES:
+            what = f"access denied — grant the missing permission to the rule's role ({what})"
+        if decision.compliance == NON_COMPLIANT and decision.action in (ACTION_REMEDIATED, ACTION_WOULD_REMEDIATE):
+            decision.reason = f"{decision.reason}; remediation failed: {what}"
+        else:
+            decision.compliance = decision.compliance if decision.compliance == NON_COMPLIANT else NOT_APPLICABLE
+            decision.reason = f"{decision.reason + '; ' if decision.reason else ''}could not check: {what}"
+        decision.action = ACTION_FAILED if self.apply else ACTION_NONE
+        if self.apply:
+            self._alert(decision)
+
+    def _decide(self, ref: ResourceRef, decision: Decision) -> None:
+        rule, spec, settings = self.rule, self.spec, self.ctx.settings
+        try:
+            state = rule.fetch(ref, self.ctx)
+        except ResourceGone as gone:
+            decision.reason = f"resource no longer exists ({gone})" if str(gone) else "resource no longer exists"
+            return
+        evaluation = rule.evaluate(ref, state, self.ctx)
+        decision.compliance = evaluation.compliance
+        decision.reason = evaluation.reason
+        decision.resource_arn = rule.arn(ref, state) or ref.arn
+        if evaluation.compliance != NON_COMPLIANT:
+            return
+        decision.severity = rule.severity(ref, state)
+        decision.remediation = evaluation.remediation
+        decision.before = evaluation.before
+        decision.details = rule.details(ref, state)
+
+        mode = self.modes.mode(spec.id, settings.default_mode)
+        if mode == MODE_OFF:
+            decision.reason += " (rule is off: no alert, no action)"
+            return
+
+        # Exemption tags are read only for non-compliant resources. Unreadable tags fail closed.
+        tags_error = ""
+        try:
+            tags = rule.read_tags(ref, state, self.ctx)
+        except ResourceGone:
+            decision.compliance, decision.reason = NOT_APPLICABLE, "resource no longer exists"
+            return
+        except (ClientError, BotoCoreError) as exc:
+            if self.raise_retryable and is_retryable(exc):
+                raise
+            tags, tags_error = None, describe_error(exc)
+        exemption = exemptions.check(tags, spec.id)
+        if exemption.exempt:
+            decision.action = ACTION_EXEMPT
+            decision.reason += f"; {exemption.note}"
+            return
+        if exemption.note:
+            decision.reason += f"; {exemption.note}"
+
+        blockers: list[str] = []
+        wants_fix = mode == MODE_REMEDIATE
+        if wants_fix:
+            if not spec.can_remediate:
+                blockers.append("this rule has no automatic remediation: a human must act")
+            elif not settings.allow_remediation:
+                blockers.append("remediation withheld by the deployment (allowRemediation: false)")
+            elif tags_error:
+                blockers.append(f"could not verify exemption, so nothing was changed ({tags_error})")
+            elif self.modes.kill_switch_on():
+                blockers.append("kill switch is on")
+        if blockers:
+            decision.reason += "; " + "; ".join(blockers)
+        remediate = wants_fix and not blockers
+
+        if not self.apply:
+            decision.action = ACTION_WOULD_REMEDIATE if remediate else ACTION_WOULD_NOTIFY
+            return
+        if remediate:
+            decision.action = ACTION_REMEDIATED  # tentative: _failed() reads it on error
+            try:
+                result = rule.remediate(ref, state, self.ctx)
+            except ResourceGone:
+                decision.compliance, decision.action = NOT_APPLICABLE, ACTION_NONE
+                decision.reason = "resource disappeared before remediation"
+                return
+            decision.remediation = result.description
+            decision.after = result.after
+            decision.action = ACTION_REMEDIATED if result.done else ACTION_NOTIFIED
+        else:
+            decision.action = ACTION_NOTIFIED
+        self._alert(decision)
+
+    def _alert(self, decision: Decision) -> None:
+        if self.publisher is None:
+            return
+        self.publisher.publish(decision)
+
+
+def _config_region(event: dict[str, Any]) -> str:
+    arn = str(event.get("configRuleArn", ""))
+    parts = arn.split(":")
+    if len(parts) > 3 and parts[3]:
+        return parts[3]
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+def _parse_time(value: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def decisions_as_json(decisions: Iterable[Decision]) -> str:
+    return "\n".join(json.dumps(d.cli_record()) for d in decisions)
+
+
+__all__ = ["Engine", "Source", "COMPLIANT"]

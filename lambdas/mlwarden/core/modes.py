@@ -1,0 +1,59 @@
+"""The runtime switches: per-rule mode and the global kill switch, read from SSM through Powertools
+Parameters (cached, so a burst of events costs one read per minute)."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.parameters import SSMProvider
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+from botocore.exceptions import ClientError
+
+from mlwarden.core.context import ClientFactory
+from mlwarden.core.model import MODES
+from mlwarden.core.settings import KILL_SWITCH_PARAMETER, mode_parameter_name
+
+logger = Logger(service="mlwarden", child=True)
+
+CACHE_SECONDS = 60
+
+
+def _not_found(exc: BaseException) -> bool:
+    cause = exc.__cause__ or exc.__context__
+    return isinstance(cause, ClientError) and cause.response.get("Error", {}).get("Code") == "ParameterNotFound"
+
+
+class ModeSource:
+    def __init__(self, clients: ClientFactory, region: str, max_age: int = CACHE_SECONDS) -> None:
+        self._clients = clients
+        self._region = region
+        self._max_age = max_age
+        self._provider: SSMProvider | None = None
+
+    def _get(self, name: str) -> str:
+        if self._provider is None:
+            self._provider = SSMProvider(boto3_client=self._clients.client("ssm", self._region))
+        return str(self._provider.get(name, max_age=self._max_age)).strip()
+
+    def mode(self, rule_id: str, default: str) -> str:
+        """The rule's mode; the deploy-time default when the parameter is missing, unreadable or invalid."""
+        name = mode_parameter_name(rule_id)
+        try:
+            value = self._get(name)
+        except GetParameterError as exc:
+            if not _not_found(exc):
+                logger.warning("mode parameter unreadable; using deploy default", parameter=name, default=default)
+            return default
+        if value not in MODES:
+            logger.warning("mode parameter has an invalid value; using deploy default", parameter=name, default=default)
+            return default
+        return value
+
+    def kill_switch_on(self) -> bool:
+        """True stops every remediation. Unreadable counts as on: never act when we cannot tell."""
+        try:
+            return self._get(KILL_SWITCH_PARAMETER).lower() == "on"
+        except GetParameterError as exc:
+            if _not_found(exc):
+                return False
+            logger.warning("kill switch unreadable; remediation withheld", parameter=KILL_SWITCH_PARAMETER)
+            return True

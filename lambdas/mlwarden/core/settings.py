@@ -1,0 +1,159 @@
+"""Settings: the cdk.json ``mlwarden`` block (deploy time) and the Lambda environment (run time).
+
+``Settings.from_context`` is the one place the cdk.json block is read; the CDK stack and the CLI both use it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlwarden.core.model import MODE_NOTIFY, MODES
+
+CONTEXT_KEY = "mlwarden"
+
+# Environment variables of every rule Lambda (MLWARDEN_RULE_ID is the contract; the rest are ours).
+ENV_RULE_ID = "MLWARDEN_RULE_ID"
+ENV_TOPIC_ARN = "MLWARDEN_TOPIC_ARN"
+ENV_DEFAULT_MODE = "MLWARDEN_DEFAULT_MODE"
+ENV_ALLOW_REMEDIATION = "MLWARDEN_ALLOW_REMEDIATION"
+ENV_KMS_KEY_ARN = "MLWARDEN_KMS_KEY_ARN"
+ENV_QUARANTINE_BUCKET = "MLWARDEN_QUARANTINE_BUCKET"
+ENV_MAX_ATTEMPTS = "MLWARDEN_MAX_ATTEMPTS"
+
+KILL_SWITCH_PARAMETER = "/mlwarden/kill-switch"
+
+
+def mode_parameter_name(rule_id: str) -> str:
+    return f"/mlwarden/rules/{rule_id}/mode"
+
+
+class SettingsError(ValueError):
+    """The cdk.json ``mlwarden`` block is invalid; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class RuleSettings:
+    mode: str = MODE_NOTIFY
+    allow_remediation: bool = True
+
+
+@dataclass(frozen=True)
+class Settings:
+    rules: Mapping[str, RuleSettings]
+    notification_emails: tuple[str, ...] = ()
+    kms_key_arn: str | None = None
+    macie_quarantine: bool = False
+    powertools_layer_arn: str | None = None
+    config_frequency: str = "TwentyFour_Hours"
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+    def rule(self, rule_id: str) -> RuleSettings:
+        return self.rules.get(rule_id, RuleSettings())
+
+    @classmethod
+    def from_context(
+        cls, block: Mapping[str, Any] | None, *, known: Mapping[str, str] | Iterable[str]
+    ) -> Settings:
+        """Parse the cdk.json block. ``known`` maps rule id -> default mode (or lists the ids)."""
+        block = dict(block or {})
+        defaults = dict(known) if isinstance(known, Mapping) else dict.fromkeys(known, MODE_NOTIFY)
+        raw_rules = block.get("rules") or {}
+        if not isinstance(raw_rules, Mapping):
+            raise SettingsError("cdk.json mlwarden.rules must be an object keyed by rule id")
+        unknown = sorted(set(raw_rules) - set(defaults))
+        if unknown:
+            raise SettingsError(
+                f"cdk.json mlwarden.rules names unknown rule id(s) {', '.join(unknown)}; "
+                f"known ids: {', '.join(sorted(defaults))}"
+            )
+        rules: dict[str, RuleSettings] = {}
+        for rule_id, default_mode in defaults.items():
+            entry = raw_rules.get(rule_id) or {}
+            if not isinstance(entry, Mapping):
+                raise SettingsError(f"cdk.json mlwarden.rules.{rule_id} must be an object")
+            mode = entry.get("mode", default_mode)
+            if mode not in MODES:
+                raise SettingsError(
+                    f"cdk.json mlwarden.rules.{rule_id}.mode is {mode!r}; use one of {', '.join(MODES)}"
+                )
+            allow = entry.get("allowRemediation", True)
+            if not isinstance(allow, bool):
+                raise SettingsError(f"cdk.json mlwarden.rules.{rule_id}.allowRemediation must be true or false")
+            rules[rule_id] = RuleSettings(mode=mode, allow_remediation=allow)
+        emails = block.get("notificationEmails") or []
+        if not isinstance(emails, list) or not all(isinstance(e, str) and "@" in e for e in emails):
+            raise SettingsError("cdk.json mlwarden.notificationEmails must be a list of e-mail addresses")
+        kms_key_arn = block.get("kmsKeyArn")
+        if kms_key_arn is not None and not (isinstance(kms_key_arn, str) and kms_key_arn.startswith("arn:")):
+            raise SettingsError("cdk.json mlwarden.kmsKeyArn must be a KMS key ARN or null")
+        return cls(
+            rules=rules,
+            notification_emails=tuple(emails),
+            kms_key_arn=kms_key_arn,
+            macie_quarantine=bool(block.get("macieQuarantine", False)),
+            powertools_layer_arn=block.get("powertoolsLayerArn"),
+            config_frequency=str(block.get("configFrequency", "TwentyFour_Hours")),
+            raw=block,
+        )
+
+    @classmethod
+    def from_cdk_json(cls, path: Path, *, known: Mapping[str, str] | Iterable[str]) -> Settings:
+        block: Mapping[str, Any] = {}
+        if path.is_file():
+            block = json.loads(path.read_text()).get("context", {}).get(CONTEXT_KEY, {})
+        return cls.from_context(block, known=known)
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    """What one rule Lambda (or one CLI run for one rule) needs to know besides the rule itself."""
+
+    rule_id: str
+    default_mode: str = MODE_NOTIFY
+    allow_remediation: bool = True
+    topic_arn: str | None = None
+    kms_key_arn: str | None = None
+    quarantine_bucket: str | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> RuntimeSettings:
+        env = os.environ if environ is None else environ
+        rule_id = env.get(ENV_RULE_ID, "")
+        if not rule_id:
+            raise SettingsError(f"{ENV_RULE_ID} is not set: the function does not know which rule it runs")
+        default_mode = env.get(ENV_DEFAULT_MODE) or MODE_NOTIFY
+        if default_mode not in MODES:
+            default_mode = MODE_NOTIFY
+        return cls(
+            rule_id=rule_id,
+            default_mode=default_mode,
+            allow_remediation=_flag(env.get(ENV_ALLOW_REMEDIATION), True),
+            topic_arn=env.get(ENV_TOPIC_ARN) or None,
+            kms_key_arn=env.get(ENV_KMS_KEY_ARN) or None,
+            quarantine_bucket=env.get(ENV_QUARANTINE_BUCKET) or None,
+        )
+
+    def to_env(self) -> dict[str, str]:
+        env = {
+            ENV_RULE_ID: self.rule_id,
+            ENV_DEFAULT_MODE: self.default_mode,
+            ENV_ALLOW_REMEDIATION: "true" if self.allow_remediation else "false",
+        }
+        if self.topic_arn:
+            env[ENV_TOPIC_ARN] = self.topic_arn
+        if self.kms_key_arn:
+            env[ENV_KMS_KEY_ARN] = self.kms_key_arn
+        if self.quarantine_bucket:
+            env[ENV_QUARANTINE_BUCKET] = self.quarantine_bucket
+        return env

@@ -1,0 +1,170 @@
+"""How a rule declares itself: a frozen spec (data) plus fetch / evaluate / remediate (code).
+
+The CDK side reads only the spec: EventBridge patterns, the Config rule, IAM actions and the SSM switch
+are all derived from it, so no file under ``stacks/`` names a particular rule.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from mlwarden.core.model import MODE_NOTIFY, MODES, SEVERITIES, Evaluation, RemediationResult, ResourceRef
+
+if TYPE_CHECKING:
+    from mlwarden.core.context import RuleContext
+
+
+@dataclass(frozen=True)
+class CloudTrailTrigger:
+    """'AWS API Call via CloudTrail' events for these API calls."""
+
+    source: str  # e.g. "aws.s3"
+    event_source: str  # e.g. "s3.amazonaws.com"
+    event_names: tuple[str, ...]
+    # A failed call cannot change state for most rules: exclude events with an errorCode.
+    successful_only: bool = True
+
+
+@dataclass(frozen=True)
+class ServiceEventTrigger:
+    """A service's own EventBridge events (state changes), optionally narrowed on detail fields."""
+
+    source: str
+    detail_types: tuple[str, ...]
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FindingTrigger:
+    """Findings from a detector (Macie, Inspector, …) whose type starts with one of the prefixes."""
+
+    source: str
+    detail_type: str
+    type_prefixes: tuple[str, ...] = ()
+    type_field: str = "type"
+
+
+@dataclass(frozen=True)
+class ConfigTrigger:
+    """The custom AWS Config rule backing the rule: change-triggered on these types, and periodic."""
+
+    resource_types: tuple[str, ...]
+    periodic: bool = True
+
+
+@dataclass(frozen=True)
+class Permissions:
+    detect: tuple[str, ...]
+    remediate: tuple[str, ...] = ()
+    # IAM resource ARNs the actions apply to; "{partition}", "{region}" and "{account}" are filled in by CDK.
+    resources: tuple[str, ...] = ("*",)
+    # Actions (among detect/remediate) that have no resource-level permissions: granted on "*".
+    unscoped: tuple[str, ...] = ()
+    # Remediation actions granted only when a cdk.json feature is on: ((settings attribute, actions), ...).
+    features: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def all_actions(self) -> tuple[str, ...]:
+        extra = tuple(a for _, actions in self.features for a in actions)
+        return tuple(dict.fromkeys(self.detect + self.remediate + extra))
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    id: str
+    title: str
+    severity: str
+    resource_type: str
+    controls: tuple[str, ...]
+    permissions: Permissions
+    cloudtrail: tuple[CloudTrailTrigger, ...] = ()
+    service_events: tuple[ServiceEventTrigger, ...] = ()
+    findings: tuple[FindingTrigger, ...] = ()
+    config: ConfigTrigger | None = None
+    default_mode: str = MODE_NOTIFY
+    remediation_summary: str = ""
+
+    def __post_init__(self) -> None:
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"{self.id}: severity {self.severity!r} is not one of {SEVERITIES}")
+        if self.default_mode not in MODES:
+            raise ValueError(f"{self.id}: default mode {self.default_mode!r} is not one of {MODES}")
+        if not (self.cloudtrail or self.service_events or self.findings or self.config):
+            raise ValueError(f"{self.id}: a rule needs at least one trigger")
+
+    @property
+    def module_name(self) -> str:
+        return self.id.replace("-", "_")
+
+    @property
+    def can_remediate(self) -> bool:
+        return bool(self.permissions.remediate)
+
+    def trigger_summary(self) -> list[str]:
+        """Human-readable trigger list (``mlwarden rules``)."""
+        out = [f"cloudtrail:{t.event_source}:{name}" for t in self.cloudtrail for name in t.event_names]
+        out += [f"event:{t.source}:{dt}" for t in self.service_events for dt in t.detail_types]
+        out += [
+            f"finding:{t.source}:{t.detail_type}:{prefix}*"
+            for t in self.findings
+            for prefix in (t.type_prefixes or ("",))
+        ]
+        if self.config:
+            kinds = "change+periodic" if self.config.periodic else "change"
+            out += [f"config:{rt}:{kinds}" for rt in self.config.resource_types]
+        return out
+
+
+class Rule(abc.ABC):
+    """One guardrail. Subclasses set ``spec`` and implement the live-state methods.
+
+    ``fetch`` re-reads the resource (raise ``ResourceGone`` when it no longer exists), ``evaluate`` is a pure
+    function of that state, ``remediate`` is idempotent: it checks state first and reports "already compliant"
+    rather than failing.
+    """
+
+    spec: ClassVar[RuleSpec]
+
+    # -- which resources an input points at ---------------------------------------------------------------
+    @abc.abstractmethod
+    def refs_from_event(self, event: dict[str, Any]) -> list[ResourceRef]:
+        """Resources named by an EventBridge event already routed to this rule (may be empty)."""
+
+    def ref_from_config_item(self, item: dict[str, Any]) -> ResourceRef | None:
+        """Resource named by an AWS Config configuration item (or item summary)."""
+        return None
+
+    def list_refs(self, ctx: RuleContext, region: str) -> Iterable[ResourceRef]:
+        """Every resource of the type in the region (Config periodic sweep, ``mlwarden scan``)."""
+        return ()
+
+    # -- live state ---------------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def fetch(self, ref: ResourceRef, ctx: RuleContext) -> Any:
+        """Read the resource as it is now."""
+
+    @abc.abstractmethod
+    def evaluate(self, ref: ResourceRef, state: Any, ctx: RuleContext) -> Evaluation:
+        """Pure verdict on the state (``ctx`` only supplies settings, never clients)."""
+
+    def remediate(self, ref: ResourceRef, state: Any, ctx: RuleContext) -> RemediationResult:
+        raise NotImplementedError(f"{self.spec.id} has no automatic remediation")
+
+    def read_tags(self, ref: ResourceRef, state: Any, ctx: RuleContext) -> dict[str, str] | None:
+        """Tags of the resource, for exemptions; None when the resource type has no tags."""
+        return None
+
+    def arn(self, ref: ResourceRef, state: Any) -> str:
+        return ref.arn
+
+    def console_url(self, ref: ResourceRef) -> str:
+        return ""
+
+    def severity(self, ref: ResourceRef, state: Any) -> str:
+        return self.spec.severity
+
+    def details(self, ref: ResourceRef, state: Any) -> dict[str, Any]:
+        """Extra alert fields (never secrets or sample values)."""
+        return {}

@@ -1,0 +1,66 @@
+"""Helpers shared by the S3 rules (not a rule: the registry skips modules starting with '_')."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from mlwarden.core import events
+from mlwarden.core.model import ResourceGone, ResourceRef
+
+BUCKET_TYPE = "AWS::S3::Bucket"
+MISSING_BUCKET_CODES = {"NoSuchBucket", "404", "NotFound"}
+
+
+def code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def raise_if_gone(exc: ClientError, what: str) -> None:
+    if code(exc) in MISSING_BUCKET_CODES or code(exc) == "NoSuchKey":
+        raise ResourceGone(what) from exc
+
+
+def bucket_ref(bucket: str, region: str, account: str = "") -> ResourceRef:
+    return ResourceRef(BUCKET_TYPE, bucket, region, account, f"arn:aws:s3:::{bucket}")
+
+
+def bucket_refs_from_cloudtrail(event: dict[str, Any]) -> list[ResourceRef]:
+    bucket = events.request_parameters(event).get("bucketName")
+    if not isinstance(bucket, str) or not bucket:
+        return []
+    return [bucket_ref(bucket, events.region(event, "us-east-1"), events.account(event))]
+
+
+def bucket_ref_from_config_item(item: dict[str, Any]) -> ResourceRef | None:
+    name = item.get("resourceName") or item.get("resourceId")
+    if not name:
+        return None
+    return bucket_ref(str(name), str(item.get("awsRegion", "")), str(item.get("awsAccountId", "")))
+
+
+def list_bucket_refs(s3: Any, region: str, account: str = "") -> list[ResourceRef]:
+    """Buckets whose home region is ``region`` (ListBuckets with the BucketRegion filter, paginated)."""
+    refs = []
+    for page in s3.get_paginator("list_buckets").paginate(BucketRegion=region):
+        for bucket in page.get("Buckets", []):
+            home = bucket.get("BucketRegion") or region
+            if home == region:
+                refs.append(bucket_ref(bucket["Name"], region, account))
+    return refs
+
+
+def bucket_tags(s3: Any, bucket: str) -> dict[str, str]:
+    try:
+        response = s3.get_bucket_tagging(Bucket=bucket)
+    except ClientError as exc:
+        if code(exc) == "NoSuchTagSet":
+            return {}
+        raise_if_gone(exc, f"bucket {bucket}")
+        raise
+    return {t["Key"]: t["Value"] for t in response.get("TagSet", [])}
+
+
+def bucket_console_url(bucket: str, region: str) -> str:
+    return f"https://s3.console.aws.amazon.com/s3/buckets/{bucket}?region={region}"

@@ -1,0 +1,236 @@
+"""Amazon Macie found sensitive data in an S3 object (SensitiveData:S3Object/* findings).
+
+The finding says what was found; the rule re-reads whether the object's bucket is public now. Remediation
+turns on bucket Block Public Access when the bucket is public, tags the object ``mlwarden:sensitive-data``
+with the categories found and, when cdk.json ``macieQuarantine`` is on, moves the object to the stack's
+private, KMS-encrypted, versioned quarantine bucket. Sample values and locations from the finding are never
+copied into logs or alerts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from botocore.exceptions import ClientError
+
+from mlwarden.core import events
+from mlwarden.core.context import RuleContext
+from mlwarden.core.model import NON_COMPLIANT, Evaluation, RemediationResult, ResourceRef
+from mlwarden.core.spec import FindingTrigger, Permissions, Rule, RuleSpec
+from mlwarden.rules import _s3
+
+OBJECT_TYPE = "AWS::S3::Object"
+SENSITIVE_TAG = "mlwarden:sensitive-data"
+FULL_BLOCK = {
+    "BlockPublicAcls": True,
+    "IgnorePublicAcls": True,
+    "BlockPublicPolicy": True,
+    "RestrictPublicBuckets": True,
+}
+PUBLIC_GROUPS = (
+    "http://acs.amazonaws.com/groups/global/AllUsers",
+    "http://acs.amazonaws.com/groups/global/AuthenticatedUsers",
+)
+SEVERITY_MAP = {"low": "LOW", "medium": "MEDIUM", "high": "HIGH", "critical": "CRITICAL"}
+
+
+def _d(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def summarize_finding(finding: dict[str, Any]) -> dict[str, Any]:
+    """What Macie found, as counts per category and type; never the sample values or their locations."""
+    result = _d(_d(finding.get("classificationDetails")).get("result"))
+    categories: dict[str, int] = {}
+    types: dict[str, int] = {}
+    for group in result.get("sensitiveData") or []:
+        group = _d(group)
+        category = str(group.get("category", "UNKNOWN"))
+        categories[category] = categories.get(category, 0) + int(group.get("totalCount") or 0)
+        for detection in group.get("detections") or []:
+            detection = _d(detection)
+            kind = str(detection.get("type", "UNKNOWN"))
+            types[kind] = types.get(kind, 0) + int(detection.get("count") or 0)
+    custom = _d(result.get("customDataIdentifiers"))
+    for detection in custom.get("detections") or []:
+        detection = _d(detection)
+        kind = f"CUSTOM:{detection.get('name', 'unnamed')}"
+        types[kind] = types.get(kind, 0) + int(detection.get("count") or 0)
+    if custom.get("totalCount"):
+        categories["CUSTOM_IDENTIFIER"] = int(custom["totalCount"])
+    severity = _d(finding.get("severity")).get("description", "")
+    return {
+        "finding_id": str(finding.get("id", "")),
+        "finding_type": str(finding.get("type", "")),
+        "finding_severity": str(severity),
+        "categories": categories,
+        "detections": types,
+    }
+
+
+def is_public(acl: dict[str, Any] | None, policy_public: bool | None) -> tuple[bool, str]:
+    if policy_public:
+        return True, "bucket policy is public"
+    for grant in (acl or {}).get("Grants", []):
+        if _d(grant.get("Grantee")).get("URI") in PUBLIC_GROUPS:
+            return True, f"bucket ACL grants {grant.get('Permission', 'access')} to everyone"
+    return False, "bucket is not public"
+
+
+class MacieSensitiveData(Rule):
+    spec = RuleSpec(
+        id="macie-sensitive-data",
+        title="Amazon Macie found sensitive data in an S3 object",
+        severity="HIGH",
+        resource_type=OBJECT_TYPE,
+        controls=(),
+        permissions=Permissions(
+            detect=(
+                "s3:GetBucketPublicAccessBlock",
+                "s3:GetBucketPolicyStatus",
+                "s3:GetBucketAcl",
+                "s3:GetObjectTagging",
+                "s3:GetObjectVersionTagging",
+            ),
+            remediate=("s3:PutBucketPublicAccessBlock", "s3:PutObjectTagging", "s3:PutObjectVersionTagging"),
+            resources=("arn:{partition}:s3:::*",),
+            features=(("macie_quarantine", ("s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject")),),
+        ),
+        findings=(
+            FindingTrigger(source="aws.macie", detail_type="Macie Finding", type_prefixes=("SensitiveData:S3Object/",)),
+        ),
+        remediation_summary=(
+            "bucket Block Public Access on when public; object tagged mlwarden:sensitive-data; "
+            "optional move to the quarantine bucket"
+        ),
+    )
+
+    def refs_from_event(self, event: dict[str, Any]) -> list[ResourceRef]:
+        finding = events.detail(event)
+        affected = _d(finding.get("resourcesAffected"))
+        bucket = _d(affected.get("s3Bucket")).get("name")
+        obj = _d(affected.get("s3Object"))
+        key = obj.get("key")
+        if not isinstance(bucket, str) or not bucket or not isinstance(key, str) or not key:
+            return []
+        context = summarize_finding(finding)
+        context.update(bucket=bucket, key=key, version_id=str(obj.get("versionId") or ""))
+        return [
+            ResourceRef(
+                OBJECT_TYPE,
+                f"{bucket}/{key}",
+                str(finding.get("region") or events.region(event, "us-east-1")),
+                str(finding.get("accountId") or events.account(event)),
+                f"arn:aws:s3:::{bucket}/{key}",
+                context,
+            )
+        ]
+
+    def fetch(self, ref: ResourceRef, ctx: RuleContext) -> dict[str, Any]:
+        """The bucket's exposure now. Reads stop as soon as Block Public Access settles the question."""
+        bucket = ref.context["bucket"]
+        s3 = ctx.client("s3", ref.region, ref.account)
+        try:
+            try:
+                block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+            except ClientError as exc:
+                if _s3.code(exc) != "NoSuchPublicAccessBlockConfiguration":
+                    raise
+                block = {}
+            policy_public = acl = None
+            if not block.get("RestrictPublicBuckets"):
+                try:
+                    policy_public = bool(s3.get_bucket_policy_status(Bucket=bucket)["PolicyStatus"]["IsPublic"])
+                except ClientError as exc:
+                    if _s3.code(exc) != "NoSuchBucketPolicy":
+                        raise
+                    policy_public = False
+            if not block.get("IgnorePublicAcls") and not policy_public:
+                acl = s3.get_bucket_acl(Bucket=bucket)
+        except ClientError as exc:
+            _s3.raise_if_gone(exc, f"bucket {bucket}")
+            raise
+        public, why = is_public(acl, policy_public)
+        return {"block_public_access": block, "public": public, "exposure": why}
+
+    def evaluate(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> Evaluation:
+        found = ", ".join(f"{kind} ×{n}" for kind, n in sorted(ref.context.get("detections", {}).items()))
+        categories = "+".join(sorted(ref.context.get("categories", {}))) or "sensitive data"
+        steps = []
+        if state["public"]:
+            steps.append("turn on all four bucket Block Public Access settings")
+        steps.append(f"tag the object {SENSITIVE_TAG}={categories}")
+        if ctx.settings.quarantine_bucket:
+            steps.append(f"move the object to s3://{ctx.settings.quarantine_bucket}")
+        return Evaluation(
+            NON_COMPLIANT,
+            f"Macie {ref.context.get('finding_type', 'finding')}: {found or categories}; {state['exposure']}",
+            "; ".join(steps) + "; review who needs this data and delete or mask it if it is not needed",
+            {"bucket_public": state["public"], "block_public_access": state["block_public_access"]},
+        )
+
+    def remediate(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> RemediationResult:
+        bucket, key = ref.context["bucket"], ref.context["key"]
+        version = ref.context.get("version_id") or None
+        s3 = ctx.client("s3", ref.region, ref.account)
+        done: list[str] = []
+        after: dict[str, Any] = {}
+        current = self.fetch(ref, ctx)
+        try:
+            if current["public"]:
+                s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=FULL_BLOCK)
+                done.append("bucket Block Public Access turned on")
+            after["block_public_access"] = FULL_BLOCK if current["public"] else current["block_public_access"]
+            value = "+".join(sorted(ref.context.get("categories", {}))) or "UNKNOWN"
+            version_arg = {"VersionId": version} if version else {}
+            tags = {
+                t["Key"]: t["Value"]
+                for t in s3.get_object_tagging(Bucket=bucket, Key=key, **version_arg).get("TagSet", [])
+            }
+            if tags.get(SENSITIVE_TAG) != value:
+                tags[SENSITIVE_TAG] = value[:256]
+                s3.put_object_tagging(
+                    Bucket=bucket,
+                    Key=key,
+                    Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in tags.items()]},
+                    **version_arg,
+                )
+                done.append(f"object tagged {SENSITIVE_TAG}={value}")
+            after["object_tags"] = {SENSITIVE_TAG: tags[SENSITIVE_TAG]}
+            if ctx.settings.quarantine_bucket:
+                target = f"{bucket}/{key}"
+                copy_source: dict[str, str] = {"Bucket": bucket, "Key": key, **version_arg}
+                s3.copy_object(
+                    Bucket=ctx.settings.quarantine_bucket,
+                    Key=target,
+                    CopySource=copy_source,
+                    TaggingDirective="COPY",
+                )
+                # The copy exists before the original goes; in a versioned bucket this adds a delete marker.
+                s3.delete_object(Bucket=bucket, Key=key)
+                done.append(f"object moved to s3://{ctx.settings.quarantine_bucket}/{target}")
+                after["quarantined_to"] = f"s3://{ctx.settings.quarantine_bucket}/{target}"
+        except ClientError as exc:
+            _s3.raise_if_gone(exc, f"s3://{bucket}/{key}")
+            raise
+        return RemediationResult(bool(done), "; ".join(done) or "already done: nothing changed", after)
+
+    def read_tags(self, ref: ResourceRef, state: Any, ctx: RuleContext) -> dict[str, str]:
+        # Exemptions for sensitive data are set on the bucket (objects are too many to tag by hand).
+        return _s3.bucket_tags(ctx.client("s3", ref.region, ref.account), ref.context["bucket"])
+
+    def severity(self, ref: ResourceRef, state: dict[str, Any]) -> str:
+        found = SEVERITY_MAP.get(str(ref.context.get("finding_severity", "")).lower(), self.spec.severity)
+        return "CRITICAL" if state.get("public") else found
+
+    def details(self, ref: ResourceRef, state: Any) -> dict[str, Any]:
+        keys = ("finding_id", "finding_type", "finding_severity", "categories", "detections", "bucket", "key")
+        return {k: ref.context[k] for k in keys if k in ref.context}
+
+    def console_url(self, ref: ResourceRef) -> str:
+        bucket, key = ref.context.get("bucket", ""), ref.context.get("key", "")
+        return f"https://s3.console.aws.amazon.com/s3/object/{bucket}?region={ref.region}&prefix={quote(key)}"
+
+
+RULE = MacieSensitiveData()

@@ -1,0 +1,121 @@
+"""Buckets holding training data must default to SSE-KMS (or DSSE-KMS).
+
+AWS has applied SSE-S3 (AES256) to every bucket since January 2023, so "encrypted" is not enough: the rule
+requires a KMS key, and the configured key when cdk.json ``kmsKeyArn`` is set.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from mlwarden.core.context import RuleContext
+from mlwarden.core.model import COMPLIANT, NON_COMPLIANT, Evaluation, RemediationResult, ResourceRef
+from mlwarden.core.spec import CloudTrailTrigger, ConfigTrigger, Permissions, Rule, RuleSpec
+from mlwarden.rules import _s3
+
+KMS_ALGORITHMS = ("aws:kms", "aws:kms:dsse")
+AWS_MANAGED_S3_KEY = "the AWS managed key aws/s3"
+
+
+def _key_matches(configured_arn: str, key: str) -> bool:
+    """True when the bucket's KMSMasterKeyID (an ARN or a bare key id) names the configured key."""
+    return key == configured_arn or configured_arn.endswith("/" + key) or key.endswith("/" + configured_arn.split("/")[-1])
+
+
+def encryption_rule(state: dict[str, Any]) -> dict[str, Any]:
+    rules = state.get("Rules") or []
+    return rules[0] if rules else {}
+
+
+class S3BucketKmsEncryption(Rule):
+    spec = RuleSpec(
+        id="s3-bucket-kms-encryption",
+        title="S3 bucket default encryption must use a KMS key",
+        severity="HIGH",
+        resource_type=_s3.BUCKET_TYPE,
+        controls=("S3.17", "S3.4"),
+        permissions=Permissions(
+            detect=("s3:GetEncryptionConfiguration", "s3:GetBucketTagging", "s3:ListAllMyBuckets"),
+            remediate=("s3:PutEncryptionConfiguration",),
+            resources=("arn:{partition}:s3:::*",),
+            unscoped=("s3:ListAllMyBuckets",),
+        ),
+        cloudtrail=(
+            CloudTrailTrigger(
+                source="aws.s3",
+                event_source="s3.amazonaws.com",
+                event_names=("CreateBucket", "PutBucketEncryption", "DeleteBucketEncryption"),
+            ),
+        ),
+        config=ConfigTrigger(resource_types=(_s3.BUCKET_TYPE,)),
+        remediation_summary="PutBucketEncryption with SSE-KMS (cdk.json kmsKeyArn, else aws/s3) and BucketKeyEnabled",
+    )
+
+    def refs_from_event(self, event: dict[str, Any]) -> list[ResourceRef]:
+        return _s3.bucket_refs_from_cloudtrail(event)
+
+    def ref_from_config_item(self, item: dict[str, Any]) -> ResourceRef | None:
+        return _s3.bucket_ref_from_config_item(item)
+
+    def list_refs(self, ctx: RuleContext, region: str) -> list[ResourceRef]:
+        return _s3.list_bucket_refs(ctx.client("s3", region), region)
+
+    def fetch(self, ref: ResourceRef, ctx: RuleContext) -> dict[str, Any]:
+        s3 = ctx.client("s3", ref.region, ref.account)
+        try:
+            response = s3.get_bucket_encryption(Bucket=ref.resource_id)
+        except ClientError as exc:
+            if _s3.code(exc) == "ServerSideEncryptionConfigurationNotFoundError":
+                return {"Rules": []}
+            _s3.raise_if_gone(exc, f"bucket {ref.resource_id}")
+            raise
+        return dict(response.get("ServerSideEncryptionConfiguration") or {"Rules": []})
+
+    def evaluate(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> Evaluation:
+        wanted_key = ctx.settings.kms_key_arn
+        target = wanted_key or AWS_MANAGED_S3_KEY
+        fix = f"set default encryption to SSE-KMS with {target} and S3 Bucket Keys"
+        default = encryption_rule(state).get("ApplyServerSideEncryptionByDefault") or {}
+        algorithm = default.get("SSEAlgorithm")
+        before = {"SSEAlgorithm": algorithm, "KMSMasterKeyID": default.get("KMSMasterKeyID")} if algorithm else None
+        if not algorithm:
+            return Evaluation(NON_COMPLIANT, "no default encryption; SSE-KMS required", fix, {"SSEAlgorithm": None})
+        if algorithm not in KMS_ALGORITHMS:
+            return Evaluation(NON_COMPLIANT, f"default encryption is {algorithm}; SSE-KMS required", fix, before)
+        key = default.get("KMSMasterKeyID") or ""
+        if wanted_key and not _key_matches(wanted_key, key):
+            used = key or AWS_MANAGED_S3_KEY
+            return Evaluation(
+                NON_COMPLIANT, f"default encryption uses {used}; cdk.json kmsKeyArn requires {wanted_key}", fix, before
+            )
+        return Evaluation(COMPLIANT, f"default encryption is {algorithm} with {key or AWS_MANAGED_S3_KEY}")
+
+    def remediate(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> RemediationResult:
+        current = self.fetch(ref, ctx)
+        if self.evaluate(ref, current, ctx).compliance == COMPLIANT:
+            return RemediationResult(False, "already compliant: nothing changed", encryption_rule(current))
+        default: dict[str, Any] = {"SSEAlgorithm": "aws:kms"}
+        if ctx.settings.kms_key_arn:
+            default["KMSMasterKeyID"] = ctx.settings.kms_key_arn
+        new_rule = {"ApplyServerSideEncryptionByDefault": default, "BucketKeyEnabled": True}
+        s3 = ctx.client("s3", ref.region, ref.account)
+        try:
+            s3.put_bucket_encryption(
+                Bucket=ref.resource_id, ServerSideEncryptionConfiguration={"Rules": [new_rule]}
+            )
+        except ClientError as exc:
+            _s3.raise_if_gone(exc, f"bucket {ref.resource_id}")
+            raise
+        target = ctx.settings.kms_key_arn or AWS_MANAGED_S3_KEY
+        return RemediationResult(True, f"default encryption set to SSE-KMS with {target}, Bucket Key on", new_rule)
+
+    def read_tags(self, ref: ResourceRef, state: Any, ctx: RuleContext) -> dict[str, str]:
+        return _s3.bucket_tags(ctx.client("s3", ref.region, ref.account), ref.resource_id)
+
+    def console_url(self, ref: ResourceRef) -> str:
+        return _s3.bucket_console_url(ref.resource_id, ref.region)
+
+
+RULE = S3BucketKmsEncryption()
