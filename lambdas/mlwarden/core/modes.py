@@ -3,6 +3,8 @@ Parameters (cached, so a burst of events costs one read per minute)."""
 
 from __future__ import annotations
 
+import time
+
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parameters import SSMProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
@@ -18,8 +20,13 @@ CACHE_SECONDS = 60
 
 
 def _not_found(exc: BaseException) -> bool:
+    if exc is _MISSING:
+        return True
     cause = exc.__cause__ or exc.__context__
     return isinstance(cause, ClientError) and cause.response.get("Error", {}).get("Code") == "ParameterNotFound"
+
+
+_MISSING = GetParameterError("parameter not found (cached)")
 
 
 class ModeSource:
@@ -28,11 +35,21 @@ class ModeSource:
         self._region = region
         self._max_age = max_age
         self._provider: SSMProvider | None = None
+        # Powertools caches values, not absences: remember missing parameters for as long.
+        self._missing: dict[str, float] = {}
 
     def _get(self, name: str) -> str:
         if self._provider is None:
             self._provider = SSMProvider(boto3_client=self._clients.client("ssm", self._region))
-        return str(self._provider.get(name, max_age=self._max_age)).strip()
+        missing_until = self._missing.get(name)
+        if missing_until is not None and time.monotonic() < missing_until:
+            raise _MISSING
+        try:
+            return str(self._provider.get(name, max_age=self._max_age)).strip()
+        except GetParameterError as exc:
+            if _not_found(exc):
+                self._missing[name] = time.monotonic() + self._max_age
+            raise
 
     def mode(self, rule_id: str, default: str) -> str:
         """The rule's mode; the deploy-time default when the parameter is missing, unreadable or invalid."""

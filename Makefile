@@ -1,0 +1,56 @@
+# mlwarden — `make help` lists the targets. Every target sets up what it needs first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := .make
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: help setup demo test test-fast synth bench lint fmt docs check clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
+
+$(STAMP)/python: pyproject.toml
+	@mkdir -p $(STAMP)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --disable-pip-version-check -q -e ".[dev]"
+	@touch $@
+
+$(STAMP)/node: package.json package-lock.json
+	@mkdir -p $(STAMP)
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+setup: $(STAMP)/python $(STAMP)/node ## create .venv and node_modules (pinned versions)
+
+demo: $(STAMP)/python ## the whole stack on a local AWS account (moto server)
+	$(BIN)/mlwarden demo
+
+test: $(STAMP)/python ## unit, functional, infra and e2e tests
+	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)/python ## unit and functional tests only
+	$(BIN)/python -m pytest tests/unit tests/functional
+
+synth: setup ## npx cdk synth (offline)
+	npx cdk synth --quiet
+
+bench: $(STAMP)/python ## print the performance figures of DESIGN §4
+	$(BIN)/python bench/bench.py
+
+lint: $(STAMP)/python ## ruff
+	$(BIN)/ruff check .
+
+fmt: $(STAMP)/python ## ruff format + fixes
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+docs: $(STAMP)/python ## regenerate the README rule table from the registry
+	$(BIN)/python -m mlwarden.cli.docs README.md
+
+check: lint test ## what CI runs
+
+clean: ## remove build output (keeps .venv)
+	rm -rf cdk.out $(STAMP)/node .pytest_cache

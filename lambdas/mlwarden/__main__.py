@@ -1,0 +1,5 @@
+import sys
+
+from mlwarden.cli.main import main
+
+sys.exit(main())

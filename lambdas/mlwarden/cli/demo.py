@@ -1,0 +1,317 @@
+"""``mlwarden demo``: the whole stack on a local AWS account, explained as it runs.
+
+A moto server stands in for the account. The wiring comes from the synthesized CDK template; violations are
+made with real boto3 calls; the events AWS would emit go through EventBridge rules built from the template's
+patterns; the real handler judges live state, alerts and remediates; alerts are read by a subscriber queue.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlwarden.cli.local_account import ACCOUNT, REGION, LocalDeployment, moto_server, synthesize_template
+
+TRAINING_BUCKET = "ml-training-data-demo"
+FEATURES_BUCKET = "ml-features-demo"
+UPLOADS_BUCKET = "ml-raw-uploads-demo"
+UPLOADS_KEY = "customers/export-2026-11.csv"
+NOTEBOOK = "research-notebook"
+CALLER = f"arn:aws:iam::{ACCOUNT}:role/DataScientist"
+
+# The demo's own settings: the two headline fixes are switched on; Macie stays in notify (the default).
+DEMO_CONTEXT = {
+    "mlwarden": {
+        "rules": {
+            "s3-bucket-kms-encryption": {"mode": "remediate"},
+            "sagemaker-notebook-direct-internet": {"mode": "remediate"},
+        }
+    }
+}
+
+
+def cloudtrail_event(service: str, name: str, params: dict[str, Any], *, error: str | None = None) -> dict[str, Any]:
+    """An 'AWS API Call via CloudTrail' event as EventBridge delivers it."""
+    detail: dict[str, Any] = {
+        "eventVersion": "1.09",
+        "userIdentity": {
+            "type": "AssumedRole",
+            "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/DataScientist/alice",
+            "accountId": ACCOUNT,
+            "sessionContext": {"sessionIssuer": {"type": "Role", "arn": CALLER, "accountId": ACCOUNT}},
+        },
+        "eventTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "eventSource": f"{service}.amazonaws.com",
+        "eventName": name,
+        "awsRegion": REGION,
+        "sourceIPAddress": "198.51.100.7",
+        "requestParameters": params,
+        "eventID": str(uuid.uuid4()),
+        "eventType": "AwsApiCall",
+        "recipientAccountId": ACCOUNT,
+    }
+    if error:
+        detail["errorCode"] = error
+        detail["errorMessage"] = "Access Denied"
+    return {"source": f"aws.{service}", "detail-type": "AWS API Call via CloudTrail", "detail": detail}
+
+
+def macie_finding_event(bucket: str, key: str) -> dict[str, Any]:
+    """A Macie 'SensitiveData:S3Object/Multiple' finding, shaped like the published samples."""
+    finding = {
+        "schemaVersion": "1.0",
+        "id": uuid.uuid4().hex,
+        "accountId": ACCOUNT,
+        "region": REGION,
+        "partition": "aws",
+        "type": "SensitiveData:S3Object/Multiple",
+        "title": "The S3 object contains multiple categories of sensitive information.",
+        "severity": {"description": "High", "score": 3},
+        "category": "CLASSIFICATION",
+        "count": 1,
+        "resourcesAffected": {
+            "s3Bucket": {"arn": f"arn:aws:s3:::{bucket}", "name": bucket},
+            "s3Object": {"bucketArn": f"arn:aws:s3:::{bucket}", "key": key, "path": f"{bucket}/{key}", "versionId": ""},
+        },
+        "classificationDetails": {
+            "result": {
+                "mimeType": "text/csv",
+                "sensitiveData": [
+                    {"category": "FINANCIAL_INFORMATION", "totalCount": 2,
+                     "detections": [{"type": "CREDIT_CARD_NUMBER", "count": 2,
+                                     "occurrences": {"cells": [{"column": 3, "columnName": "card", "row": 2}]}}]},
+                    {"category": "PERSONAL_INFORMATION", "totalCount": 2,
+                     "detections": [{"type": "NAME", "count": 2,
+                                     "occurrences": {"cells": [{"column": 1, "columnName": "name", "row": 2}]}}]},
+                ],
+                "customDataIdentifiers": {"detections": [], "totalCount": 0},
+                "status": {"code": "COMPLETE"},
+            }
+        },
+    }
+    return {"source": "aws.macie", "detail-type": "Macie Finding", "detail": finding}
+
+
+@dataclass
+class DemoResult:
+    decisions: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    state: dict[str, Any] = field(default_factory=dict)
+    events_sent: int = 0
+
+
+class Narrator:
+    def __init__(self) -> None:
+        try:
+            from rich.console import Console
+
+            self.console: Any = Console(highlight=False, soft_wrap=True)
+        except ImportError:  # rich is optional: plain text then
+            self.console = None
+
+    def step(self, text: str) -> None:
+        self.line("")
+        self.line(f"[bold cyan]{text}[/]" if self.console else text)
+
+    def line(self, text: str = "") -> None:
+        if self.console:
+            self.console.print(text)
+        else:
+            print(text)
+
+
+def create_violations(dep: LocalDeployment) -> None:
+    s3, sagemaker = dep.client("s3"), dep.client("sagemaker")
+    # 1. A training-data bucket with what AWS applies by default since 2023: SSE-S3, not KMS.
+    s3.create_bucket(Bucket=TRAINING_BUCKET)
+    s3.put_bucket_encryption(
+        Bucket=TRAINING_BUCKET,
+        ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
+    )
+    # 2. A compliant bucket (SSE-KMS): its event must change nothing.
+    s3.create_bucket(Bucket=FEATURES_BUCKET)
+    s3.put_bucket_encryption(
+        Bucket=FEATURES_BUCKET,
+        ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"},
+                                                      "BucketKeyEnabled": True}]},
+    )
+    # 3. A notebook instance open to the internet.
+    sagemaker.create_notebook_instance(
+        NotebookInstanceName=NOTEBOOK,
+        InstanceType="ml.t3.medium",
+        RoleArn=f"arn:aws:iam::{ACCOUNT}:role/SageMakerExecution",
+        DirectInternetAccess="Enabled",
+    )
+    # 4. A public bucket holding a customer export (fake data).
+    s3.create_bucket(Bucket=UPLOADS_BUCKET)
+    s3.put_bucket_acl(Bucket=UPLOADS_BUCKET, ACL="public-read")
+    s3.put_object(
+        Bucket=UPLOADS_BUCKET,
+        Key=UPLOADS_KEY,
+        Body=b"name,email,card\nJane Roe,jane@example.com,4111111111111111\nJohn Doe,john@example.com,5500005555555559\n",
+        Tagging="team=growth",
+    )
+
+
+def violation_events() -> list[tuple[str, dict[str, Any]]]:
+    return [
+        ("CreateBucket (training data)", cloudtrail_event("s3", "CreateBucket", {"bucketName": TRAINING_BUCKET})),
+        ("PutBucketEncryption AES256 (training data)", cloudtrail_event(
+            "s3", "PutBucketEncryption", {"bucketName": TRAINING_BUCKET})),
+        ("PutBucketEncryption aws:kms (features, compliant)", cloudtrail_event(
+            "s3", "PutBucketEncryption", {"bucketName": FEATURES_BUCKET})),
+        ("PutBucketEncryption failed with AccessDenied", cloudtrail_event(
+            "s3", "PutBucketEncryption", {"bucketName": FEATURES_BUCKET}, error="AccessDenied")),
+        ("CreateNotebookInstance", cloudtrail_event(
+            "sagemaker", "CreateNotebookInstance",
+            {"notebookInstanceName": NOTEBOOK, "instanceType": "ml.t3.medium", "directInternetAccess": "Enabled"})),
+        ("Macie finding SensitiveData:S3Object/Multiple", macie_finding_event(UPLOADS_BUCKET, UPLOADS_KEY)),
+    ]
+
+
+def read_state(dep: LocalDeployment) -> dict[str, Any]:
+    s3, sagemaker = dep.client("s3"), dep.client("sagemaker")
+    state: dict[str, Any] = {}
+    enc = s3.get_bucket_encryption(Bucket=TRAINING_BUCKET)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    state[TRAINING_BUCKET] = {
+        "SSEAlgorithm": enc["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"],
+        "KMSMasterKeyID": enc["ApplyServerSideEncryptionByDefault"].get("KMSMasterKeyID"),
+        "BucketKeyEnabled": enc.get("BucketKeyEnabled", False),
+    }
+    nb = sagemaker.describe_notebook_instance(NotebookInstanceName=NOTEBOOK)
+    tags = sagemaker.list_tags(ResourceArn=nb["NotebookInstanceArn"]).get("Tags", [])
+    state[NOTEBOOK] = {
+        "NotebookInstanceStatus": nb["NotebookInstanceStatus"],
+        "DirectInternetAccess": nb["DirectInternetAccess"],
+        "tags": {t["Key"]: t["Value"] for t in tags},
+    }
+    try:
+        bpa = s3.get_public_access_block(Bucket=UPLOADS_BUCKET)["PublicAccessBlockConfiguration"]
+    except s3.exceptions.ClientError:
+        bpa = {}
+    object_tags = s3.get_object_tagging(Bucket=UPLOADS_BUCKET, Key=UPLOADS_KEY).get("TagSet", [])
+    state[UPLOADS_BUCKET] = {
+        "block_public_access": all(bpa.get(k) for k in
+                                   ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")),
+        "object_tags": {t["Key"]: t["Value"] for t in object_tags},
+    }
+    return state
+
+
+def show_decisions(say: Narrator, results: list[tuple[str, dict[str, Any]]]) -> None:
+    for rule_id, result in results:
+        for d in result["decisions"]:
+            say.line(f"   {rule_id:<36} {d['resource_id'] or '-':<50} {d['compliance']:<14} {d['action']}")
+
+
+def show_alerts(say: Narrator, alerts: list[dict[str, Any]]) -> None:
+    if not alerts:
+        say.line("   (none)")
+    for alert in alerts:
+        body = alert["body"]
+        say.line(f"   [bold]{alert['subject']}[/]" if say.console else f"   {alert['subject']}")
+        say.line(f"      why:  {body['reason']}")
+        say.line(f"      {'done' if body['action'] == 'remediated' else 'todo'}: {body['remediation']}")
+        if body.get("details", {}).get("detections"):
+            found = ", ".join(f"{k} x{v}" for k, v in body["details"]["detections"].items())
+            say.line(f"      found: {found} (counts only; no sample values leave Macie)")
+        say.line(f"      attributes: {alert['attributes']}")
+
+
+def run_scenario(dep: LocalDeployment, say: Narrator) -> DemoResult:
+    result = DemoResult()
+    say.step("2. Make the violations with real boto3 calls")
+    create_violations(dep)
+    say.line(f"   bucket {TRAINING_BUCKET}: default encryption SSE-S3 (AES256), as AWS creates buckets today")
+    say.line(f"   bucket {FEATURES_BUCKET}: SSE-KMS (compliant)")
+    say.line(f"   notebook {NOTEBOOK}: DirectInternetAccess Enabled")
+    say.line(f"   bucket {UPLOADS_BUCKET}: public-read ACL, holding s3://{UPLOADS_BUCKET}/{UPLOADS_KEY} (names, cards)")
+
+    say.step("3. Send the events AWS would emit to the default event bus")
+    events = violation_events()
+    for label, _ in events:
+        say.line(f"   - {label}")
+    dep.put_events(*(event for _, event in events))
+    result.events_sent = len(events)
+
+    say.step("4. EventBridge rules (from the template) deliver to the rule functions, which judge live state")
+    result.decisions = dep.deliver()
+    routed = sum(len(r["decisions"]) for _, r in result.decisions)
+    say.line(f"   {routed} deliveries for {len(events)} events (the failed call matched no pattern):")
+    show_decisions(say, result.decisions)
+
+    say.step("5. Alerts received by a subscriber of the topic")
+    result.alerts = dep.alerts()
+    show_alerts(say, result.alerts)
+
+    say.step("6. State after")
+    result.state = read_state(dep)
+    t, n, u = result.state[TRAINING_BUCKET], result.state[NOTEBOOK], result.state[UPLOADS_BUCKET]
+    say.line(f"   {TRAINING_BUCKET}: default encryption {t['SSEAlgorithm']} "
+             f"({t['KMSMasterKeyID'] or 'AWS managed key aws/s3'}), Bucket Key {'on' if t['BucketKeyEnabled'] else 'off'}")
+    say.line(f"   {NOTEBOOK}: {n['NotebookInstanceStatus']}, tags {n['tags']} (not deleted; recreate it in a VPC)")
+    say.line(f"   {UPLOADS_BUCKET}: Block Public Access {'on' if u['block_public_access'] else 'off'}, "
+             f"object tags {u['object_tags']} (macie-sensitive-data is in notify mode)")
+
+    say.step("7. Switch macie-sensitive-data to remediate at run time (no redeploy) and replay the finding")
+    from mlwarden.cli.main import main as cli_main
+
+    os.environ["AWS_ENDPOINT_URL"] = dep.endpoint
+    cli_main(["toggle", "macie-sensitive-data", "remediate", "--region", REGION])
+    from mlwarden import handler as handler_module
+
+    handler_module._runtimes.clear()  # a new invocation environment: the cached mode is refreshed
+    dep.put_events(macie_finding_event(UPLOADS_BUCKET, UPLOADS_KEY))
+    replay = dep.deliver()
+    result.decisions.extend(replay)
+    show_decisions(say, replay)
+    replay_alerts = dep.alerts()
+    result.alerts.extend(replay_alerts)
+    show_alerts(say, replay_alerts)
+    result.state = read_state(dep)
+    u = result.state[UPLOADS_BUCKET]
+    say.line(f"   {UPLOADS_BUCKET}: Block Public Access {'on' if u['block_public_access'] else 'off'}, "
+             f"object tags {u['object_tags']}")
+    return result
+
+
+def run_demo(keep_running: bool = False) -> int:
+    # The local account's credentials; nothing here can reach a real account.
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_REGION=REGION, AWS_DEFAULT_REGION=REGION
+    )
+    os.environ.pop("AWS_PROFILE", None)
+    os.environ.pop("AWS_SESSION_TOKEN", None)
+    os.environ.setdefault("MLWARDEN_MAX_ATTEMPTS", "1")
+    say = Narrator()
+    started = time.monotonic()
+    say.line("[bold]mlwarden demo[/] — guardrails for AI/ML on a local AWS account" if say.console
+             else "mlwarden demo — guardrails for AI/ML on a local AWS account")
+    say.step("1. Synthesize the CDK app and deploy its wiring onto a local account (moto server)")
+    template = synthesize_template(DEMO_CONTEXT)
+    with moto_server() as endpoint:
+        os.environ["AWS_ENDPOINT_URL"] = endpoint
+        # Lambda-style JSON logs and EMF metrics would drown the story; the demo prints its own account.
+        dep = LocalDeployment(template, endpoint, quiet=True).deploy()
+        n_rules = sum(1 for _ in dep.of_type("AWS::Events::Rule"))
+        say.line(f"   local account at {endpoint}; from the template: {len(dep.functions)} rule functions, "
+                 f"{n_rules} EventBridge rules, topic {dep.topic_arn.split(':')[-1]}")
+        ssm = dep.client("ssm")
+        for function in dep.functions.values():
+            mode = ssm.get_parameter(Name=f"/mlwarden/rules/{function.rule_id}/mode")["Parameter"]["Value"]
+            say.line(f"   {function.rule_id:<36} mode {mode}")
+        result = run_scenario(dep, say)
+        say.step(f"Done in {time.monotonic() - started:.1f}s: {len(result.alerts)} alerts, "
+                 f"{sum(1 for _, r in result.decisions for d in r['decisions'] if d['action'] == 'remediated')} "
+                 "remediations.")
+        if keep_running:
+            say.line(f"The local account stays up at {endpoint} (AWS_ENDPOINT_URL={endpoint}); Ctrl-C to stop.")
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                pass
+    return 0

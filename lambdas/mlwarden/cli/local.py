@@ -1,0 +1,80 @@
+"""Running rules from the command line with the same engine and settings as the deployed functions."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from mlwarden.core.context import ClientFactory, RuleContext
+from mlwarden.core.engine import Engine
+from mlwarden.core.model import NOT_APPLICABLE, Decision
+from mlwarden.core.modes import ModeSource
+from mlwarden.core.notify import Publisher
+from mlwarden.core.registry import all_rules
+from mlwarden.core.settings import ENV_QUARANTINE_BUCKET, ENV_TOPIC_ARN, RuntimeSettings, Settings
+from mlwarden.core.spec import Rule
+
+
+def default_region() -> str:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+def load_settings(cdk_json: Path | None = None) -> Settings:
+    """The cdk.json block of the current directory (deploy-time defaults), or the built-in defaults."""
+    known = {rule.spec.id: rule.spec.default_mode for rule in all_rules()}
+    return Settings.from_cdk_json(cdk_json or Path("cdk.json"), known=known)
+
+
+class LocalRunner:
+    def __init__(
+        self,
+        *,
+        apply: bool,
+        settings: Settings | None = None,
+        topic_arn: str | None = None,
+        region: str | None = None,
+        clients: ClientFactory | None = None,
+    ) -> None:
+        self.apply = apply
+        self.settings = settings or load_settings()
+        self.region = region or default_region()
+        self.clients = clients or ClientFactory()
+        self.modes = ModeSource(self.clients, self.region)
+        topic = topic_arn or os.environ.get(ENV_TOPIC_ARN)
+        self.publisher = Publisher(self.clients.client("sns", self.region), topic) if (apply and topic) else None
+        self._engines: dict[str, Engine] = {}
+
+    def runtime_settings(self, rule: Rule) -> RuntimeSettings:
+        rule_settings = self.settings.rule(rule.spec.id)
+        return RuntimeSettings(
+            rule_id=rule.spec.id,
+            default_mode=rule_settings.mode,
+            allow_remediation=rule_settings.allow_remediation,
+            topic_arn=self.publisher.topic_arn if self.publisher else None,
+            kms_key_arn=self.settings.kms_key_arn,
+            quarantine_bucket=os.environ.get(ENV_QUARANTINE_BUCKET) or None,
+        )
+
+    def engine(self, rule: Rule) -> Engine:
+        engine = self._engines.get(rule.spec.id)
+        if engine is None:
+            ctx = RuleContext(settings=self.runtime_settings(rule), clients=self.clients)
+            engine = Engine(rule, ctx, self.modes, apply=self.apply, publisher=self.publisher)
+            self._engines[rule.spec.id] = engine
+        return engine
+
+
+def unrouted(event_id: str, reason: str, *, account: str = "", region: str = "") -> Decision:
+    return Decision(
+        event_id=event_id,
+        rule_id=None,
+        resource_type="",
+        resource_id="",
+        resource_arn="",
+        account=account,
+        region=region,
+        compliance=NOT_APPLICABLE,
+        action="none",
+        reason=reason,
+        controls=[],
+    )

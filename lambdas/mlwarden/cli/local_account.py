@@ -1,0 +1,245 @@
+"""A deployment of the synthesized template onto a local AWS account (a moto server).
+
+Nothing here repeats the stack's wiring: the EventBridge patterns, the functions' environments, the SSM
+switches and the alert topic are all read from the CloudFormation template that CDK synthesized. moto's
+EventBridge cannot invoke Lambda, so each function's rules deliver to an SQS queue of its own, and
+``deliver`` drains those queues into the real handler with that function's environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"  # moto's default account
+
+
+def synthesize_template(context_overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Synthesize the CDK app in-process (no nag: this is for running, not reviewing) and return the template."""
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    from stacks.app import build_app
+
+    app, stack = build_app(context_overrides=context_overrides, nag=False)
+    assembly = app.synth()
+    return dict(assembly.get_stack_by_name(stack.stack_name).template)
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@dataclass
+class LocalFunction:
+    logical_id: str
+    rule_id: str
+    environment: dict[str, str]
+    queue_url: str = ""
+    patterns: list[dict[str, Any]] = field(default_factory=list)
+
+
+class LocalDeployment:
+    def __init__(self, template: dict[str, Any], endpoint: str, *, quiet: bool = False) -> None:
+        self.template = template
+        # quiet: no Lambda JSON logs below ERROR and no EMF metric lines on stdout
+        self.quiet = quiet
+        self.endpoint = endpoint
+        self.resources: dict[str, Any] = template.get("Resources", {})
+        self.physical: dict[str, str] = {}
+        self.functions: dict[str, LocalFunction] = {}
+        self._session = boto3.session.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+        )
+        self._clients: dict[str, Any] = {}
+        self.topic_arn = ""
+        self.inbox_url = ""
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = self._session.client(
+                service, endpoint_url=self.endpoint, config=Config(retries={"max_attempts": 1})
+            )
+        return self._clients[service]
+
+    def of_type(self, cfn_type: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        for logical_id, resource in self.resources.items():
+            if resource.get("Type") == cfn_type:
+                yield logical_id, resource.get("Properties", {})
+
+    def resolve(self, value: Any) -> Any:
+        """Resolve the intrinsics the functions' environments use (Ref / Fn::GetAtt of our own resources)."""
+        if isinstance(value, dict):
+            if "Ref" in value:
+                return self.physical.get(value["Ref"], value["Ref"])
+            if "Fn::GetAtt" in value:
+                return self.physical.get(value["Fn::GetAtt"][0], value["Fn::GetAtt"][0])
+            if "Fn::Join" in value:
+                sep, parts = value["Fn::Join"]
+                return sep.join(str(self.resolve(p)) for p in parts)
+        return value
+
+    # ------------------------------------------------------------------------------------------- deploy
+    def deploy(self) -> LocalDeployment:
+        sns, sqs, ssm, s3 = self.client("sns"), self.client("sqs"), self.client("ssm"), self.client("s3")
+        for logical_id, props in self.of_type("AWS::SNS::Topic"):
+            self.topic_arn = sns.create_topic(Name=props.get("TopicName", logical_id))["TopicArn"]
+            self.physical[logical_id] = self.topic_arn
+        # Alerts are read the way a subscriber would receive them: an SQS queue subscribed to the topic.
+        self.inbox_url = sqs.create_queue(QueueName="mlwarden-alert-inbox")["QueueUrl"]
+        sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=self._queue_arn(self.inbox_url))
+        for logical_id, props in self.of_type("AWS::SSM::Parameter"):
+            ssm.put_parameter(Name=props["Name"], Value=str(props["Value"]), Type="String", Overwrite=True)
+            tags = props.get("Tags") or {}
+            if isinstance(tags, dict) and tags:
+                ssm.add_tags_to_resource(
+                    ResourceType="Parameter",
+                    ResourceId=props["Name"],
+                    Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+                )
+            self.physical[logical_id] = props["Name"]
+        for logical_id, props in self.of_type("AWS::S3::Bucket"):
+            name = props.get("BucketName") or f"mlwarden-{logical_id.lower()[:40]}"
+            s3.create_bucket(Bucket=name)
+            if props.get("VersioningConfiguration"):
+                s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+            self.physical[logical_id] = name
+        for logical_id, props in self.of_type("AWS::Lambda::Function"):
+            variables = (props.get("Environment") or {}).get("Variables") or {}
+            if "MLWARDEN_RULE_ID" not in variables:
+                continue
+            environment = {k: str(self.resolve(v)) for k, v in variables.items()}
+            function = LocalFunction(logical_id, environment["MLWARDEN_RULE_ID"], environment)
+            function.queue_url = sqs.create_queue(QueueName=f"deliver-{function.rule_id}")["QueueUrl"]
+            self.functions[logical_id] = function
+        events = self.client("events")
+        for logical_id, props in self.of_type("AWS::Events::Rule"):
+            pattern = props.get("EventPattern")
+            for target in props.get("Targets", []):
+                function = self.functions.get(self._target_function(target.get("Arn")))
+                if function is None or pattern is None:
+                    continue
+                function.patterns.append(pattern)
+                events.put_rule(Name=logical_id[:64], EventPattern=json.dumps(pattern), State="ENABLED")
+                events.put_targets(
+                    Rule=logical_id[:64],
+                    Targets=[{"Id": function.rule_id[:64], "Arn": self._queue_arn(function.queue_url)}],
+                )
+        return self
+
+    @staticmethod
+    def _target_function(arn: Any) -> str:
+        if isinstance(arn, dict) and "Fn::GetAtt" in arn:
+            return str(arn["Fn::GetAtt"][0])
+        return ""
+
+    def _queue_arn(self, url: str) -> str:
+        attributes = self.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+        return str(attributes["Attributes"]["QueueArn"])
+
+    # ------------------------------------------------------------------------------------------ running
+    def put_events(self, *entries: dict[str, Any]) -> None:
+        """Send events to the default bus as AWS services would (source, detail-type, detail)."""
+        self.client("events").put_events(
+            Entries=[
+                {"Source": e["source"], "DetailType": e["detail-type"], "Detail": json.dumps(e["detail"])}
+                for e in entries
+            ]
+        )
+
+    def deliver(self) -> list[tuple[str, dict[str, Any]]]:
+        """Invoke each function's handler on what its EventBridge rules delivered. Returns (rule_id, result)."""
+        from mlwarden import handler as handler_module
+
+        if self.quiet:
+            import logging
+
+            import warnings
+
+            # One process plays several functions here, so the metrics dimension changes between calls.
+            warnings.filterwarnings("ignore", message="Dimension 'rule_id' has already been added")
+            for name in list(logging.Logger.manager.loggerDict):
+                if name == "mlwarden" or name.startswith("mlwarden."):
+                    logging.getLogger(name).setLevel(logging.ERROR)
+        sqs = self.client("sqs")
+        results = []
+        for function in self.functions.values():
+            while True:
+                messages = sqs.receive_message(QueueUrl=function.queue_url, MaxNumberOfMessages=10).get(
+                    "Messages", []
+                )
+                if not messages:
+                    break
+                for message in messages:
+                    event = json.loads(message["Body"])
+                    event.setdefault("account", ACCOUNT)
+                    with self.function_environment(function):
+                        result = handler_module.handler(event, self._context(function))
+                    results.append((function.rule_id, result))
+                    sqs.delete_message(QueueUrl=function.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return results
+
+    @contextmanager
+    def function_environment(self, function: LocalFunction) -> Iterator[None]:
+        saved = dict(os.environ)
+        os.environ.update(function.environment)
+        if self.quiet:
+            os.environ.update(POWERTOOLS_LOG_LEVEL="ERROR", POWERTOOLS_METRICS_DISABLED="true")
+        os.environ.update(
+            AWS_ENDPOINT_URL=self.endpoint,
+            AWS_REGION=REGION,
+            AWS_DEFAULT_REGION=REGION,
+            AWS_ACCESS_KEY_ID="testing",
+            AWS_SECRET_ACCESS_KEY="testing",
+        )
+        try:
+            yield
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+    @staticmethod
+    def _context(function: LocalFunction) -> Any:
+        return SimpleNamespace(
+            function_name=f"mlwarden-{function.rule_id}",
+            memory_limit_in_mb=256,
+            invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:mlwarden-{function.rule_id}",
+            aws_request_id="local",
+        )
+
+    def alerts(self) -> list[dict[str, Any]]:
+        sqs = self.client("sqs")
+        out = []
+        while True:
+            messages = sqs.receive_message(QueueUrl=self.inbox_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not messages:
+                return out
+            for message in messages:
+                envelope = json.loads(message["Body"])
+                out.append(
+                    {
+                        "subject": envelope.get("Subject", ""),
+                        "body": json.loads(envelope.get("Message", "{}")),
+                        "attributes": {k: v.get("Value") for k, v in envelope.get("MessageAttributes", {}).items()},
+                    }
+                )
+                sqs.delete_message(QueueUrl=self.inbox_url, ReceiptHandle=message["ReceiptHandle"])

@@ -1,0 +1,106 @@
+"""The one Lambda entry point. Each function runs one rule, named by ``MLWARDEN_RULE_ID``.
+
+Thin on purpose: settings and the rule are loaded once per environment, the engine does the work.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from mlwarden.core import events
+from mlwarden.core.context import ClientFactory, RuleContext
+from mlwarden.core.engine import Engine
+from mlwarden.core.model import (
+    ACTION_EXEMPT,
+    ACTION_FAILED,
+    ACTION_NOTIFIED,
+    ACTION_REMEDIATED,
+    NON_COMPLIANT,
+    Decision,
+)
+from mlwarden.core.modes import ModeSource
+from mlwarden.core.notify import Publisher
+from mlwarden.core.registry import load_rule
+from mlwarden.core.settings import RuntimeSettings
+
+logger = Logger(service="mlwarden")
+metrics = Metrics(namespace="mlwarden", service="mlwarden")
+
+
+def _region() -> str:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+def record_metrics(decision: Decision) -> None:
+    metrics.add_metric(name="Evaluations", unit=MetricUnit.Count, value=1)
+    if decision.compliance == NON_COMPLIANT:
+        metrics.add_metric(name="Violations", unit=MetricUnit.Count, value=1)
+    if decision.action == ACTION_REMEDIATED:
+        metrics.add_metric(name="Remediations", unit=MetricUnit.Count, value=1)
+    elif decision.action == ACTION_FAILED:
+        metrics.add_metric(name="Failures", unit=MetricUnit.Count, value=1)
+    elif decision.action == ACTION_EXEMPT:
+        metrics.add_metric(name="Exempt", unit=MetricUnit.Count, value=1)
+    elif decision.action == ACTION_NOTIFIED:
+        metrics.add_metric(name="Notifications", unit=MetricUnit.Count, value=1)
+
+
+@dataclass
+class Runtime:
+    settings: RuntimeSettings
+    engine: Engine
+
+    @classmethod
+    def from_settings(cls, settings: RuntimeSettings, clients: ClientFactory | None = None) -> Runtime:
+        rule = load_rule(settings.rule_id)
+        ctx = RuleContext(settings=settings, clients=clients or ClientFactory())
+        region = _region()
+        publisher = Publisher(ctx.client("sns", region), settings.topic_arn) if settings.topic_arn else None
+        engine = Engine(
+            rule,
+            ctx,
+            ModeSource(ctx.clients, region),
+            apply=True,
+            publisher=publisher,
+            observer=record_metrics,
+            raise_retryable=True,
+        )
+        return cls(settings, engine)
+
+
+_runtimes: dict[RuntimeSettings, Runtime] = {}
+
+
+def runtime() -> Runtime:
+    """The runtime for the current environment, built once (a local run may switch environments)."""
+    settings = RuntimeSettings.from_env()
+    found = _runtimes.get(settings)
+    if found is None:
+        found = _runtimes[settings] = Runtime.from_settings(settings)
+    return found
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    rt = runtime()
+    rule_id = rt.settings.rule_id
+    logger.append_keys(rule_id=rule_id)
+    if metrics.default_dimensions.get("rule_id") != rule_id:
+        metrics.set_default_dimensions(rule_id=rule_id)
+    try:
+        kind = events.kind_of(event)
+        if kind == events.EVENTBRIDGE:
+            logger.append_keys(**events.describe(event))
+        decisions = rt.engine.handle(event)
+    except events.MalformedEvent as exc:
+        # Retrying cannot fix it, but raising sends it to the DLQ after the retries: nothing is lost.
+        logger.error("malformed event rejected", reason=str(exc))
+        metrics.add_metric(name="MalformedEvents", unit=MetricUnit.Count, value=1)
+        raise
+    return {"rule_id": rule_id, "decisions": [d.cli_record() for d in decisions]}

@@ -1,0 +1,181 @@
+"""Run a rule's Lambda handler against the local moto account and capture its alerts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from botocore.awsrequest import AWSResponse
+
+from mlwarden import handler as handler_module
+from mlwarden.core.context import ClientFactory
+from mlwarden.core.settings import KILL_SWITCH_PARAMETER, RuntimeSettings, mode_parameter_name
+
+
+@dataclass
+class Call:
+    """One AWS API call the handler made: its parameters and, once answered, the HTTP status."""
+
+    service: str
+    operation: str
+    params: dict[str, Any]
+    status: int | None = None
+
+
+class TestClients(ClientFactory):
+    """The handler's client factory with botocore hooks on every client it builds (any account/region).
+
+    - ``calls`` records every API call (service, operation, parameters, HTTP status);
+    - ``fail(service, operation, code)`` makes a call answer with an AWS error, as AWS would, without
+      reaching moto (AccessDenied, throttling, …);
+    - ``patch(service, operation, fn)`` lets ``fn`` edit a real moto answer in place (a state moto cannot
+      produce, such as a notebook still Pending).
+    """
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[Call] = []
+        self._faults: dict[tuple[str, str], tuple[str, str, int]] = {}
+        self._patches: dict[tuple[str, str], Callable[[dict[str, Any]], None]] = {}
+        self._hooked: set[int] = set()
+
+    def client(self, service: str, region: str, account: str = "") -> Any:
+        client = super().client(service, region, account)
+        if id(client) not in self._hooked:
+            self._hooked.add(id(client))
+            client.meta.events.register("before-parameter-build", self._record)
+            client.meta.events.register("before-call", self._maybe_fail)
+            client.meta.events.register("after-call", self._answered)
+        return client
+
+    def fail(self, service: str, operation: str, code: str, message: str = "", status: int = 400) -> None:
+        self._faults[(service, operation)] = (code, message or f"simulated {code}", status)
+
+    def patch(self, service: str, operation: str, fn: Callable[[dict[str, Any]], None]) -> None:
+        self._patches[(service, operation)] = fn
+
+    def clear(self) -> None:
+        self._faults.clear()
+        self._patches.clear()
+        self.calls.clear()
+
+    def operations(self, service: str) -> list[str]:
+        return [c.operation for c in self.calls if c.service == service]
+
+    @staticmethod
+    def _key(model: Any) -> tuple[str, str]:
+        return model.service_model.service_name, model.name
+
+    def _record(self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+        call = Call(*self._key(model), params=json.loads(json.dumps(params, default=str)))
+        self.calls.append(call)
+        context["mlwarden_test_call"] = call
+
+    def _maybe_fail(self, model: Any, **_: Any) -> Any:
+        fault = self._faults.get(self._key(model))
+        if fault is None:
+            return None
+        code, message, status = fault
+        return AWSResponse(None, status, {}, None), {
+            "Error": {"Code": code, "Message": message},
+            "ResponseMetadata": {"HTTPStatusCode": status},
+        }
+
+    def _answered(self, http_response: Any, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any):
+        call = context.get("mlwarden_test_call")
+        if call is not None:
+            call.status = http_response.status_code
+        fn = self._patches.get(self._key(model))
+        if fn is not None and http_response.status_code < 300:
+            fn(parsed)
+
+
+@dataclass
+class Run:
+    result: dict[str, Any]
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def decisions(self) -> list[dict[str, Any]]:
+        return self.result["decisions"]
+
+    @property
+    def decision(self) -> dict[str, Any]:
+        assert len(self.decisions) == 1, self.decisions
+        return self.decisions[0]
+
+
+class RuleHarness:
+    """Deploys what one rule's function needs (topic, SSM switch) in moto and invokes its handler."""
+
+    def __init__(self, aws: Any, monkeypatch: pytest.MonkeyPatch, lambda_context: Any) -> None:
+        self.aws = aws
+        self.monkeypatch = monkeypatch
+        self.context = lambda_context
+        sns, sqs = aws.client("sns"), aws.client("sqs")
+        self.topic_arn = sns.create_topic(Name="mlwarden-alerts")["TopicArn"]
+        self.queue_url = sqs.create_queue(QueueName="alerts")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=queue_arn)
+        handler_module._runtimes.clear()  # each test starts cold: no cached mode or clients
+        self._clients: TestClients | None = None
+
+    @property
+    def clients(self) -> TestClients:
+        """The handler's clients, hookable. Once used, every invoke builds a fresh runtime on them
+        (so modes set between invokes are read again)."""
+        if self._clients is None:
+            self._clients = TestClients()
+        return self._clients
+
+    def set_mode(self, rule_id: str, mode: str) -> None:
+        self.aws.client("ssm").put_parameter(
+            Name=mode_parameter_name(rule_id), Value=mode, Type="String", Overwrite=True
+        )
+
+    def kill_switch(self, value: str) -> None:
+        self.aws.client("ssm").put_parameter(Name=KILL_SWITCH_PARAMETER, Value=value, Type="String", Overwrite=True)
+
+    def invoke(self, rule_id: str, event: dict[str, Any], **settings: Any) -> Run:
+        env = RuntimeSettings(rule_id=rule_id, topic_arn=self.topic_arn, **settings).to_env()
+        for key in ("MLWARDEN_KMS_KEY_ARN", "MLWARDEN_QUARANTINE_BUCKET"):
+            self.monkeypatch.delenv(key, raising=False)
+        for key, value in env.items():
+            self.monkeypatch.setenv(key, value)
+        if self._clients is not None:
+            runtime_settings = RuntimeSettings.from_env()
+            handler_module._runtimes[runtime_settings] = handler_module.Runtime.from_settings(
+                runtime_settings, clients=self._clients
+            )
+        result = handler_module.handler(event, self.context)
+        return Run(result, self.alerts())
+
+    def alerts(self) -> list[dict[str, Any]]:
+        sqs = self.aws.client("sqs")
+        out = []
+        while True:
+            messages = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not messages:
+                return out
+            for message in messages:
+                envelope = json.loads(message["Body"])
+                out.append(
+                    {
+                        "subject": envelope.get("Subject"),
+                        "body": json.loads(envelope["Message"]),
+                        "attributes": {k: v["Value"] for k, v in envelope.get("MessageAttributes", {}).items()},
+                    }
+                )
+                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+@pytest.fixture
+def harness(aws, monkeypatch, lambda_context) -> RuleHarness:
+    return RuleHarness(aws, monkeypatch, lambda_context)
