@@ -1,0 +1,139 @@
+"""`mlwarden evaluate` as a user runs it: a separate process, event files, the AWS endpoint from the
+environment (a moto server here), JSON lines out, exit status per DESIGN §2.4."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EVENTS
+
+CONTRACT_KEYS = {
+    "event_id", "rule_id", "resource_type", "resource_id", "resource_arn", "account", "region",
+    "compliance", "action", "reason", "controls",
+}
+HANDWRITTEN = EVENTS / "handwritten"
+
+
+def evaluate(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, POWERTOOLS_LOG_LEVEL="ERROR")
+    return subprocess.run(
+        [sys.executable, "-m", "mlwarden", "evaluate", *map(str, args)],
+        capture_output=True, text=True, env=env, cwd=cwd, timeout=120,
+    )
+
+
+def records(proc: subprocess.CompletedProcess[str]) -> list[dict]:
+    out = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    for record in out:
+        assert set(record) == CONTRACT_KEYS
+    return out
+
+
+def test_every_published_sample_is_processed_without_a_crash(aws):
+    files = sorted(p for p in EVENTS.rglob("*.json"))
+    assert len(files) >= 25
+    proc = evaluate("--json", *files)
+    assert proc.returncode == 0, proc.stderr
+    out = records(proc)
+    assert len(out) >= len(files)  # at least one object per event (per rule it reaches)
+    assert {r["compliance"] for r in out} <= {"COMPLIANT", "NON_COMPLIANT", "NOT_APPLICABLE"}
+    assert {r["action"] for r in out} <= {"none", "would_notify", "would_remediate", "exempt"}  # read-only
+
+
+def test_expected_verdicts_for_the_headline_rules(aws):
+    # Given the resources the events talk about, as they are now
+    s3, sm = aws.client("s3"), aws.client("sagemaker")
+    s3.create_bucket(Bucket="in-1608116489")  # sysdig sample: encryption deleted → none left
+    s3.create_bucket(Bucket="ml-training-data-handwritten")  # moto: no default encryption
+    s3.create_bucket(Bucket="ml-sse-s3-handwritten")
+    s3.put_bucket_encryption(Bucket="ml-sse-s3-handwritten", ServerSideEncryptionConfiguration={
+        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+    s3.create_bucket(Bucket="ml-sse-kms-handwritten")
+    s3.put_bucket_encryption(Bucket="ml-sse-kms-handwritten", ServerSideEncryptionConfiguration={
+        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]})
+    sm.create_notebook_instance(NotebookInstanceName="ExampleNotebook", InstanceType="ml.t3.medium",
+                                RoleArn="arn:aws:iam::123456789012:role/x", DirectInternetAccess="Enabled")
+    files = {
+        "sysdig": EVENTS / "cloudtrail-s3/sysdig-workshop-s3-DeleteBucketEncryption.json",
+        "create": HANDWRITTEN / "cloudtrail-s3-CreateBucket.json",
+        "aes": HANDWRITTEN / "cloudtrail-s3-PutBucketEncryption-AES256.json",
+        "kms": HANDWRITTEN / "cloudtrail-s3-PutBucketEncryption-aws-kms.json",
+        "failed": HANDWRITTEN / "cloudtrail-s3-PutBucketEncryption-AccessDenied.json",
+        "trail-error": EVENTS / "cloudtrail-other/awsdocs-cloudtrail-UpdateTrail-error-TrailNotFound.json",
+        "notebook": HANDWRITTEN / "cloudtrail-sagemaker-CreateNotebookInstance-direct-internet-enabled.json",
+        "macie": EVENTS / "macie/siemplify-doc-SensitiveData-Personal-unencrypted-bucket.json",
+    }
+    # When each file is evaluated (dry run)
+    got = {}
+    for label, path in files.items():
+        proc = evaluate("--json", path)
+        assert proc.returncode == 0, proc.stderr
+        (got[label],) = records(proc)
+    verdict = {k: (v["rule_id"], v["compliance"], v["action"]) for k, v in got.items()}
+    # Then
+    assert verdict == {
+        "sysdig": ("s3-bucket-kms-encryption", "NON_COMPLIANT", "would_notify"),
+        "create": ("s3-bucket-kms-encryption", "NON_COMPLIANT", "would_notify"),
+        "aes": ("s3-bucket-kms-encryption", "NON_COMPLIANT", "would_notify"),
+        "kms": ("s3-bucket-kms-encryption", "COMPLIANT", "none"),
+        "failed": (None, "NOT_APPLICABLE", "none"),
+        "trail-error": (None, "NOT_APPLICABLE", "none"),
+        "notebook": ("sagemaker-notebook-direct-internet", "NON_COMPLIANT", "would_notify"),
+        "macie": ("macie-sensitive-data", "NOT_APPLICABLE", "none"),  # its bucket does not exist here
+    }
+    assert got["aes"]["reason"] == "default encryption is AES256; SSE-KMS required"
+    assert "failed calls cannot change state" in got["failed"]["reason"]
+    # Dry runs change nothing
+    assert s3.get_bucket_encryption(Bucket="ml-sse-s3-handwritten")["ServerSideEncryptionConfiguration"]["Rules"][0][
+        "ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+
+
+def test_apply_reads_the_mode_and_remediates(aws):
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="ml-sse-s3-handwritten")
+    aws.client("ssm").put_parameter(Name="/mlwarden/rules/s3-bucket-kms-encryption/mode", Value="remediate",
+                                    Type="String")
+    path = HANDWRITTEN / "cloudtrail-s3-PutBucketEncryption-AES256.json"
+    (dry,) = records(evaluate("--json", path))
+    assert dry["action"] == "would_remediate"
+    (applied,) = records(evaluate("--json", "--apply", path))
+    assert applied["action"] == "remediated"
+    rule = s3.get_bucket_encryption(Bucket="ml-sse-s3-handwritten")["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+
+
+def test_cdk_json_default_mode_applies_when_the_parameter_is_missing(aws, tmp_path):
+    aws.client("s3").create_bucket(Bucket="ml-sse-s3-handwritten")
+    (tmp_path / "cdk.json").write_text(json.dumps({"context": {"mlwarden": {
+        "rules": {"s3-bucket-kms-encryption": {"mode": "remediate"}}}}}))
+    path = HANDWRITTEN / "cloudtrail-s3-PutBucketEncryption-AES256.json"
+    (dry,) = records(evaluate("--json", path, cwd=tmp_path))
+    assert dry["action"] == "would_remediate"
+
+
+def test_unreadable_files_exit_2_and_the_others_are_still_processed(aws, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    missing = tmp_path / "missing.json"
+    proc = evaluate("--json", bad, HANDWRITTEN / "cloudtrail-s3-CreateBucket.json", missing)
+    assert proc.returncode == 2
+    assert len(records(proc)) == 1
+    errors = proc.stderr.strip().splitlines()
+    assert len(errors) == 2
+    assert "bad.json: not JSON" in errors[0] and "missing.json: cannot read" in errors[1]
+
+
+@pytest.mark.parametrize("document", ['[1, 2]', '"text"', '{"hello": "world"}'])
+def test_json_that_is_not_an_event_matches_no_rule(aws, tmp_path, document):
+    path = tmp_path / "odd.json"
+    path.write_text(document)
+    proc = evaluate("--json", path)
+    assert proc.returncode == 0
+    out = records(proc)
+    assert out and all(r["rule_id"] is None and r["action"] == "none" for r in out)

@@ -1,0 +1,62 @@
+"""End to end: synthesized template → local account → events in → alerts out → state fixed."""
+
+from __future__ import annotations
+
+import json
+
+from mlwarden.cli import demo
+from mlwarden.core.patterns import event_patterns
+from mlwarden.core.registry import all_specs
+
+
+def test_local_wiring_is_taken_from_the_template(deployment):
+    # Every registered rule has a function in the template, fed by exactly the patterns of its spec
+    by_rule = {f.rule_id: f for f in deployment.functions.values()}
+    assert set(by_rule) == {spec.id for spec in all_specs()}
+    for spec in all_specs():
+        got = sorted(json.dumps(p, sort_keys=True) for p in by_rule[spec.id].patterns)
+        want = sorted(json.dumps(p, sort_keys=True) for p in event_patterns(spec))
+        assert got == want, spec.id
+    modes = {
+        p["Name"]: p["Value"] for _, p in deployment.of_type("AWS::SSM::Parameter")
+    }
+    assert modes["/mlwarden/rules/s3-bucket-kms-encryption/mode"] == "remediate"
+    assert modes["/mlwarden/rules/macie-sensitive-data/mode"] == "notify"
+    assert modes["/mlwarden/kill-switch"] == "off"
+
+
+def test_demo_scenario_alerts_and_fixes_the_three_headline_violations(deployment):
+    result = demo.run_scenario(deployment, demo.Narrator())
+
+    # The failed call matched no EventBridge pattern: 6 events sent, 5 delivered, +1 replayed Macie finding
+    delivered = [(rule, d) for rule, r in result.decisions for d in r["decisions"]]
+    assert result.events_sent == 6
+    assert len(delivered) == 6
+    assert all(d["resource_id"] != demo.FEATURES_BUCKET or d["compliance"] == "COMPLIANT" for _, d in delivered)
+
+    subjects = [a["subject"] for a in result.alerts]
+    assert subjects == sorted(subjects, key=subjects.index)  # order as received
+    assert f"[HIGH] s3-bucket-kms-encryption: {demo.TRAINING_BUCKET} remediated" in subjects
+    assert f"[HIGH] sagemaker-notebook-direct-internet: {demo.NOTEBOOK} remediated" in subjects
+    macie = [a for a in result.alerts if a["attributes"]["rule_id"] == "macie-sensitive-data"]
+    assert [a["attributes"]["status"] for a in macie] == ["notified", "remediated"]
+    assert all(a["attributes"]["severity"] == "CRITICAL" for a in macie)
+    # Two events about the training bucket: one remediation, one alert (the second saw it fixed)
+    assert sum(1 for a in result.alerts if demo.TRAINING_BUCKET in a["subject"]) == 1
+    # No sample values leave Macie
+    body = json.dumps(macie[0]["body"])
+    assert "4111111111111111" not in body and "cells" not in body and "columnName" not in body
+    assert macie[0]["body"]["details"]["detections"] == {"CREDIT_CARD_NUMBER": 2, "NAME": 2}
+
+    state = result.state
+    assert state[demo.TRAINING_BUCKET] == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": None, "BucketKeyEnabled": True}
+    assert state[demo.NOTEBOOK]["NotebookInstanceStatus"] == "Stopped"
+    assert state[demo.NOTEBOOK]["tags"] == {"mlwarden:quarantined": "sagemaker-notebook-direct-internet"}
+    assert state[demo.UPLOADS_BUCKET]["block_public_access"] is True
+    assert state[demo.UPLOADS_BUCKET]["object_tags"] == {
+        "team": "growth",
+        "mlwarden:sensitive-data": "FINANCIAL_INFORMATION+PERSONAL_INFORMATION",
+    }
+    # Nothing was deleted
+    assert deployment.client("sagemaker").describe_notebook_instance(NotebookInstanceName=demo.NOTEBOOK)
+    assert deployment.client("s3").head_object(Bucket=demo.UPLOADS_BUCKET, Key=demo.UPLOADS_KEY)
