@@ -44,6 +44,13 @@ class LocalRunner:
         self.publisher = Publisher(self.clients.client("sns", self.region), topic) if (apply and topic) else None
         self._engines: dict[str, Engine] = {}
 
+    def account(self) -> str:
+        """The caller's account id (one STS call), or "" when it cannot be read."""
+        try:
+            return str(self.clients.client("sts", self.region).get_caller_identity()["Account"])
+        except Exception:  # a scan without the account id still works
+            return ""
+
     def runtime_settings(self, rule: Rule) -> RuntimeSettings:
         rule_settings = self.settings.rule(rule.spec.id)
         return RuntimeSettings(

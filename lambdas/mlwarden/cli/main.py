@@ -142,9 +142,10 @@ def cmd_scan(args: argparse.Namespace) -> int:
         print(f"mlwarden: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     work = []
+    account = runner.account()
     for rule in rules:
         engine = runner.engine(rule)
-        refs = list(rule.list_refs(engine.ctx, runner.region))
+        refs = engine.refs_to_sweep(runner.region, account)
         if not refs and not (rule.spec.config or rule.spec.cloudtrail):
             print(f"mlwarden: {rule.spec.id} is driven by findings only; nothing to sweep", file=sys.stderr)
         work.extend((engine, ref) for ref in refs)
