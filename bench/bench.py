@@ -23,9 +23,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1",
-                  AWS_REGION="us-east-1", MLWARDEN_MAX_ATTEMPTS="1", POWERTOOLS_LOG_LEVEL="ERROR",
-                  POWERTOOLS_METRICS_DISABLED="true")
+os.environ.update(
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_DEFAULT_REGION="us-east-1",
+    AWS_REGION="us-east-1",
+    MLWARDEN_MAX_ATTEMPTS="1",
+    POWERTOOLS_LOG_LEVEL="ERROR",
+    POWERTOOLS_METRICS_DISABLED="true",
+)
 
 
 def _time_python(code: str, env: dict[str, str]) -> float:
@@ -38,7 +44,7 @@ def _time_python(code: str, env: dict[str, str]) -> float:
 
 
 def cold_init() -> None:
-    print("== Cold init (median of %d fresh interpreters; includes interpreter start)" % RUNS)
+    print(f"== Cold init (median of {RUNS} fresh interpreters, minus the bare interpreter start)")
     env = dict(os.environ)
     empty = _time_python("pass", env)
     floor = _time_python("import boto3; boto3.client('s3')", env) - empty
@@ -46,8 +52,11 @@ def cold_init() -> None:
     from mlwarden.core.registry import rule_ids
 
     for rule_id in rule_ids():
-        env_rule = dict(env, MLWARDEN_RULE_ID=rule_id,
-                        MLWARDEN_TOPIC_ARN="arn:aws:sns:us-east-1:123456789012:mlwarden-alerts")
+        env_rule = dict(
+            env,
+            MLWARDEN_RULE_ID=rule_id,
+            MLWARDEN_TOPIC_ARN="arn:aws:sns:us-east-1:123456789012:mlwarden-alerts",
+        )
         took = _time_python("import mlwarden.handler as h; h.runtime()", env_rule) - empty
         verdict = "ok" if took <= 1.3 * floor else "OVER BUDGET"
         print(f"   {rule_id:<38} {took * 1000:7.0f} ms  ratio {took / floor:4.2f} (budget 1.30) {verdict}")
@@ -91,20 +100,36 @@ def aws_calls() -> None:
             return Engine(rule, ctx, ModeSource(clients, "us-east-1"), apply=False)
 
         s3.create_bucket(Bucket="kms-ok")
-        s3.put_bucket_encryption(Bucket="kms-ok", ServerSideEncryptionConfiguration={
-            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]})
+        s3.put_bucket_encryption(
+            Bucket="kms-ok",
+            ServerSideEncryptionConfiguration={
+                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]
+            },
+        )
         s3.create_bucket(Bucket="sse-s3")
-        s3.put_bucket_encryption(Bucket="sse-s3", ServerSideEncryptionConfiguration={
-            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+        s3.put_bucket_encryption(
+            Bucket="sse-s3",
+            ServerSideEncryptionConfiguration={
+                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+            },
+        )
         s3.create_bucket(Bucket="private-bpa")
-        s3.put_public_access_block(Bucket="private-bpa", PublicAccessBlockConfiguration={
-            k: True for k in ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")})
+        s3.put_public_access_block(
+            Bucket="private-bpa",
+            PublicAccessBlockConfiguration={
+                k: True for k in ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+            },
+        )
         s3.put_object(Bucket="private-bpa", Key="a.csv", Body=b"x")
         s3.create_bucket(Bucket="no-bpa")
         s3.put_object(Bucket="no-bpa", Key="a.csv", Body=b"x")
         for name, access in (("nb-open", "Enabled"), ("nb-closed", "Disabled")):
-            sm.create_notebook_instance(NotebookInstanceName=name, InstanceType="ml.t3.medium",
-                                        RoleArn="arn:aws:iam::123456789012:role/x", DirectInternetAccess=access)
+            sm.create_notebook_instance(
+                NotebookInstanceName=name,
+                InstanceType="ml.t3.medium",
+                RoleArn="arn:aws:iam::123456789012:role/x",
+                DirectInternetAccess=access,
+            )
 
         def measure(rule_id: str, label: str, refs_event: dict) -> None:
             eng = engine(rule_id)
@@ -116,21 +141,45 @@ def aws_calls() -> None:
             decide_calls = counter.reset()
             reads = sum(fetch_calls.values())
             budget = "ok" if reads <= 2 else "over 2"
-            print(f"   {rule_id:<36} {label:<30} {verdict:<14} reads to judge {reads} ({budget}); "
-                  f"whole decision {sum(decide_calls.values())}: {dict(decide_calls)}")
+            print(
+                f"   {rule_id:<36} {label:<30} {verdict:<14} reads to judge {reads} ({budget}); "
+                f"whole decision {sum(decide_calls.values())}: {dict(decide_calls)}"
+            )
 
         def ct(service: str, name: str, params: dict) -> dict:
-            return {"source": f"aws.{service}", "detail-type": "AWS API Call via CloudTrail", "region": "us-east-1",
-                    "detail": {"eventSource": f"{service}.amazonaws.com", "eventName": name, "awsRegion": "us-east-1",
-                               "requestParameters": params}}
+            return {
+                "source": f"aws.{service}",
+                "detail-type": "AWS API Call via CloudTrail",
+                "region": "us-east-1",
+                "detail": {
+                    "eventSource": f"{service}.amazonaws.com",
+                    "eventName": name,
+                    "awsRegion": "us-east-1",
+                    "requestParameters": params,
+                },
+            }
 
         def all_cases() -> None:
-            measure("s3-bucket-kms-encryption", "SSE-KMS bucket", ct("s3", "CreateBucket", {"bucketName": "kms-ok"}))
-            measure("s3-bucket-kms-encryption", "SSE-S3 bucket", ct("s3", "CreateBucket", {"bucketName": "sse-s3"}))
-            measure("sagemaker-notebook-direct-internet", "internet Disabled",
-                    ct("sagemaker", "CreateNotebookInstance", {"notebookInstanceName": "nb-closed"}))
-            measure("sagemaker-notebook-direct-internet", "internet Enabled",
-                    ct("sagemaker", "CreateNotebookInstance", {"notebookInstanceName": "nb-open"}))
+            measure(
+                "s3-bucket-kms-encryption",
+                "SSE-KMS bucket",
+                ct("s3", "CreateBucket", {"bucketName": "kms-ok"}),
+            )
+            measure(
+                "s3-bucket-kms-encryption",
+                "SSE-S3 bucket",
+                ct("s3", "CreateBucket", {"bucketName": "sse-s3"}),
+            )
+            measure(
+                "sagemaker-notebook-direct-internet",
+                "internet Disabled",
+                ct("sagemaker", "CreateNotebookInstance", {"notebookInstanceName": "nb-closed"}),
+            )
+            measure(
+                "sagemaker-notebook-direct-internet",
+                "internet Enabled",
+                ct("sagemaker", "CreateNotebookInstance", {"notebookInstanceName": "nb-open"}),
+            )
             measure("macie-sensitive-data", "bucket with BPA on", macie_finding_event("private-bpa", "a.csv"))
             measure("macie-sensitive-data", "bucket without BPA", macie_finding_event("no-bpa", "a.csv"))
 
@@ -144,6 +193,7 @@ def aws_calls() -> None:
 
         print("== Scan: calls per bucket (s3-bucket-kms-encryption, dry run)")
         from mlwarden.cli.local import LocalRunner
+
         for extra in (0, 30):
             for i in range(extra):
                 s3.create_bucket(Bucket=f"more-{extra}-{i:03d}")
@@ -154,8 +204,10 @@ def aws_calls() -> None:
             decisions = list(eng.sweep("us-east-1"))
             took = time.perf_counter() - start
             calls = counter.reset()
-            print(f"   {len(decisions):3d} buckets: {sum(calls.values()):4d} calls "
-                  f"({sum(calls.values()) / len(decisions):.2f} per bucket) in {took:.2f}s: {dict(calls)}")
+            print(
+                f"   {len(decisions):3d} buckets: {sum(calls.values()):4d} calls "
+                f"({sum(calls.values()) / len(decisions):.2f} per bucket) in {took:.2f}s: {dict(calls)}"
+            )
 
 
 def asset_size() -> None:
@@ -164,18 +216,28 @@ def asset_size() -> None:
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
         for path in sorted(root.rglob("*")):
             rel = path.relative_to(root)
-            if path.is_dir() or "__pycache__" in rel.parts or path.suffix == ".pyc" or rel.parts[:2] == ("mlwarden", "cli"):
+            if (
+                path.is_dir()
+                or "__pycache__" in rel.parts
+                or path.suffix == ".pyc"
+                or rel.parts[:2] == ("mlwarden", "cli")
+            ):
                 continue
             zf.write(path, rel)
     size = len(buffer.getvalue())
-    print(f"== Lambda asset (lambdas/ without the CLI, zipped): {size / 1024:.1f} KB (budget 300 KB) "
-          f"{'ok' if size <= 300 * 1024 else 'OVER BUDGET'}")
+    print(
+        f"== Lambda asset (lambdas/ without the CLI, zipped): {size / 1024:.1f} KB (budget 300 KB) "
+        f"{'ok' if size <= 300 * 1024 else 'OVER BUDGET'}"
+    )
 
 
 def synth_time() -> None:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "from mlwarden.cli.local_account import synthesize_template as s; s()"],
-                   check=True, cwd=ROOT)
+    subprocess.run(
+        [sys.executable, "-c", "from mlwarden.cli.local_account import synthesize_template as s; s()"],
+        check=True,
+        cwd=ROOT,
+    )
     print(f"== Synth (in-process CDK app, fresh interpreter): {time.perf_counter() - start:.1f} s")
 
 

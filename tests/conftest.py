@@ -92,16 +92,24 @@ def moto_server():
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def boto_session(moto_server):
+    """One boto3 session for the test session: botocore loads each service model once, not once per test
+    (client creation was half the functional suite's time)."""
+    import boto3
+
+    return boto3.session.Session()
+
+
 @pytest.fixture
-def aws(moto_server):
+def aws(moto_server, boto_session):
     """A clean local account; ``aws.client('s3')`` gives a client on it."""
     import urllib.request
 
     urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")).read()
-    import boto3
     from botocore.config import Config
 
-    session = boto3.session.Session()
+    session = boto_session
     config = Config(retries={"max_attempts": 1})
     clients: dict[str, Any] = {}
 
@@ -111,7 +119,7 @@ def aws(moto_server):
             clients[key] = session.client(service, region_name=region, endpoint_url=moto_server, config=config)
         return clients[key]
 
-    return SimpleNamespace(client=client, endpoint=moto_server, region=REGION, account=ACCOUNT)
+    return SimpleNamespace(client=client, endpoint=moto_server, region=REGION, account=ACCOUNT, session=session)
 
 
 @pytest.fixture
@@ -151,7 +159,8 @@ def envelope_of(sample: Any) -> str:
         return "cloudtrail-record"
     if "SchemaVersion" in sample and "ProductArn" in sample:
         return "asff"
-    if "classificationDetails" in sample or str(sample.get("type", "")).startswith(("SensitiveData:", "Policy:")):
+    macie_types = ("SensitiveData:", "Policy:")
+    if "classificationDetails" in sample or str(sample.get("type", "")).startswith(macie_types):
         return "macie-finding-raw"
     raise ValueError("unknown sample shape: add its envelope to tests/conftest.py envelope_of()")
 

@@ -14,8 +14,17 @@ import pytest
 from tests.conftest import EVENTS
 
 CONTRACT_KEYS = {
-    "event_id", "rule_id", "resource_type", "resource_id", "resource_arn", "account", "region",
-    "compliance", "action", "reason", "controls",
+    "event_id",
+    "rule_id",
+    "resource_type",
+    "resource_id",
+    "resource_arn",
+    "account",
+    "region",
+    "compliance",
+    "action",
+    "reason",
+    "controls",
 }
 HANDWRITTEN = EVENTS / "handwritten"
 
@@ -24,7 +33,11 @@ def evaluate(*args: str | Path, cwd: Path | None = None) -> subprocess.Completed
     env = dict(os.environ, POWERTOOLS_LOG_LEVEL="ERROR")
     return subprocess.run(
         [sys.executable, "-m", "mlwarden", "evaluate", *map(str, args)],
-        capture_output=True, text=True, env=env, cwd=cwd, timeout=120,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=120,
     )
 
 
@@ -52,13 +65,25 @@ def test_expected_verdicts_for_the_headline_rules(aws):
     s3.create_bucket(Bucket="in-1608116489")  # sysdig sample: encryption deleted → none left
     s3.create_bucket(Bucket="ml-training-data-handwritten")  # moto: no default encryption
     s3.create_bucket(Bucket="ml-sse-s3-handwritten")
-    s3.put_bucket_encryption(Bucket="ml-sse-s3-handwritten", ServerSideEncryptionConfiguration={
-        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+    s3.put_bucket_encryption(
+        Bucket="ml-sse-s3-handwritten",
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+        },
+    )
     s3.create_bucket(Bucket="ml-sse-kms-handwritten")
-    s3.put_bucket_encryption(Bucket="ml-sse-kms-handwritten", ServerSideEncryptionConfiguration={
-        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]})
-    sm.create_notebook_instance(NotebookInstanceName="ExampleNotebook", InstanceType="ml.t3.medium",
-                                RoleArn="arn:aws:iam::123456789012:role/x", DirectInternetAccess="Enabled")
+    s3.put_bucket_encryption(
+        Bucket="ml-sse-kms-handwritten",
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]
+        },
+    )
+    sm.create_notebook_instance(
+        NotebookInstanceName="ExampleNotebook",
+        InstanceType="ml.t3.medium",
+        RoleArn="arn:aws:iam::123456789012:role/x",
+        DirectInternetAccess="Enabled",
+    )
     files = {
         "sysdig": EVENTS / "cloudtrail-s3/sysdig-workshop-s3-DeleteBucketEncryption.json",
         "create": HANDWRITTEN / "cloudtrail-s3-CreateBucket.json",
@@ -90,15 +115,20 @@ def test_expected_verdicts_for_the_headline_rules(aws):
     assert got["aes"]["reason"] == "default encryption is AES256; SSE-KMS required"
     assert "failed calls cannot change state" in got["failed"]["reason"]
     # Dry runs change nothing
-    assert s3.get_bucket_encryption(Bucket="ml-sse-s3-handwritten")["ServerSideEncryptionConfiguration"]["Rules"][0][
-        "ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    assert (
+        s3.get_bucket_encryption(Bucket="ml-sse-s3-handwritten")["ServerSideEncryptionConfiguration"]["Rules"][0][
+            "ApplyServerSideEncryptionByDefault"
+        ]["SSEAlgorithm"]
+        == "AES256"
+    )
 
 
 def test_apply_reads_the_mode_and_remediates(aws):
     s3 = aws.client("s3")
     s3.create_bucket(Bucket="ml-sse-s3-handwritten")
-    aws.client("ssm").put_parameter(Name="/mlwarden/rules/s3-bucket-kms-encryption/mode", Value="remediate",
-                                    Type="String")
+    aws.client("ssm").put_parameter(
+        Name="/mlwarden/rules/s3-bucket-kms-encryption/mode", Value="remediate", Type="String"
+    )
     path = HANDWRITTEN / "cloudtrail-s3-PutBucketEncryption-AES256.json"
     (dry,) = records(evaluate("--json", path))
     assert dry["action"] == "would_remediate"
@@ -110,8 +140,9 @@ def test_apply_reads_the_mode_and_remediates(aws):
 
 def test_cdk_json_default_mode_applies_when_the_parameter_is_missing(aws, tmp_path):
     aws.client("s3").create_bucket(Bucket="ml-sse-s3-handwritten")
-    (tmp_path / "cdk.json").write_text(json.dumps({"context": {"mlwarden": {
-        "rules": {"s3-bucket-kms-encryption": {"mode": "remediate"}}}}}))
+    (tmp_path / "cdk.json").write_text(
+        json.dumps({"context": {"mlwarden": {"rules": {"s3-bucket-kms-encryption": {"mode": "remediate"}}}}})
+    )
     path = HANDWRITTEN / "cloudtrail-s3-PutBucketEncryption-AES256.json"
     (dry,) = records(evaluate("--json", path, cwd=tmp_path))
     assert dry["action"] == "would_remediate"
@@ -129,7 +160,7 @@ def test_unreadable_files_exit_2_and_the_others_are_still_processed(aws, tmp_pat
     assert "bad.json: not JSON" in errors[0] and "missing.json: cannot read" in errors[1]
 
 
-@pytest.mark.parametrize("document", ['[1, 2]', '"text"', '{"hello": "world"}'])
+@pytest.mark.parametrize("document", ["[1, 2]", '"text"', '{"hello": "world"}'])
 def test_json_that_is_not_an_event_matches_no_rule(aws, tmp_path, document):
     path = tmp_path / "odd.json"
     path.write_text(document)

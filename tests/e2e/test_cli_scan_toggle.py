@@ -9,18 +9,28 @@ import sys
 
 
 def mlwarden(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mlwarden", *args], capture_output=True, text=True,
-                          env=dict(os.environ), timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "mlwarden", *args],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=120,
+    )
 
 
 def test_scan_reports_one_line_per_resource_and_changes_nothing(aws):
     s3 = aws.client("s3")
     for name in ("raw", "curated", "models"):
         s3.create_bucket(Bucket=f"lake-{name}")
-    s3.put_bucket_encryption(Bucket="lake-models", ServerSideEncryptionConfiguration={
-        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]})
-    aws.client("ssm").put_parameter(Name="/mlwarden/rules/s3-bucket-kms-encryption/mode", Value="remediate",
-                                    Type="String")
+    s3.put_bucket_encryption(
+        Bucket="lake-models",
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]
+        },
+    )
+    aws.client("ssm").put_parameter(
+        Name="/mlwarden/rules/s3-bucket-kms-encryption/mode", Value="remediate", Type="String"
+    )
     proc = mlwarden("scan", "--rule", "s3-bucket-kms-encryption", "--json")
     assert proc.returncode == 0, proc.stderr
     out = {r["resource_id"]: r for r in map(json.loads, proc.stdout.splitlines())}
@@ -49,16 +59,24 @@ def test_scan_rejects_an_unknown_rule(aws):
 def test_toggle_sets_the_mode_and_refuses_withheld_remediation(aws):
     ssm = aws.client("ssm")
     name = "/mlwarden/rules/s3-bucket-kms-encryption/mode"
-    ssm.put_parameter(Name=name, Value="notify", Type="String",
-                      Tags=[{"Key": "mlwarden:allow-remediation", "Value": "true"}])
+    ssm.put_parameter(
+        Name=name,
+        Value="notify",
+        Type="String",
+        Tags=[{"Key": "mlwarden:allow-remediation", "Value": "true"}],
+    )
     proc = mlwarden("toggle", "s3-bucket-kms-encryption", "remediate")
     assert proc.returncode == 0, proc.stderr
     assert "notify -> remediate" in proc.stdout
     assert ssm.get_parameter(Name=name)["Parameter"]["Value"] == "remediate"
 
     withheld = "/mlwarden/rules/sagemaker-notebook-direct-internet/mode"
-    ssm.put_parameter(Name=withheld, Value="notify", Type="String",
-                      Tags=[{"Key": "mlwarden:allow-remediation", "Value": "false"}])
+    ssm.put_parameter(
+        Name=withheld,
+        Value="notify",
+        Type="String",
+        Tags=[{"Key": "mlwarden:allow-remediation", "Value": "false"}],
+    )
     proc = mlwarden("toggle", "sagemaker-notebook-direct-internet", "remediate")
     assert proc.returncode == 1
     assert "withheld at deploy time" in proc.stderr

@@ -17,9 +17,7 @@ def test_local_wiring_is_taken_from_the_template(deployment):
         got = sorted(json.dumps(p, sort_keys=True) for p in by_rule[spec.id].patterns)
         want = sorted(json.dumps(p, sort_keys=True) for p in event_patterns(spec))
         assert got == want, spec.id
-    modes = {
-        p["Name"]: p["Value"] for _, p in deployment.of_type("AWS::SSM::Parameter")
-    }
+    modes = {p["Name"]: p["Value"] for _, p in deployment.of_type("AWS::SSM::Parameter")}
     assert modes["/mlwarden/rules/s3-bucket-kms-encryption/mode"] == "remediate"
     assert modes["/mlwarden/rules/macie-sensitive-data/mode"] == "notify"
     assert modes["/mlwarden/kill-switch"] == "off"
@@ -49,7 +47,11 @@ def test_demo_scenario_alerts_and_fixes_the_three_headline_violations(deployment
     assert macie[0]["body"]["details"]["detections"] == {"CREDIT_CARD_NUMBER": 2, "NAME": 2}
 
     state = result.state
-    assert state[demo.TRAINING_BUCKET] == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": None, "BucketKeyEnabled": True}
+    assert state[demo.TRAINING_BUCKET] == {
+        "SSEAlgorithm": "aws:kms",
+        "KMSMasterKeyID": None,
+        "BucketKeyEnabled": True,
+    }
     assert state[demo.NOTEBOOK]["NotebookInstanceStatus"] == "Stopped"
     assert state[demo.NOTEBOOK]["tags"] == {"mlwarden:quarantined": "sagemaker-notebook-direct-internet"}
     assert state[demo.UPLOADS_BUCKET]["block_public_access"] is True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,8 +38,8 @@ class TestClients(ClientFactory):
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, session: Any = None) -> None:
+        super().__init__(session=session)
         self.calls: list[Call] = []
         self._faults: dict[tuple[str, str], tuple[str, str, int]] = {}
         self._patches: dict[tuple[str, str], Callable[[dict[str, Any]], None]] = {}
@@ -72,7 +73,7 @@ class TestClients(ClientFactory):
         return model.service_model.service_name, model.name
 
     def _record(self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
-        call = Call(*self._key(model), params=json.loads(json.dumps(params, default=str)))
+        call = Call(*self._key(model), params=copy.deepcopy(params))
         self.calls.append(call)
         context["mlwarden_test_call"] = call
 
@@ -86,7 +87,9 @@ class TestClients(ClientFactory):
             "ResponseMetadata": {"HTTPStatusCode": status},
         }
 
-    def _answered(self, http_response: Any, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any):
+    def _answered(
+        self, http_response: Any, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any
+    ) -> None:
         call = context.get("mlwarden_test_call")
         if call is not None:
             call.status = http_response.status_code
@@ -125,15 +128,8 @@ class RuleHarness:
         ]
         sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=queue_arn)
         handler_module._runtimes.clear()  # each test starts cold: no cached mode or clients
-        self._clients: TestClients | None = None
-
-    @property
-    def clients(self) -> TestClients:
-        """The handler's clients, hookable. Once used, every invoke builds a fresh runtime on them
-        (so modes set between invokes are read again)."""
-        if self._clients is None:
-            self._clients = TestClients()
-        return self._clients
+        # The handler's clients: on the test session's boto3 session, hookable (faults, call records).
+        self.clients = TestClients(session=aws.session)
 
     def set_mode(self, rule_id: str, mode: str) -> None:
         self.aws.client("ssm").put_parameter(
@@ -149,11 +145,11 @@ class RuleHarness:
             self.monkeypatch.delenv(key, raising=False)
         for key, value in env.items():
             self.monkeypatch.setenv(key, value)
-        if self._clients is not None:
-            runtime_settings = RuntimeSettings.from_env()
-            handler_module._runtimes[runtime_settings] = handler_module.Runtime.from_settings(
-                runtime_settings, clients=self._clients
-            )
+        # A fresh runtime per invoke on the harness's clients (so a mode set between invokes is read again).
+        runtime_settings = RuntimeSettings.from_env()
+        handler_module._runtimes[runtime_settings] = handler_module.Runtime.from_settings(
+            runtime_settings, clients=self.clients
+        )
         result = handler_module.handler(event, self.context)
         return Run(result, self.alerts())
 

@@ -33,7 +33,9 @@ def has_default_encryption(aws, bucket: str) -> bool:
 def sse_s3(aws, bucket: str) -> None:
     aws.client("s3").put_bucket_encryption(
         Bucket=bucket,
-        ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+        },
     )
 
 
@@ -110,7 +112,9 @@ def test_dsse_kms_is_compliant(aws, harness):
     aws.client("s3").create_bucket(Bucket="dsse")
     aws.client("s3").put_bucket_encryption(
         Bucket="dsse",
-        ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms:dsse"}}]},
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms:dsse"}}]
+        },
     )
     run = harness.invoke(RULE, delete_encryption_event("dsse"))
     assert run.decision["compliance"] == "COMPLIANT"
@@ -158,7 +162,12 @@ def test_exempt_bucket_is_reported_but_never_changed(aws, harness):
     s3.create_bucket(Bucket="public-dataset")
     s3.put_bucket_tagging(
         Bucket="public-dataset",
-        Tagging={"TagSet": [{"Key": "mlwarden:exempt", "Value": RULE}, {"Key": "mlwarden:exempt-reason", "Value": "open data"}]},
+        Tagging={
+            "TagSet": [
+                {"Key": "mlwarden:exempt", "Value": RULE},
+                {"Key": "mlwarden:exempt-reason", "Value": "open data"},
+            ]
+        },
     )
     harness.set_mode(RULE, "remediate")
     run = harness.invoke(RULE, delete_encryption_event("public-dataset"))

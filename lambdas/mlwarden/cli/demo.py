@@ -74,18 +74,39 @@ def macie_finding_event(bucket: str, key: str) -> dict[str, Any]:
         "count": 1,
         "resourcesAffected": {
             "s3Bucket": {"arn": f"arn:aws:s3:::{bucket}", "name": bucket},
-            "s3Object": {"bucketArn": f"arn:aws:s3:::{bucket}", "key": key, "path": f"{bucket}/{key}", "versionId": ""},
+            "s3Object": {
+                "bucketArn": f"arn:aws:s3:::{bucket}",
+                "key": key,
+                "path": f"{bucket}/{key}",
+                "versionId": "",
+            },
         },
         "classificationDetails": {
             "result": {
                 "mimeType": "text/csv",
                 "sensitiveData": [
-                    {"category": "FINANCIAL_INFORMATION", "totalCount": 2,
-                     "detections": [{"type": "CREDIT_CARD_NUMBER", "count": 2,
-                                     "occurrences": {"cells": [{"column": 3, "columnName": "card", "row": 2}]}}]},
-                    {"category": "PERSONAL_INFORMATION", "totalCount": 2,
-                     "detections": [{"type": "NAME", "count": 2,
-                                     "occurrences": {"cells": [{"column": 1, "columnName": "name", "row": 2}]}}]},
+                    {
+                        "category": "FINANCIAL_INFORMATION",
+                        "totalCount": 2,
+                        "detections": [
+                            {
+                                "type": "CREDIT_CARD_NUMBER",
+                                "count": 2,
+                                "occurrences": {"cells": [{"column": 3, "columnName": "card", "row": 2}]},
+                            }
+                        ],
+                    },
+                    {
+                        "category": "PERSONAL_INFORMATION",
+                        "totalCount": 2,
+                        "detections": [
+                            {
+                                "type": "NAME",
+                                "count": 2,
+                                "occurrences": {"cells": [{"column": 1, "columnName": "name", "row": 2}]},
+                            }
+                        ],
+                    },
                 ],
                 "customDataIdentifiers": {"detections": [], "totalCount": 0},
                 "status": {"code": "COMPLETE"},
@@ -129,14 +150,17 @@ def create_violations(dep: LocalDeployment) -> None:
     s3.create_bucket(Bucket=TRAINING_BUCKET)
     s3.put_bucket_encryption(
         Bucket=TRAINING_BUCKET,
-        ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+        },
     )
     # 2. A compliant bucket (SSE-KMS): its event must change nothing.
     s3.create_bucket(Bucket=FEATURES_BUCKET)
     s3.put_bucket_encryption(
         Bucket=FEATURES_BUCKET,
-        ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"},
-                                                      "BucketKeyEnabled": True}]},
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}, "BucketKeyEnabled": True}]
+        },
     )
     # 3. A notebook instance open to the internet.
     sagemaker.create_notebook_instance(
@@ -151,23 +175,43 @@ def create_violations(dep: LocalDeployment) -> None:
     s3.put_object(
         Bucket=UPLOADS_BUCKET,
         Key=UPLOADS_KEY,
-        Body=b"name,email,card\nJane Roe,jane@example.com,4111111111111111\nJohn Doe,john@example.com,5500005555555559\n",
+        Body=(
+            b"name,email,card\nJane Roe,jane@example.com,4111111111111111\nJohn Doe,john@example.com,5500005555555559\n"
+        ),
         Tagging="team=growth",
     )
 
 
 def violation_events() -> list[tuple[str, dict[str, Any]]]:
     return [
-        ("CreateBucket (training data)", cloudtrail_event("s3", "CreateBucket", {"bucketName": TRAINING_BUCKET})),
-        ("PutBucketEncryption AES256 (training data)", cloudtrail_event(
-            "s3", "PutBucketEncryption", {"bucketName": TRAINING_BUCKET})),
-        ("PutBucketEncryption aws:kms (features, compliant)", cloudtrail_event(
-            "s3", "PutBucketEncryption", {"bucketName": FEATURES_BUCKET})),
-        ("PutBucketEncryption failed with AccessDenied", cloudtrail_event(
-            "s3", "PutBucketEncryption", {"bucketName": FEATURES_BUCKET}, error="AccessDenied")),
-        ("CreateNotebookInstance", cloudtrail_event(
-            "sagemaker", "CreateNotebookInstance",
-            {"notebookInstanceName": NOTEBOOK, "instanceType": "ml.t3.medium", "directInternetAccess": "Enabled"})),
+        (
+            "CreateBucket (training data)",
+            cloudtrail_event("s3", "CreateBucket", {"bucketName": TRAINING_BUCKET}),
+        ),
+        (
+            "PutBucketEncryption AES256 (training data)",
+            cloudtrail_event("s3", "PutBucketEncryption", {"bucketName": TRAINING_BUCKET}),
+        ),
+        (
+            "PutBucketEncryption aws:kms (features, compliant)",
+            cloudtrail_event("s3", "PutBucketEncryption", {"bucketName": FEATURES_BUCKET}),
+        ),
+        (
+            "PutBucketEncryption failed with AccessDenied",
+            cloudtrail_event("s3", "PutBucketEncryption", {"bucketName": FEATURES_BUCKET}, error="AccessDenied"),
+        ),
+        (
+            "CreateNotebookInstance",
+            cloudtrail_event(
+                "sagemaker",
+                "CreateNotebookInstance",
+                {
+                    "notebookInstanceName": NOTEBOOK,
+                    "instanceType": "ml.t3.medium",
+                    "directInternetAccess": "Enabled",
+                },
+            ),
+        ),
         ("Macie finding SensitiveData:S3Object/Multiple", macie_finding_event(UPLOADS_BUCKET, UPLOADS_KEY)),
     ]
 
@@ -194,8 +238,9 @@ def read_state(dep: LocalDeployment) -> dict[str, Any]:
         bpa = {}
     object_tags = s3.get_object_tagging(Bucket=UPLOADS_BUCKET, Key=UPLOADS_KEY).get("TagSet", [])
     state[UPLOADS_BUCKET] = {
-        "block_public_access": all(bpa.get(k) for k in
-                                   ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")),
+        "block_public_access": all(
+            bpa.get(k) for k in ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+        ),
         "object_tags": {t["Key"]: t["Value"] for t in object_tags},
     }
     return state
@@ -250,11 +295,15 @@ def run_scenario(dep: LocalDeployment, say: Narrator) -> DemoResult:
     say.step("6. State after")
     result.state = read_state(dep)
     t, n, u = result.state[TRAINING_BUCKET], result.state[NOTEBOOK], result.state[UPLOADS_BUCKET]
-    say.line(f"   {TRAINING_BUCKET}: default encryption {t['SSEAlgorithm']} "
-             f"({t['KMSMasterKeyID'] or 'AWS managed key aws/s3'}), Bucket Key {'on' if t['BucketKeyEnabled'] else 'off'}")
+    say.line(
+        f"   {TRAINING_BUCKET}: default encryption {t['SSEAlgorithm']} "
+        f"({t['KMSMasterKeyID'] or 'AWS managed key aws/s3'}), Bucket Key {'on' if t['BucketKeyEnabled'] else 'off'}"
+    )
     say.line(f"   {NOTEBOOK}: {n['NotebookInstanceStatus']}, tags {n['tags']} (not deleted; recreate it in a VPC)")
-    say.line(f"   {UPLOADS_BUCKET}: Block Public Access {'on' if u['block_public_access'] else 'off'}, "
-             f"object tags {u['object_tags']} (macie-sensitive-data is in notify mode)")
+    say.line(
+        f"   {UPLOADS_BUCKET}: Block Public Access {'on' if u['block_public_access'] else 'off'}, "
+        f"object tags {u['object_tags']} (macie-sensitive-data is in notify mode)"
+    )
 
     say.step("7. Switch macie-sensitive-data to remediate at run time (no redeploy) and replay the finding")
     from mlwarden.cli.main import main as cli_main
@@ -273,23 +322,31 @@ def run_scenario(dep: LocalDeployment, say: Narrator) -> DemoResult:
     show_alerts(say, replay_alerts)
     result.state = read_state(dep)
     u = result.state[UPLOADS_BUCKET]
-    say.line(f"   {UPLOADS_BUCKET}: Block Public Access {'on' if u['block_public_access'] else 'off'}, "
-             f"object tags {u['object_tags']}")
+    say.line(
+        f"   {UPLOADS_BUCKET}: Block Public Access {'on' if u['block_public_access'] else 'off'}, "
+        f"object tags {u['object_tags']}"
+    )
     return result
 
 
 def run_demo(keep_running: bool = False) -> int:
     # The local account's credentials; nothing here can reach a real account.
     os.environ.update(
-        AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_REGION=REGION, AWS_DEFAULT_REGION=REGION
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_REGION=REGION,
+        AWS_DEFAULT_REGION=REGION,
     )
     os.environ.pop("AWS_PROFILE", None)
     os.environ.pop("AWS_SESSION_TOKEN", None)
     os.environ.setdefault("MLWARDEN_MAX_ATTEMPTS", "1")
     say = Narrator()
     started = time.monotonic()
-    say.line("[bold]mlwarden demo[/] — guardrails for AI/ML on a local AWS account" if say.console
-             else "mlwarden demo — guardrails for AI/ML on a local AWS account")
+    say.line(
+        "[bold]mlwarden demo[/] — guardrails for AI/ML on a local AWS account"
+        if say.console
+        else "mlwarden demo — guardrails for AI/ML on a local AWS account"
+    )
     say.step("1. Synthesize the CDK app and deploy its wiring onto a local account (moto server)")
     template = synthesize_template(DEMO_CONTEXT)
     with moto_server() as endpoint:
@@ -297,16 +354,20 @@ def run_demo(keep_running: bool = False) -> int:
         # Lambda-style JSON logs and EMF metrics would drown the story; the demo prints its own account.
         dep = LocalDeployment(template, endpoint, quiet=True).deploy()
         n_rules = sum(1 for _ in dep.of_type("AWS::Events::Rule"))
-        say.line(f"   local account at {endpoint}; from the template: {len(dep.functions)} rule functions, "
-                 f"{n_rules} EventBridge rules, topic {dep.topic_arn.split(':')[-1]}")
+        say.line(
+            f"   local account at {endpoint}; from the template: {len(dep.functions)} rule functions, "
+            f"{n_rules} EventBridge rules, topic {dep.topic_arn.split(':')[-1]}"
+        )
         ssm = dep.client("ssm")
         for function in dep.functions.values():
             mode = ssm.get_parameter(Name=f"/mlwarden/rules/{function.rule_id}/mode")["Parameter"]["Value"]
             say.line(f"   {function.rule_id:<36} mode {mode}")
         result = run_scenario(dep, say)
-        say.step(f"Done in {time.monotonic() - started:.1f}s: {len(result.alerts)} alerts, "
-                 f"{sum(1 for _, r in result.decisions for d in r['decisions'] if d['action'] == 'remediated')} "
-                 "remediations.")
+        say.step(
+            f"Done in {time.monotonic() - started:.1f}s: {len(result.alerts)} alerts, "
+            f"{sum(1 for _, r in result.decisions for d in r['decisions'] if d['action'] == 'remediated')} "
+            "remediations."
+        )
         if keep_running:
             say.line(f"The local account stays up at {endpoint} (AWS_ENDPOINT_URL={endpoint}); Ctrl-C to stop.")
             try:

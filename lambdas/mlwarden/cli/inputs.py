@@ -33,8 +33,16 @@ def read_json(path: Path) -> Any:
         raise UnreadableFile(f"{path}: not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
 
 
-def _wrap(source: str, detail_type: str, detail: dict[str, Any], *, account: str, region: str, time: str,
-          event_id: str) -> dict[str, Any]:
+def _wrap(
+    source: str,
+    detail_type: str,
+    detail: dict[str, Any],
+    *,
+    account: str,
+    region: str,
+    time: str,
+    event_id: str,
+) -> dict[str, Any]:
     return {
         "version": "0",
         "id": event_id,
@@ -133,16 +141,17 @@ def route(event: Any, rules: list[Rule]) -> tuple[list[Rule], str]:
         if invoking["messageType"] == "ScheduledNotification":
             name = str(event.get("configRuleName", ""))
             matched = [r for r in rules if name == f"mlwarden-{r.spec.id}"]
-            return matched, "" if matched else f"scheduled notification for Config rule {name!r}, not an mlwarden rule"
+            return (
+                matched,
+                "" if matched else f"scheduled notification for Config rule {name!r}, not an mlwarden rule",
+            )
         item = invoking.get("configurationItem") or invoking.get("configurationItemSummary") or {}
         resource_type = item.get("resourceType", "") if isinstance(item, dict) else ""
         matched = [r for r in rules if r.spec.config and resource_type in r.spec.config.resource_types]
         return matched, "" if matched else f"no rule judges {resource_type or 'this resource type'}"
     matcher = _pattern_matcher()
     matched = [
-        r
-        for r in rules
-        if any(matcher.load(json.dumps(p)).matches_event(event) for p in event_patterns(r.spec))
+        r for r in rules if any(matcher.load(json.dumps(p)).matches_event(event) for p in event_patterns(r.spec))
     ]
     if matched:
         return matched, ""

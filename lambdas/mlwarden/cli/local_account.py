@@ -172,7 +172,6 @@ class LocalDeployment:
 
         if self.quiet:
             import logging
-
             import warnings
 
             # One process plays several functions here, so the metrics dimension changes between calls.
@@ -184,9 +183,7 @@ class LocalDeployment:
         results = []
         for function in self.functions.values():
             while True:
-                messages = sqs.receive_message(QueueUrl=function.queue_url, MaxNumberOfMessages=10).get(
-                    "Messages", []
-                )
+                messages = sqs.receive_message(QueueUrl=function.queue_url, MaxNumberOfMessages=10).get("Messages", [])
                 if not messages:
                     break
                 for message in messages:

@@ -55,10 +55,7 @@ def print_decisions(decisions: Iterable[Decision], as_json: bool) -> None:
         for decision in decisions:
             print(json.dumps(decision.cli_record()), flush=True)
         return
-    rows = [
-        [d.rule_id or "-", d.resource_id or "-", d.compliance, d.action, d.reason]
-        for d in decisions
-    ]
+    rows = [[d.rule_id or "-", d.resource_id or "-", d.compliance, d.action, d.reason] for d in decisions]
     _table(rows, ["rule", "resource", "compliance", "action", "reason"])
 
 
@@ -83,8 +80,14 @@ def cmd_rules(args: argparse.Namespace) -> int:
             )
         return EXIT_OK
     rows = [
-        [r.spec.id, r.spec.severity, r.spec.resource_type, ", ".join(r.spec.controls) or "-", r.spec.default_mode,
-         "yes" if r.spec.can_remediate else "notify only"]
+        [
+            r.spec.id,
+            r.spec.severity,
+            r.spec.resource_type,
+            ", ".join(r.spec.controls) or "-",
+            r.spec.default_mode,
+            "yes" if r.spec.can_remediate else "notify only",
+        ]
         for r in rules
     ]
     _table(rows, ["id", "severity", "resource type", "controls", "default", "remediation"], "mlwarden rules")
@@ -110,8 +113,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             matched, reason = route(event, rules)
             event_id = events.event_id(event) if isinstance(event, dict) else ""
             if not matched:
-                out = [unrouted(event_id, reason, account=_safe(events.account, event),
-                                region=_safe(events.region, event))]
+                out = [
+                    unrouted(
+                        event_id,
+                        reason,
+                        account=_safe(events.account, event),
+                        region=_safe(events.region, event),
+                    )
+                ]
             else:
                 out = []
                 for rule in matched:
@@ -173,7 +182,7 @@ def cmd_toggle(args: argparse.Namespace) -> int:
 
     from mlwarden.cli.local import default_region
     from mlwarden.core.context import ClientFactory
-    from mlwarden.core.settings import KILL_SWITCH_PARAMETER, mode_parameter_name
+    from mlwarden.core.settings import ALLOW_REMEDIATION_TAG, KILL_SWITCH_PARAMETER, mode_parameter_name
 
     ssm = ClientFactory().client("ssm", args.region or default_region())
     if args.rule == "kill-switch":
@@ -197,11 +206,13 @@ def cmd_toggle(args: argparse.Namespace) -> int:
         tags = ssm.list_tags_for_resource(ResourceType="Parameter", ResourceId=name).get("TagList", [])
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") == "ParameterNotFound":
-            print(f"mlwarden: {args.rule} is not deployed here (no SSM parameter {name}); run cdk deploy first",
-                  file=sys.stderr)
+            print(
+                f"mlwarden: {args.rule} is not deployed here (no SSM parameter {name}); run cdk deploy first",
+                file=sys.stderr,
+            )
             return EXIT_INTERNAL
         raise
-    allowed = {t["Key"]: t["Value"] for t in tags}.get("mlwarden:allow-remediation", "true")
+    allowed = {t["Key"]: t["Value"] for t in tags}.get(ALLOW_REMEDIATION_TAG, "true")
     if args.mode == "remediate" and allowed == "false":
         print(
             f"mlwarden: refusing: remediation of {args.rule} was withheld at deploy time "

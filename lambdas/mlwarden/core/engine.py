@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -136,8 +136,11 @@ class Engine:
         region = _config_region(event)
         source = Source(str(event.get("configRuleName", "")), str(invoking.get("notificationCreationTime", "")))
         if message_type == "ScheduledNotification":
-            decisions = list(self.sweep(region, source))
-        elif message_type in ("ConfigurationItemChangeNotification", "OversizedConfigurationItemChangeNotification"):
+            decisions = list(self.sweep(region, source, str(event.get("accountId", ""))))
+        elif message_type in (
+            "ConfigurationItemChangeNotification",
+            "OversizedConfigurationItemChangeNotification",
+        ):
             if message_type == "ConfigurationItemChangeNotification":
                 item = invoking.get("configurationItem") or {}
             else:
@@ -157,7 +160,7 @@ class Engine:
             )
             items = history.get("configurationItems") or []
             if items:
-                item = dict(items[0])
+                item = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in items[0].items()}
                 item.setdefault("awsAccountId", item.get("accountId", ""))
                 return item
         except (ClientError, BotoCoreError, KeyError) as exc:
@@ -221,10 +224,17 @@ class Engine:
                 break
             client.put_evaluations(Evaluations=batch, ResultToken=token, TestMode=test_mode)
 
-    def sweep(self, region: str, source: Source | None = None) -> Iterator[Decision]:
+    def sweep(self, region: str, source: Source | None = None, account: str = "") -> Iterator[Decision]:
         source = source or Source()
-        for ref in self.rule.list_refs(self.ctx, region):
+        for ref in self.refs_to_sweep(region, account):
             yield self.decide(ref, source)
+
+    def refs_to_sweep(self, region: str, account: str = "") -> list[ResourceRef]:
+        """Every resource of the rule's type in the region, with the account filled in where known."""
+        return [
+            ref if ref.account or not account else replace(ref, account=account)
+            for ref in self.rule.list_refs(self.ctx, region)
+        ]
 
     # ------------------------------------------------------------------------------------- decisions
     def _no_resource(self, event: dict[str, Any], source: Source, reason: str) -> Decision:
@@ -291,7 +301,10 @@ class Engine:
         what = describe_error(exc)
         if error_code(exc) in ACCESS_DENIED_CODES:
             what = f"access denied — grant the missing permission to the rule's role ({what})"
-        if decision.compliance == NON_COMPLIANT and decision.action in (ACTION_REMEDIATED, ACTION_WOULD_REMEDIATE):
+        if decision.compliance == NON_COMPLIANT and decision.action in (
+            ACTION_REMEDIATED,
+            ACTION_WOULD_REMEDIATE,
+        ):
             decision.reason = f"{decision.reason}; remediation failed: {what}"
         else:
             decision.compliance = decision.compliance if decision.compliance == NON_COMPLIANT else NOT_APPLICABLE
@@ -371,6 +384,9 @@ class Engine:
             decision.remediation = result.description
             decision.after = result.after
             decision.action = ACTION_REMEDIATED if result.done else ACTION_NOTIFIED
+            if not result.done:
+                # Say why a remediate-mode violation was only notified (the reason is what the CLI shows).
+                decision.reason += f"; not remediated yet: {result.description}"
         else:
             decision.action = ACTION_NOTIFIED
         self._alert(decision)

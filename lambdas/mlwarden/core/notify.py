@@ -33,7 +33,8 @@ def subject(decision: Decision) -> str:
     room = SUBJECT_LIMIT - len(head) - len(tail)
     resource = decision.resource_id
     if len(resource) > room:
-        resource = resource[: max(room - 1, 0)] + "…"
+        # ASCII marker: SNS subjects are ASCII, and a "…" would come out below as a misleading "?".
+        resource = resource[: max(room - 3, 0)] + "..."
     text = head + resource + tail
     # SNS subjects must be printable ASCII without line breaks.
     return "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in text)[:SUBJECT_LIMIT]

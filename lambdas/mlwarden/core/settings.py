@@ -26,6 +26,8 @@ ENV_QUARANTINE_BUCKET = "MLWARDEN_QUARANTINE_BUCKET"
 ENV_MAX_ATTEMPTS = "MLWARDEN_MAX_ATTEMPTS"
 
 KILL_SWITCH_PARAMETER = "/mlwarden/kill-switch"
+# Tag on each mode parameter: "false" when the deployment withheld the rule's remediation actions.
+ALLOW_REMEDIATION_TAG = "mlwarden:allow-remediation"
 
 
 def mode_parameter_name(rule_id: str) -> str:
@@ -56,13 +58,13 @@ class Settings:
         return self.rules.get(rule_id, RuleSettings())
 
     @classmethod
-    def from_context(
-        cls, block: Mapping[str, Any] | None, *, known: Mapping[str, str] | Iterable[str]
-    ) -> Settings:
+    def from_context(cls, block: Mapping[str, Any] | None, *, known: Mapping[str, str] | Iterable[str]) -> Settings:
         """Parse the cdk.json block. ``known`` maps rule id -> default mode (or lists the ids)."""
         block = dict(block or {})
         defaults = dict(known) if isinstance(known, Mapping) else dict.fromkeys(known, MODE_NOTIFY)
-        raw_rules = block.get("rules") or {}
+        raw_rules = block.get("rules", {})
+        if raw_rules is None:
+            raw_rules = {}
         if not isinstance(raw_rules, Mapping):
             raise SettingsError("cdk.json mlwarden.rules must be an object keyed by rule id")
         unknown = sorted(set(raw_rules) - set(defaults))

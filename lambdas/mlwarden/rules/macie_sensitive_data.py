@@ -95,7 +95,12 @@ class MacieSensitiveData(Rule):
             ),
             remediate=("s3:PutBucketPublicAccessBlock", "s3:PutObjectTagging", "s3:PutObjectVersionTagging"),
             resources=("arn:{partition}:s3:::*",),
-            features=(("macie_quarantine", ("s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject")),),
+            features=(
+                (
+                    "macie_quarantine",
+                    ("s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject"),
+                ),
+            ),
         ),
         findings=(
             FindingTrigger(source="aws.macie", detail_type="Macie Finding", type_prefixes=("SensitiveData:S3Object/",)),

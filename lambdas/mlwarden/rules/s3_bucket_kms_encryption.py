@@ -21,7 +21,9 @@ AWS_MANAGED_S3_KEY = "the AWS managed key aws/s3"
 
 def _key_matches(configured_arn: str, key: str) -> bool:
     """True when the bucket's KMSMasterKeyID (an ARN or a bare key id) names the configured key."""
-    return key == configured_arn or configured_arn.endswith("/" + key) or key.endswith("/" + configured_arn.split("/")[-1])
+    return (
+        key == configured_arn or configured_arn.endswith("/" + key) or key.endswith("/" + configured_arn.split("/")[-1])
+    )
 
 
 def encryption_rule(state: dict[str, Any]) -> dict[str, Any]:
@@ -88,7 +90,10 @@ class S3BucketKmsEncryption(Rule):
         if wanted_key and not _key_matches(wanted_key, key):
             used = key or AWS_MANAGED_S3_KEY
             return Evaluation(
-                NON_COMPLIANT, f"default encryption uses {used}; cdk.json kmsKeyArn requires {wanted_key}", fix, before
+                NON_COMPLIANT,
+                f"default encryption uses {used}; cdk.json kmsKeyArn requires {wanted_key}",
+                fix,
+                before,
             )
         return Evaluation(COMPLIANT, f"default encryption is {algorithm} with {key or AWS_MANAGED_S3_KEY}")
 
@@ -102,9 +107,7 @@ class S3BucketKmsEncryption(Rule):
         new_rule = {"ApplyServerSideEncryptionByDefault": default, "BucketKeyEnabled": True}
         s3 = ctx.client("s3", ref.region, ref.account)
         try:
-            s3.put_bucket_encryption(
-                Bucket=ref.resource_id, ServerSideEncryptionConfiguration={"Rules": [new_rule]}
-            )
+            s3.put_bucket_encryption(Bucket=ref.resource_id, ServerSideEncryptionConfiguration={"Rules": [new_rule]})
         except ClientError as exc:
             _s3.raise_if_gone(exc, f"bucket {ref.resource_id}")
             raise

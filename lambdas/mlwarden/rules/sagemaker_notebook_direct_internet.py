@@ -14,8 +14,22 @@ from botocore.exceptions import ClientError
 from mlwarden.core import events
 from mlwarden.core.context import RuleContext
 from mlwarden.core.exemptions import QUARANTINED_TAG
-from mlwarden.core.model import COMPLIANT, NON_COMPLIANT, Evaluation, RemediationResult, ResourceGone, ResourceRef
-from mlwarden.core.spec import CloudTrailTrigger, ConfigTrigger, Permissions, Rule, RuleSpec, ServiceEventTrigger
+from mlwarden.core.model import (
+    COMPLIANT,
+    NON_COMPLIANT,
+    Evaluation,
+    RemediationResult,
+    ResourceGone,
+    ResourceRef,
+)
+from mlwarden.core.spec import (
+    CloudTrailTrigger,
+    ConfigTrigger,
+    Permissions,
+    Rule,
+    RuleSpec,
+    ServiceEventTrigger,
+)
 
 NOTEBOOK_TYPE = "AWS::SageMaker::NotebookInstance"
 RUNNING = ("Pending", "InService")
@@ -46,7 +60,11 @@ class SageMakerNotebookDirectInternet(Rule):
         resource_type=NOTEBOOK_TYPE,
         controls=("SageMaker.1",),
         permissions=Permissions(
-            detect=("sagemaker:DescribeNotebookInstance", "sagemaker:ListTags", "sagemaker:ListNotebookInstances"),
+            detect=(
+                "sagemaker:DescribeNotebookInstance",
+                "sagemaker:ListTags",
+                "sagemaker:ListNotebookInstances",
+            ),
             remediate=("sagemaker:StopNotebookInstance", "sagemaker:AddTags"),
             resources=("arn:{partition}:sagemaker:{region}:{account}:notebook-instance/*",),
             unscoped=("sagemaker:ListNotebookInstances",),

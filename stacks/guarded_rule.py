@@ -1,0 +1,371 @@
+"""``GuardedRule``: everything one rule needs, derived from its spec.
+
+A rule gets its own Lambda function (on the shared code asset), log group, IAM role, dead-letter queue,
+EventBridge rules (one per pattern from ``event_patterns(spec)``), optional custom AWS Config rule and the
+SSM mode parameter. The role holds exactly the spec's actions plus ``ENGINE_ACTIONS``; nothing else can
+add to it (see ``GuardedRule._function``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Aws, Duration, RemovalPolicy, Tags
+from aws_cdk import aws_config as config
+from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+from mlwarden.core.patterns import event_patterns
+from mlwarden.core.settings import (
+    ALLOW_REMEDIATION_TAG,
+    RuleSettings,
+    RuntimeSettings,
+    Settings,
+    SettingsError,
+    mode_parameter_name,
+)
+from mlwarden.core.spec import RuleSpec
+from stacks.nag import acknowledge
+
+HANDLER = "mlwarden.handler.handler"
+RUNTIME = lambda_.Runtime.PYTHON_3_13
+MEMORY_MB = 256
+TIMEOUT = Duration.minutes(2)
+LOG_RETENTION = logs.RetentionDays.ONE_YEAR
+
+# EventBridge -> Lambda delivery: retried for up to two hours, then parked in the rule's dead-letter queue.
+EVENT_RETRY_ATTEMPTS = 4
+EVENT_MAX_AGE = Duration.hours(2)
+# Lambda's own retries of a failed asynchronous invocation, then the same dead-letter queue.
+ASYNC_RETRY_ATTEMPTS = 2
+DLQ_RETENTION = Duration.days(14)
+
+POWERTOOLS_ENV = {
+    "POWERTOOLS_SERVICE_NAME": "mlwarden",
+    "POWERTOOLS_METRICS_NAMESPACE": "mlwarden",
+    "POWERTOOLS_LOG_LEVEL": "INFO",
+}
+
+# Tag on the mode parameter: the CLI's ``toggle`` refuses ``remediate`` when it is "false".
+# The spec feature whose rule receives the quarantine bucket's name.
+QUARANTINE_FEATURE = "macie_quarantine"
+
+# What every rule function needs besides its spec's actions; each is granted on the stack's own resources.
+LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")  # its own log group
+ALERT_ACTIONS = ("sns:Publish",)  # the alert topic
+KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")  # the stack key (encrypted topic, queue, quarantine)
+SWITCH_ACTIONS = ("ssm:GetParameter",)  # its mode parameter and the kill switch
+DEAD_LETTER_ACTIONS = ("sqs:SendMessage",)  # its dead-letter queue (on-failure destination)
+ENGINE_ACTIONS: tuple[str, ...] = LOG_ACTIONS + ALERT_ACTIONS + KEY_ACTIONS + SWITCH_ACTIONS + DEAD_LETTER_ACTIONS
+# Added when the spec has a Config trigger. AWS Config has no resource-level permissions for these two.
+CONFIG_ENGINE_ACTIONS: tuple[str, ...] = ("config:PutEvaluations", "config:GetResourceConfigHistory")
+
+CONFIG_FREQUENCIES = {
+    "One_Hour": config.MaximumExecutionFrequency.ONE_HOUR,
+    "Three_Hours": config.MaximumExecutionFrequency.THREE_HOURS,
+    "Six_Hours": config.MaximumExecutionFrequency.SIX_HOURS,
+    "Twelve_Hours": config.MaximumExecutionFrequency.TWELVE_HOURS,
+    "TwentyFour_Hours": config.MaximumExecutionFrequency.TWENTY_FOUR_HOURS,
+}
+
+# How cdk-nag prints the pseudo parameters inside a resource ARN (for IAM5 finding ids).
+_NAG_PLACEHOLDERS = {
+    "partition": "<AWS::Partition>",
+    "region": "<AWS::Region>",
+    "account": "<AWS::AccountId>",
+}
+_AWS_PLACEHOLDERS = {"partition": Aws.PARTITION, "region": Aws.REGION, "account": Aws.ACCOUNT_ID}
+
+
+def config_frequency(value: str) -> config.MaximumExecutionFrequency:
+    try:
+        return CONFIG_FREQUENCIES[value]
+    except KeyError:
+        raise SettingsError(
+            f"cdk.json mlwarden.configFrequency is {value!r}; use one of {', '.join(CONFIG_FREQUENCIES)}"
+        ) from None
+
+
+def construct_id(rule_id: str) -> str:
+    """``s3-bucket-kms-encryption`` -> ``S3BucketKmsEncryption``."""
+    return "".join(word[:1].upper() + word[1:] for word in rule_id.split("-"))
+
+
+@dataclass(frozen=True)
+class SharedResources:
+    """What the stack creates once and every rule uses."""
+
+    settings: Settings
+    key: kms.IKey
+    topic: sns.ITopic
+    code: lambda_.Code
+    powertools_layer: lambda_.ILayerVersion
+    kill_switch: ssm.IStringParameter
+    config_frequency: config.MaximumExecutionFrequency
+    quarantine_bucket: s3.IBucket | None = None
+
+
+@dataclass(frozen=True)
+class GrantedActions:
+    """The spec's actions this deployment grants: on the spec's resources, and on "*" (``unscoped``)."""
+
+    scoped: tuple[str, ...]
+    unscoped: tuple[str, ...]
+
+    @classmethod
+    def of(cls, spec: RuleSpec, rule_settings: RuleSettings, settings: Settings) -> GrantedActions:
+        perms = spec.permissions
+        actions = list(perms.detect)
+        if rule_settings.allow_remediation:
+            actions += perms.remediate
+        for feature, feature_actions in perms.features:
+            if not hasattr(settings, feature):
+                raise ValueError(f"{spec.id}: permission feature {feature!r} is not a setting of mlwarden")
+            if getattr(settings, feature):
+                actions += feature_actions
+        granted = tuple(dict.fromkeys(actions))
+        return cls(
+            scoped=tuple(a for a in granted if a not in perms.unscoped),
+            unscoped=tuple(a for a in granted if a in perms.unscoped),
+        )
+
+
+class GuardedRule(Construct):
+    """One rule deployed: function, role, log group, dead-letter queue, triggers and SSM mode switch."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        spec: RuleSpec,
+        rule_settings: RuleSettings,
+        shared: SharedResources,
+    ) -> None:
+        super().__init__(scope, id)
+        self.spec = spec
+        self.rule_settings = rule_settings
+        settings = shared.settings
+        features = dict(spec.permissions.features)
+
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=shared.key,
+            enforce_ssl=True,
+            retention_period=DLQ_RETENTION,
+        )
+        self.log_group = logs.LogGroup(
+            self,
+            "LogGroup",
+            retention=LOG_RETENTION,
+            encryption_key=shared.key,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        allow = "true" if rule_settings.allow_remediation else "false"
+        self.mode_parameter = ssm.StringParameter(
+            self,
+            "Mode",
+            parameter_name=mode_parameter_name(spec.id),
+            string_value=rule_settings.mode,
+            description=f"mlwarden {spec.id} mode: off, notify or remediate. allowRemediation={allow}",
+        )
+        Tags.of(self.mode_parameter).add(ALLOW_REMEDIATION_TAG, allow)
+
+        self.granted = GrantedActions.of(spec, rule_settings, settings)
+        self.role = iam.Role(
+            self,
+            "Role",
+            description=f"mlwarden {spec.id}: "
+            + ("detect and remediate" if rule_settings.allow_remediation else "detect"),
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            inline_policies={"mlwarden-rule": iam.PolicyDocument(statements=self._statements(shared))},
+        )
+        self._acknowledge_role_wildcards()
+
+        quarantine = None
+        if QUARANTINE_FEATURE in features and settings.macie_quarantine and shared.quarantine_bucket:
+            quarantine = shared.quarantine_bucket.bucket_name
+        environment = RuntimeSettings(
+            rule_id=spec.id,
+            default_mode=rule_settings.mode,
+            allow_remediation=rule_settings.allow_remediation,
+            topic_arn=shared.topic.topic_arn,
+            kms_key_arn=settings.kms_key_arn,
+            quarantine_bucket=quarantine,
+        ).to_env()
+        environment.update(POWERTOOLS_ENV)
+        self.function = self._function(shared, environment)
+
+        self.event_rules = [self._event_rule(index, pattern) for index, pattern in enumerate(event_patterns(spec))]
+
+        self.config_rule: config.CustomRule | None = None
+        if spec.config:
+            self.config_rule = config.CustomRule(
+                self,
+                "ConfigRule",
+                config_rule_name=f"mlwarden-{spec.id}",
+                description=f"mlwarden {spec.id}: {spec.title}",
+                lambda_function=self.function,
+                configuration_changes=True,
+                periodic=spec.config.periodic,
+                maximum_execution_frequency=shared.config_frequency if spec.config.periodic else None,
+                rule_scope=config.RuleScope.from_resources(
+                    [config.ResourceType.of(resource_type) for resource_type in spec.config.resource_types]
+                ),
+            )
+
+        acknowledge(
+            self.dead_letter_queue,
+            "AwsSolutions-SQS3",
+            "This queue is itself the dead-letter queue of the rule's EventBridge targets and of the "
+            "function's failed asynchronous invocations; cdk-nag only recognises SQS redrive DLQs.",
+        )
+
+    # -- IAM --------------------------------------------------------------------------------------------
+    def _statements(self, shared: SharedResources) -> list[iam.PolicyStatement]:
+        spec = self.spec
+        statements = []
+        if self.granted.scoped:
+            statements.append(
+                iam.PolicyStatement(
+                    sid="RuleActions",
+                    actions=list(self.granted.scoped),
+                    resources=[_fill(resource) for resource in spec.permissions.resources],
+                )
+            )
+        if self.granted.unscoped:
+            statements.append(
+                iam.PolicyStatement(
+                    sid="RuleActionsWithoutResourceLevelPermissions",
+                    actions=list(self.granted.unscoped),
+                    resources=["*"],
+                )
+            )
+        statements += [
+            iam.PolicyStatement(
+                sid="WriteOwnLogs", actions=list(LOG_ACTIONS), resources=[self.log_group.log_group_arn]
+            ),
+            iam.PolicyStatement(sid="PublishAlerts", actions=list(ALERT_ACTIONS), resources=[shared.topic.topic_arn]),
+            iam.PolicyStatement(sid="UseStackKey", actions=list(KEY_ACTIONS), resources=[shared.key.key_arn]),
+            iam.PolicyStatement(
+                sid="ReadModeAndKillSwitch",
+                actions=list(SWITCH_ACTIONS),
+                resources=[self.mode_parameter.parameter_arn, shared.kill_switch.parameter_arn],
+            ),
+            iam.PolicyStatement(
+                sid="SendFailuresToDeadLetterQueue",
+                actions=list(DEAD_LETTER_ACTIONS),
+                resources=[self.dead_letter_queue.queue_arn],
+            ),
+        ]
+        if spec.config:
+            statements.append(
+                iam.PolicyStatement(sid="ReportConfigEvaluations", actions=list(CONFIG_ENGINE_ACTIONS), resources=["*"])
+            )
+        return statements
+
+    def _acknowledge_role_wildcards(self) -> None:
+        """One acknowledgement per wildcard resource the role holds, with the reason it cannot be narrower."""
+        spec = self.spec
+        reasons: dict[str, list[str]] = {}
+        if self.granted.scoped:
+            for resource in spec.permissions.resources:
+                if "*" in resource:
+                    reasons.setdefault(resource.format(**_NAG_PLACEHOLDERS), []).append(
+                        f"{', '.join(self.granted.scoped)} act on whichever {spec.resource_type} an event, "
+                        "a Config evaluation or a scan names, known only at run time"
+                    )
+        if self.granted.unscoped:
+            reasons.setdefault("*", []).append(
+                f"{', '.join(self.granted.unscoped)} support no resource-level permissions"
+            )
+        if spec.config:
+            reasons.setdefault("*", []).append(
+                f"{', '.join(CONFIG_ENGINE_ACTIONS)} (reporting Config evaluations) support no "
+                "resource-level permissions"
+            )
+        for resource, why in reasons.items():
+            acknowledge(self.role, f"AwsSolutions-IAM5[Resource::{resource}]", f"{spec.id}: " + "; ".join(why) + ".")
+
+    # -- function and triggers ------------------------------------------------------------------------
+    def _function(self, shared: SharedResources, environment: dict[str, str]) -> lambda_.Function:
+        spec = self.spec
+        function = lambda_.Function(
+            self,
+            "Function",
+            function_name=f"mlwarden-{spec.id}",
+            description=f"mlwarden {spec.id}: {spec.title}"[:256],
+            runtime=RUNTIME,
+            architecture=lambda_.Architecture.X86_64,
+            handler=HANDLER,
+            code=shared.code,
+            layers=[shared.powertools_layer],
+            memory_size=MEMORY_MB,
+            timeout=TIMEOUT,
+            # The function sees the role as immutable: grants made through it (the on-failure destination,
+            # the Config rule's AWSConfigRulesExecutionRole managed policy) are dropped, so the role keeps
+            # exactly the statements above.
+            role=self.role.without_policy_updates(),
+            log_group=self.log_group,
+            environment=environment,
+            retry_attempts=ASYNC_RETRY_ATTEMPTS,
+            on_failure=destinations.SqsDestination(self.dead_letter_queue),
+        )
+        acknowledge(
+            function,
+            "AwsSolutions-L1",
+            "Python 3.13 is the newest runtime with a published Powertools for AWS Lambda (Python) v3 layer, "
+            "which the function needs.",
+        )
+        return function
+
+    def _event_rule(self, index: int, pattern: dict[str, object]) -> events.CfnRule:
+        # L1 on purpose: the pattern from event_patterns(spec) goes into the template exactly as computed.
+        rule = events.CfnRule(
+            self,
+            f"Event{index}",
+            description=f"mlwarden {self.spec.id}: trigger {index + 1}",
+            event_pattern=pattern,
+            state="ENABLED",
+            targets=[
+                events.CfnRule.TargetProperty(
+                    id="RuleFunction",
+                    arn=self.function.function_arn,
+                    retry_policy=events.CfnRule.RetryPolicyProperty(
+                        maximum_retry_attempts=EVENT_RETRY_ATTEMPTS,
+                        maximum_event_age_in_seconds=int(EVENT_MAX_AGE.to_seconds()),
+                    ),
+                    dead_letter_config=events.CfnRule.DeadLetterConfigProperty(arn=self.dead_letter_queue.queue_arn),
+                )
+            ],
+        )
+        self.function.add_permission(
+            f"Event{index}Invoke",
+            principal=iam.ServicePrincipal("events.amazonaws.com"),
+            source_arn=rule.attr_arn,
+        )
+        self.dead_letter_queue.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=f"EventBridgeTrigger{index}",
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                actions=["sqs:SendMessage"],
+                resources=[self.dead_letter_queue.queue_arn],
+                conditions={"ArnEquals": {"aws:SourceArn": rule.attr_arn}},
+            )
+        )
+        return rule
+
+
+def _fill(resource: str) -> str:
+    return resource.format(**_AWS_PLACEHOLDERS)

@@ -1,0 +1,99 @@
+"""Each rule's role holds exactly what its spec declares plus the engine's needs, and nothing else."""
+
+from __future__ import annotations
+
+import pytest
+
+from mlwarden.core.registry import all_specs
+from stacks.guarded_rule import CONFIG_ENGINE_ACTIONS, ENGINE_ACTIONS
+from tests.infra.cfn import Synth, feature_actions, fill
+
+pytestmark = pytest.mark.slow
+
+SPECS = all_specs()
+
+
+def expected_actions(spec, synth: Synth, *, remediation: bool) -> set[str]:
+    perms = spec.permissions
+    actions = set(perms.detect) | set(ENGINE_ACTIONS) | feature_actions(spec, synth.settings)
+    if remediation:
+        actions |= set(perms.remediate)
+    if spec.config:
+        actions |= set(CONFIG_ENGINE_ACTIONS)
+    return actions
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.id)
+def test_role_actions_are_the_spec_actions_and_the_engine_actions(default: Synth, spec) -> None:
+    assert default.role_actions(spec.id) == expected_actions(spec, default, remediation=True)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.id)
+def test_allow_remediation_false_withholds_every_remediate_action(withheld: Synth, spec) -> None:
+    # Given cdk.json allowRemediation: false for the rule
+    actions = withheld.role_actions(spec.id)
+    # Then the role has no remediation action (unless the same action is also needed to detect)
+    assert actions == expected_actions(spec, withheld, remediation=False)
+    assert not (set(spec.permissions.remediate) - set(spec.permissions.detect)) & actions
+
+
+@pytest.mark.parametrize("spec", [s for s in SPECS if s.permissions.features], ids=lambda spec: spec.id)
+def test_feature_actions_are_granted_only_when_the_feature_is_on(default: Synth, full: Synth, spec) -> None:
+    features = {a for _, actions in spec.permissions.features for a in actions}
+    assert not (features - set(spec.permissions.detect) - set(spec.permissions.remediate)) & default.role_actions(
+        spec.id
+    )
+    assert full.role_actions(spec.id) == expected_actions(spec, full, remediation=True)
+    assert features <= full.role_actions(spec.id)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.id)
+def test_spec_actions_are_granted_only_on_the_spec_resources(full: Synth, spec) -> None:
+    grants = full.grants(spec.id)
+    scoped = {fill(resource) for resource in spec.permissions.resources}
+    for action in set(spec.permissions.all_actions()) & set(grants):
+        expected = {"*"} if action in spec.permissions.unscoped else scoped
+        assert grants[action] == expected, action
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.id)
+def test_engine_actions_are_granted_on_the_stacks_own_resources_only(default: Synth, spec) -> None:
+    grants = default.grants(spec.id)
+    key, _ = default.only("AWS::KMS::Key")
+    topic, _ = default.only("AWS::SNS::Topic")
+    log_group = default.props(default.function_of(spec.id))["LoggingConfig"]["LogGroup"]["Ref"]
+    queue = default.dead_letter_queue_of(spec.id)
+    mode = [
+        lid
+        for lid, r in default.resources("AWS::SSM::Parameter")
+        if r["Properties"]["Name"] == f"/mlwarden/rules/{spec.id}/mode"
+    ]
+    kill = [
+        lid for lid, r in default.resources("AWS::SSM::Parameter") if r["Properties"]["Name"] == "/mlwarden/kill-switch"
+    ]
+    parameter_arn = "arn:aws:ssm:us-east-1:123456789012:parameter<ref:{}>"
+    assert grants["logs:CreateLogStream"] == grants["logs:PutLogEvents"] == {f"<arn:{log_group}>"}
+    assert grants["sns:Publish"] == {f"<ref:{topic}>"}
+    assert grants["kms:GenerateDataKey"] == grants["kms:Decrypt"] == {f"<arn:{key}>"}
+    assert grants["ssm:GetParameter"] == {parameter_arn.format(mode[0]), parameter_arn.format(kill[0])}
+    assert grants["sqs:SendMessage"] == {f"<arn:{queue}>"}
+    for action in CONFIG_ENGINE_ACTIONS:
+        # AWS Config has no resource-level permissions for these
+        assert grants.get(action) == ({"*"} if spec.config else None)
+
+
+def test_no_role_has_a_managed_policy(default: Synth, full: Synth) -> None:
+    for synth in (default, full):
+        for logical_id, role in synth.resources("AWS::IAM::Role"):
+            assert "ManagedPolicyArns" not in role["Properties"], logical_id
+        assert list(synth.resources("AWS::IAM::ManagedPolicy")) == []
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.id)
+def test_each_rule_has_its_own_role_assumable_only_by_lambda(default: Synth, spec) -> None:
+    role = default.role_of(spec.id)
+    others = {default.role_of(s.id) for s in SPECS if s.id != spec.id}
+    assert role not in others
+    (statement,) = default.props(role)["AssumeRolePolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "lambda.amazonaws.com"}
+    assert statement["Action"] == "sts:AssumeRole"

@@ -1,0 +1,78 @@
+"""Settings: the cdk.json block (deploy time) and the Lambda environment (run time)."""
+
+from __future__ import annotations
+
+import pytest
+
+from mlwarden.core.registry import rule_ids
+from mlwarden.core.settings import RuntimeSettings, Settings, SettingsError
+
+KNOWN = rule_ids()
+
+
+def test_empty_block_gives_every_rule_notify_with_remediation_allowed():
+    settings = Settings.from_context({}, known=KNOWN)
+    assert set(settings.rules) == set(KNOWN)
+    assert all(r.mode == "notify" and r.allow_remediation for r in settings.rules.values())
+    assert settings.kms_key_arn is None
+
+
+def test_rule_entries_are_read():
+    settings = Settings.from_context(
+        {"rules": {"s3-bucket-kms-encryption": {"mode": "remediate", "allowRemediation": False}}}, known=KNOWN
+    )
+    rule = settings.rule("s3-bucket-kms-encryption")
+    assert (rule.mode, rule.allow_remediation) == ("remediate", False)
+
+
+def test_unknown_rule_id_fails_with_a_message_naming_it_and_the_known_ids():
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_context({"rules": {"s3-bucket-kms": {"mode": "notify"}}}, known=KNOWN)
+    message = str(raised.value)
+    assert "unknown rule id(s) s3-bucket-kms" in message
+    assert "s3-bucket-kms-encryption" in message  # the known ids help spot the typo
+
+
+def test_bad_mode_names_the_rule_and_the_valid_modes():
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_context({"rules": {"macie-sensitive-data": {"mode": "enforce"}}}, known=KNOWN)
+    assert str(raised.value) == (
+        "cdk.json mlwarden.rules.macie-sensitive-data.mode is 'enforce'; use one of off, notify, remediate"
+    )
+
+
+@pytest.mark.parametrize("value", ["false", 0, None, "no"])
+def test_allow_remediation_must_be_a_boolean(value):
+    with pytest.raises(SettingsError, match="allowRemediation must be true or false"):
+        Settings.from_context({"rules": {"macie-sensitive-data": {"allowRemediation": value}}}, known=KNOWN)
+
+
+@pytest.mark.parametrize(
+    ("block", "says"),
+    [
+        ({"rules": ["s3-bucket-kms-encryption"]}, "must be an object keyed by rule id"),
+        ({"rules": {"s3-bucket-kms-encryption": "remediate"}}, "must be an object"),
+        ({"notificationEmails": ["not-an-email"]}, "notificationEmails"),
+        ({"kmsKeyArn": "alias/mine"}, "kmsKeyArn must be a KMS key ARN"),
+    ],
+)
+def test_other_invalid_blocks(block, says):
+    with pytest.raises(SettingsError, match=says):
+        Settings.from_context(block, known=KNOWN)
+
+
+def test_runtime_settings_round_trip_through_the_lambda_environment():
+    settings = RuntimeSettings(
+        rule_id="macie-sensitive-data",
+        default_mode="remediate",
+        allow_remediation=False,
+        topic_arn="arn:aws:sns:us-east-1:123456789012:alerts",
+        quarantine_bucket="q",
+    )
+    assert RuntimeSettings.from_env(settings.to_env()) == settings
+    assert settings.to_env()["MLWARDEN_RULE_ID"] == "macie-sensitive-data"
+
+
+def test_runtime_settings_need_the_rule_id():
+    with pytest.raises(SettingsError, match="MLWARDEN_RULE_ID is not set"):
+        RuntimeSettings.from_env({})
