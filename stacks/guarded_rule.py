@@ -203,6 +203,7 @@ class GuardedRule(Construct):
             topic_arn=shared.topic.topic_arn,
             kms_key_arn=settings.kms_key_arn,
             quarantine_bucket=quarantine,
+            options=settings.options_json(spec),
         ).to_env()
         environment.update(POWERTOOLS_ENV)
         self.function = self._function(shared, environment)

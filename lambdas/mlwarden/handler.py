@@ -93,6 +93,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     logger.append_keys(rule_id=rule_id)
     if metrics.default_dimensions.get("rule_id") != rule_id:
         metrics.set_default_dimensions(rule_id=rule_id)
+    metrics.add_metric(name="Invocations", unit=MetricUnit.Count, value=1)
     try:
         kind = events.kind_of(event)
         if kind == events.EVENTBRIDGE:

@@ -1,31 +1,24 @@
-"""Routing of the sample events with the deployed patterns, matched by moto's EventBridge implementation.
+"""Routing of the sample events with the deployed patterns, matched by mlwarden's EventBridge matcher
+(checked against moto's in test_patterns; moto's does not descend into Security Hub's array of findings).
 
 Shared by the routing test and the registry meta-test.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from moto.events.models import EventPattern
-
 from mlwarden.core import events
-from mlwarden.core.patterns import event_patterns
+from mlwarden.core.patterns import event_patterns, matches
 from mlwarden.core.registry import all_rules
 from mlwarden.core.spec import Rule
 from tests.conftest import as_delivered, load_event, sample_files
 
 
-def compiled(rule: Rule) -> list[EventPattern]:
-    """The rule's patterns, exactly as the stack deploys them, loaded by moto's EventBridge."""
-    return [EventPattern.load(json.dumps(p)) for p in event_patterns(rule.spec)]
-
-
 def pattern_routes(event: dict[str, Any], rules: list[Rule] | None = None) -> set[str]:
-    """Ids of the rules whose EventBridge patterns match the event."""
+    """Ids of the rules whose EventBridge patterns (exactly as the stack deploys them) match the event."""
     rules = all_rules() if rules is None else rules
-    return {rule.spec.id for rule in rules if any(p.matches_event(event) for p in compiled(rule))}
+    return {rule.spec.id for rule in rules if any(matches(p, event) for p in event_patterns(rule.spec))}
 
 
 def config_routes(invocation: dict[str, Any], rules: list[Rule] | None = None) -> set[str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mlwarden.core import events
-from mlwarden.core.patterns import CLOUDTRAIL_DETAIL_TYPE, event_patterns
+from mlwarden.core.patterns import CLOUDTRAIL_DETAIL_TYPE, event_patterns, matches
 from mlwarden.core.spec import Rule
 
 
@@ -119,14 +119,6 @@ def normalize(document: Any) -> Iterator[Any]:
     yield document
 
 
-def _pattern_matcher() -> Any:
-    # moto's matcher implements EventBridge's pattern language; the CLI uses it so local routing and the
-    # deployed rules agree, operator for operator.
-    from moto.events.models import EventPattern
-
-    return EventPattern
-
-
 def route(event: Any, rules: list[Rule]) -> tuple[list[Rule], str]:
     """The rules an event reaches, and why none when none."""
     try:
@@ -149,10 +141,7 @@ def route(event: Any, rules: list[Rule]) -> tuple[list[Rule], str]:
         resource_type = item.get("resourceType", "") if isinstance(item, dict) else ""
         matched = [r for r in rules if r.spec.config and resource_type in r.spec.config.resource_types]
         return matched, "" if matched else f"no rule judges {resource_type or 'this resource type'}"
-    matcher = _pattern_matcher()
-    matched = [
-        r for r in rules if any(matcher.load(json.dumps(p)).matches_event(event) for p in event_patterns(r.spec))
-    ]
+    matched = [r for r in rules if any(matches(p, event) for p in event_patterns(r.spec))]
     if matched:
         return matched, ""
     summary = events.describe(event)

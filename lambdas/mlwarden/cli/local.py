@@ -60,6 +60,7 @@ class LocalRunner:
             topic_arn=self.publisher.topic_arn if self.publisher else None,
             kms_key_arn=self.settings.kms_key_arn,
             quarantine_bucket=os.environ.get(ENV_QUARANTINE_BUCKET) or None,
+            options=self.settings.options_json(rule.spec),
         )
 
     def engine(self, rule: Rule) -> Engine:

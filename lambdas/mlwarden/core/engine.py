@@ -16,7 +16,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ReadTimeoutError
 
-from mlwarden.core import events, exemptions
+from mlwarden.core import events, exemptions, findings
 from mlwarden.core.context import RuleContext
 from mlwarden.core.model import (
     ACTION_EXEMPT,
@@ -124,7 +124,12 @@ class Engine:
 
     def handle_eventbridge(self, event: dict[str, Any]) -> list[Decision]:
         source = Source(events.event_id(event), events.event_time(event))
-        refs = self.rule.refs_from_event(event)
+        if findings.is_securityhub(event):
+            refs = findings.refs_from_securityhub(self.rule, event)
+        elif findings.is_compliance_change(event):
+            refs = findings.refs_from_compliance_change(self.rule, event)
+        else:
+            refs = self.rule.refs_from_event(event)
         if not refs:
             logger.info("event names no resource this rule can judge", **events.describe(event), rule_id=self.spec.id)
             return [self._no_resource(event, source, "the event names no resource this rule can judge")]

@@ -11,6 +11,16 @@ from typing import Any
 from mlwarden.core.spec import RuleSpec
 
 CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
+SECURITYHUB_DETAIL_TYPE = "Security Hub Findings - Imported"
+COMPLIANCE_CHANGE_DETAIL_TYPE = "Config Rules Compliance Change"
+# Findings mlwarden imports into Security Hub carry this GeneratorId prefix and are never routed back.
+MLWARDEN_GENERATOR_PREFIX = "mlwarden/"
+
+
+def managed_rule_name(identifier: str) -> str:
+    """AWS Config names a managed rule after its identifier in lower kebab case (S3_BUCKET_X -> s3-bucket-x);
+    conformance-pack copies add ``-conformance-pack-<suffix>``, so a prefix match covers both."""
+    return identifier.lower().replace("_", "-")
 
 
 def event_patterns(spec: RuleSpec) -> list[dict[str, Any]]:
@@ -28,9 +38,149 @@ def event_patterns(spec: RuleSpec) -> list[dict[str, Any]]:
         if se.detail:
             pattern["detail"] = se.detail
         patterns.append(pattern)
+    if spec.controls and spec.securityhub:
+        controls = list(spec.controls)
+        patterns.append(
+            {
+                "source": ["aws.securityhub"],
+                "detail-type": [SECURITYHUB_DETAIL_TYPE],
+                "detail": {
+                    "findings": {
+                        "Compliance": {"Status": ["FAILED"]},
+                        "RecordState": ["ACTIVE"],
+                        "Workflow": {"Status": [{"anything-but": ["SUPPRESSED"]}]},
+                        "GeneratorId": [{"anything-but": {"prefix": MLWARDEN_GENERATOR_PREFIX}}],
+                        "$or": [
+                            {"Compliance": {"SecurityControlId": controls}},
+                            {"ProductFields": {"ControlId": controls}},
+                        ],
+                    }
+                },
+            }
+        )
+    if spec.config_managed_rules:
+        patterns.append(
+            {
+                "source": ["aws.config"],
+                "detail-type": [COMPLIANCE_CHANGE_DETAIL_TYPE],
+                "detail": {
+                    "messageType": ["ComplianceChangeNotification"],
+                    "newEvaluationResult": {"complianceType": ["NON_COMPLIANT"]},
+                    "configRuleName": [{"prefix": managed_rule_name(r)} for r in spec.config_managed_rules],
+                },
+            }
+        )
     for finding in spec.findings:
         pattern = {"source": [finding.source], "detail-type": [finding.detail_type]}
         if finding.type_prefixes:
             pattern["detail"] = {finding.type_field: [{"prefix": p} for p in finding.type_prefixes]}
         patterns.append(pattern)
     return patterns
+
+
+# ---------------------------------------------------------------------------------------------- matching
+# EventBridge's pattern language, as far as mlwarden's patterns use it: exact values, prefix/suffix,
+# equals-ignore-case, anything-but (values or prefix), exists, numeric, $or, and arrays — including arrays
+# of objects, whose fields EventBridge flattens (Security Hub delivers `detail.findings` as an array).
+# moto's matcher does not descend into arrays of objects, so routing uses this one; unit tests check that
+# both agree wherever moto's applies.
+
+
+def matches(pattern: dict[str, Any], event: Any) -> bool:
+    return _match_node(pattern, [event])
+
+
+def _children(nodes: list[Any], key: str) -> tuple[list[Any], bool]:
+    values: list[Any] = []
+    present = False
+    for node in nodes:
+        if isinstance(node, dict) and key in node:
+            present = True
+            value = node[key]
+            if isinstance(value, list):
+                values.extend(value)
+            else:
+                values.append(value)
+    return values, present
+
+
+def _match_node(pattern: dict[str, Any], nodes: list[Any]) -> bool:
+    for key, condition in pattern.items():
+        if key == "$or":
+            if not any(_match_node(alternative, nodes) for alternative in condition):
+                return False
+            continue
+        values, present = _children(nodes, key)
+        if isinstance(condition, dict):
+            if not _match_node(condition, [v for v in values if isinstance(v, dict)]):
+                return False
+        elif isinstance(condition, list):
+            scalars = [v for v in values if not isinstance(v, dict)]
+            if not present:
+                scalars = []
+            if not any(_match_filter(f, scalars) for f in condition):
+                return False
+        else:
+            return False
+    return True
+
+
+def _match_filter(flt: Any, values: list[Any]) -> bool:
+    if not isinstance(flt, dict):
+        return any(_same(v, flt) for v in values)
+    name, arg = next(iter(flt.items()))
+    if name == "exists":
+        return bool(values) == bool(arg)
+    if not values:
+        return False
+    if name == "prefix":
+        return any(isinstance(v, str) and _starts(v, arg) for v in values)
+    if name == "suffix":
+        return any(isinstance(v, str) and _ends(v, arg) for v in values)
+    if name == "equals-ignore-case":
+        return any(isinstance(v, str) and v.lower() == str(arg).lower() for v in values)
+    if name == "anything-but":
+        return any(not _excluded(v, arg) for v in values)
+    if name == "numeric":
+        return any(_numeric(v, arg) for v in values)
+    raise ValueError(f"unsupported EventBridge filter {name!r}")
+
+
+def _same(value: Any, expected: Any) -> bool:
+    if isinstance(value, bool) or isinstance(expected, bool):
+        return value is expected
+    return bool(value == expected)
+
+
+def _starts(value: str, arg: Any) -> bool:
+    if isinstance(arg, dict):
+        return value.lower().startswith(str(arg.get("equals-ignore-case", "")).lower())
+    return value.startswith(str(arg))
+
+
+def _ends(value: str, arg: Any) -> bool:
+    if isinstance(arg, dict):
+        return value.lower().endswith(str(arg.get("equals-ignore-case", "")).lower())
+    return value.endswith(str(arg))
+
+
+def _excluded(value: Any, arg: Any) -> bool:
+    if isinstance(arg, dict):
+        if "prefix" in arg:
+            return isinstance(value, str) and value.startswith(str(arg["prefix"]))
+        if "suffix" in arg:
+            return isinstance(value, str) and value.endswith(str(arg["suffix"]))
+        if "equals-ignore-case" in arg:
+            options = arg["equals-ignore-case"]
+            options = options if isinstance(options, list) else [options]
+            return isinstance(value, str) and value.lower() in {str(o).lower() for o in options}
+        return False
+    options = arg if isinstance(arg, list) else [arg]
+    return any(_same(value, o) for o in options)
+
+
+def _numeric(value: Any, arg: list[Any]) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    checks = {"<": value.__lt__, "<=": value.__le__, "=": value.__eq__, ">": value.__gt__, ">=": value.__ge__}
+    return all(checks[arg[i]](arg[i + 1]) for i in range(0, len(arg), 2))

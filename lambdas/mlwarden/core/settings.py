@@ -9,10 +9,14 @@ import json
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlwarden.core.model import MODE_NOTIFY, MODES
+
+if TYPE_CHECKING:
+    from mlwarden.core.spec import RuleSpec
 
 CONTEXT_KEY = "mlwarden"
 
@@ -24,6 +28,7 @@ ENV_ALLOW_REMEDIATION = "MLWARDEN_ALLOW_REMEDIATION"
 ENV_KMS_KEY_ARN = "MLWARDEN_KMS_KEY_ARN"
 ENV_QUARANTINE_BUCKET = "MLWARDEN_QUARANTINE_BUCKET"
 ENV_MAX_ATTEMPTS = "MLWARDEN_MAX_ATTEMPTS"
+ENV_OPTIONS = "MLWARDEN_OPTIONS"  # JSON object: the rule's Option values from cdk.json
 
 KILL_SWITCH_PARAMETER = "/mlwarden/kill-switch"
 # Tag on each mode parameter: "false" when the deployment withheld the rule's remediation actions.
@@ -56,6 +61,20 @@ class Settings:
 
     def rule(self, rule_id: str) -> RuleSettings:
         return self.rules.get(rule_id, RuleSettings())
+
+    def option_values(self, spec: RuleSpec) -> dict[str, Any]:
+        """The rule's options (top-level keys of the cdk.json block), defaults filled in, types checked."""
+        values = {}
+        for option in spec.options:
+            try:
+                values[option.key] = option.check(self.raw.get(option.key, option.default))
+            except ValueError as exc:
+                raise SettingsError(str(exc)) from None
+        return values
+
+    def options_json(self, spec: RuleSpec) -> str:
+        values = self.option_values(spec)
+        return json.dumps(values, sort_keys=True, separators=(",", ":")) if values else ""
 
     @classmethod
     def from_context(cls, block: Mapping[str, Any] | None, *, known: Mapping[str, str] | Iterable[str]) -> Settings:
@@ -127,6 +146,12 @@ class RuntimeSettings:
     topic_arn: str | None = None
     kms_key_arn: str | None = None
     quarantine_bucket: str | None = None
+    options: str = ""  # JSON object of the rule's Option values (hashable, so runtimes can be cached by it)
+
+    def option(self, key: str, default: Any = None) -> Any:
+        if not self.options:
+            return default
+        return _parse_options(self.options).get(key, default)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> RuntimeSettings:
@@ -144,6 +169,7 @@ class RuntimeSettings:
             topic_arn=env.get(ENV_TOPIC_ARN) or None,
             kms_key_arn=env.get(ENV_KMS_KEY_ARN) or None,
             quarantine_bucket=env.get(ENV_QUARANTINE_BUCKET) or None,
+            options=env.get(ENV_OPTIONS, ""),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -158,4 +184,17 @@ class RuntimeSettings:
             env[ENV_KMS_KEY_ARN] = self.kms_key_arn
         if self.quarantine_bucket:
             env[ENV_QUARANTINE_BUCKET] = self.quarantine_bucket
+        if self.options:
+            env[ENV_OPTIONS] = self.options
         return env
+
+
+@lru_cache(maxsize=64)
+def _parse_options(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        raise SettingsError(f"{ENV_OPTIONS} is not JSON") from None
+    if not isinstance(value, dict):
+        raise SettingsError(f"{ENV_OPTIONS} must be a JSON object")
+    return value

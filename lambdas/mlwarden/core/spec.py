@@ -56,6 +56,27 @@ class ConfigTrigger:
 
 
 @dataclass(frozen=True)
+class Option:
+    """A rule setting read from a top-level key of the cdk.json ``mlwarden`` block (e.g. ``trustedAccounts``).
+
+    The stack passes the rule's option values to its function; rules read them with ``ctx.settings.option``.
+    """
+
+    key: str
+    default: Any
+    help: str = ""
+
+    def check(self, value: Any) -> Any:
+        """The value, or SettingsError-worthy ValueError when its JSON type differs from the default's."""
+        mismatch = self.default is not None and value is not None and type(value) is not type(self.default)
+        if mismatch and not (isinstance(self.default, float) and isinstance(value, int)):
+            raise ValueError(
+                f"cdk.json mlwarden.{self.key} must be a {type(self.default).__name__} like {self.default!r}"
+            )
+        return value
+
+
+@dataclass(frozen=True)
 class Permissions:
     detect: tuple[str, ...]
     remediate: tuple[str, ...] = ()
@@ -83,6 +104,12 @@ class RuleSpec:
     service_events: tuple[ServiceEventTrigger, ...] = ()
     findings: tuple[FindingTrigger, ...] = ()
     config: ConfigTrigger | None = None
+    # AWS managed Config rule identifiers (e.g. "S3_DEFAULT_ENCRYPTION_KMS") whose NON_COMPLIANT compliance
+    # changes, including conformance-pack copies, are routed to this rule.
+    config_managed_rules: tuple[str, ...] = ()
+    # FAILED Security Hub findings for ``controls`` are routed to this rule (its own findings excepted).
+    securityhub: bool = True
+    options: tuple[Option, ...] = ()
     default_mode: str = MODE_NOTIFY
     remediation_summary: str = ""
 
@@ -91,7 +118,7 @@ class RuleSpec:
             raise ValueError(f"{self.id}: severity {self.severity!r} is not one of {SEVERITIES}")
         if self.default_mode not in MODES:
             raise ValueError(f"{self.id}: default mode {self.default_mode!r} is not one of {MODES}")
-        if not (self.cloudtrail or self.service_events or self.findings or self.config):
+        if not (self.cloudtrail or self.service_events or self.findings or self.config or self.config_managed_rules):
             raise ValueError(f"{self.id}: a rule needs at least one trigger")
 
     @property
@@ -114,6 +141,9 @@ class RuleSpec:
         if self.config:
             kinds = "change+periodic" if self.config.periodic else "change"
             out += [f"config:{rt}:{kinds}" for rt in self.config.resource_types]
+        if self.controls and self.securityhub:
+            out += [f"securityhub:{control}:FAILED" for control in self.controls]
+        out += [f"config-managed:{identifier}:NON_COMPLIANT" for identifier in self.config_managed_rules]
         return out
 
 
@@ -134,6 +164,10 @@ class Rule(abc.ABC):
 
     def ref_from_config_item(self, item: dict[str, Any]) -> ResourceRef | None:
         """Resource named by an AWS Config configuration item (or item summary)."""
+        return None
+
+    def ref_from_arn(self, arn: str, region: str, account: str) -> ResourceRef | None:
+        """Resource named by an ARN (Security Hub finding resources); None when not this rule's type."""
         return None
 
     def list_refs(self, ctx: RuleContext, region: str) -> Iterable[ResourceRef]:

@@ -33,6 +33,13 @@ def bucket_refs_from_cloudtrail(event: dict[str, Any]) -> list[ResourceRef]:
     return [bucket_ref(bucket, events.region(event, "us-east-1"), events.account(event))]
 
 
+def bucket_ref_from_arn(arn: str, region: str, account: str = "") -> ResourceRef | None:
+    prefix = "arn:aws:s3:::"
+    if not arn.startswith(prefix) or "/" in arn[len(prefix) :] or len(arn) == len(prefix):
+        return None
+    return bucket_ref(arn[len(prefix) :], region, account)
+
+
 def bucket_ref_from_config_item(item: dict[str, Any]) -> ResourceRef | None:
     name = item.get("resourceName") or item.get("resourceId")
     if not name:

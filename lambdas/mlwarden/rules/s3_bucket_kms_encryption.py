@@ -52,6 +52,7 @@ class S3BucketKmsEncryption(Rule):
             ),
         ),
         config=ConfigTrigger(resource_types=(_s3.BUCKET_TYPE,)),
+        config_managed_rules=("S3_DEFAULT_ENCRYPTION_KMS",),
         remediation_summary="PutBucketEncryption with SSE-KMS (cdk.json kmsKeyArn, else aws/s3) and BucketKeyEnabled",
     )
 
@@ -60,6 +61,9 @@ class S3BucketKmsEncryption(Rule):
 
     def ref_from_config_item(self, item: dict[str, Any]) -> ResourceRef | None:
         return _s3.bucket_ref_from_config_item(item)
+
+    def ref_from_arn(self, arn: str, region: str, account: str) -> ResourceRef | None:
+        return _s3.bucket_ref_from_arn(arn, region, account)
 
     def list_refs(self, ctx: RuleContext, region: str) -> list[ResourceRef]:
         return _s3.list_bucket_refs(ctx.client("s3", region), region)

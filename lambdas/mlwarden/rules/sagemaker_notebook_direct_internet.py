@@ -84,6 +84,7 @@ class SageMakerNotebookDirectInternet(Rule):
             ),
         ),
         config=ConfigTrigger(resource_types=(NOTEBOOK_TYPE,)),
+        config_managed_rules=("SAGEMAKER_NOTEBOOK_NO_DIRECT_INTERNET_ACCESS",),
         remediation_summary="stop the instance if Pending/InService and tag it mlwarden:quarantined; never delete",
     )
 
@@ -99,6 +100,13 @@ class SageMakerNotebookDirectInternet(Rule):
         if not name:
             return None
         return notebook_ref(str(name), str(item.get("awsRegion", "")), str(item.get("awsAccountId", "")))
+
+    def ref_from_arn(self, arn: str, region: str, account: str) -> ResourceRef | None:
+        parts = arn.split(":", 5)
+        if len(parts) != 6 or parts[2] != "sagemaker" or not parts[5].startswith("notebook-instance/"):
+            return None
+        name = parts[5].split("/", 1)[1]
+        return ResourceRef(NOTEBOOK_TYPE, name, parts[3] or region, parts[4] or account, arn)
 
     def list_refs(self, ctx: RuleContext, region: str) -> list[ResourceRef]:
         client = ctx.client("sagemaker", region)
