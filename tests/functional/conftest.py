@@ -33,7 +33,9 @@ class TestClients(ClientFactory):
     - ``fail(service, operation, code)`` makes a call answer with an AWS error, as AWS would, without
       reaching moto (AccessDenied, throttling, …);
     - ``patch(service, operation, fn)`` lets ``fn`` edit a real moto answer in place (a state moto cannot
-      produce, such as a notebook still Pending).
+      produce, such as a notebook still Pending);
+    - ``answer(service, operation, response)`` answers a call moto does not implement with a canned response
+      (shaped like the AWS API reference's), without reaching moto. Each call is still recorded.
     """
 
     __test__ = False  # not a pytest test class
@@ -43,6 +45,7 @@ class TestClients(ClientFactory):
         self.calls: list[Call] = []
         self._faults: dict[tuple[str, str], tuple[str, str, int]] = {}
         self._patches: dict[tuple[str, str], Callable[[dict[str, Any]], None]] = {}
+        self._answers: dict[tuple[str, str], Any] = {}
         self._hooked: set[int] = set()
 
     def client(self, service: str, region: str, account: str = "") -> Any:
@@ -60,9 +63,14 @@ class TestClients(ClientFactory):
     def patch(self, service: str, operation: str, fn: Callable[[dict[str, Any]], None]) -> None:
         self._patches[(service, operation)] = fn
 
+    def answer(self, service: str, operation: str, response: dict[str, Any] | Callable[[dict[str, Any]], Any]) -> None:
+        """``response`` is the parsed answer, or a function of the call's parameters returning it."""
+        self._answers[(service, operation)] = response
+
     def clear(self) -> None:
         self._faults.clear()
         self._patches.clear()
+        self._answers.clear()
         self.calls.clear()
 
     def operations(self, service: str) -> list[str]:
@@ -77,7 +85,15 @@ class TestClients(ClientFactory):
         self.calls.append(call)
         context["mlwarden_test_call"] = call
 
-    def _maybe_fail(self, model: Any, **_: Any) -> Any:
+    def _maybe_fail(self, model: Any, params: Any = None, context: Any = None, **_: Any) -> Any:
+        canned = self._answers.get(self._key(model))
+        if canned is not None:
+            call = (context or {}).get("mlwarden_test_call")
+            parsed = canned(call.params if call else {}) if callable(canned) else copy.deepcopy(canned)
+            parsed.setdefault("ResponseMetadata", {"HTTPStatusCode": 200})
+            if call is not None:
+                call.status = 200
+            return AWSResponse(None, 200, {}, None), parsed
         fault = self._faults.get(self._key(model))
         if fault is None:
             return None
