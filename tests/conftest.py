@@ -129,6 +129,7 @@ def lambda_context():
         memory_limit_in_mb=256,
         invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:mlwarden-test",
         aws_request_id="00000000-0000-0000-0000-000000000000",
+        get_remaining_time_in_millis=lambda: 60_000,
     )
 
 

@@ -26,6 +26,7 @@ from mlwarden.core.model import (
 from mlwarden.core.modes import ModeSource
 from mlwarden.core.notify import Publisher
 from mlwarden.core.registry import load_rule
+from mlwarden.core.safety import ActionGuard, AuditLog, RemediationLimiter
 from mlwarden.core.settings import RuntimeSettings
 
 logger = Logger(service="mlwarden")
@@ -48,6 +49,12 @@ def record_metrics(decision: Decision) -> None:
         metrics.add_metric(name="Exempt", unit=MetricUnit.Count, value=1)
     elif decision.action == ACTION_NOTIFIED:
         metrics.add_metric(name="Notifications", unit=MetricUnit.Count, value=1)
+    if decision.details.get("flapping"):
+        metrics.add_metric(name="Flapping", unit=MetricUnit.Count, value=1)
+    if decision.details.get("duplicate"):
+        metrics.add_metric(name="Duplicates", unit=MetricUnit.Count, value=1)
+    if decision.details.get("audit_failed"):
+        metrics.add_metric(name="AuditFailures", unit=MetricUnit.Count, value=1)
 
 
 @dataclass
@@ -61,6 +68,13 @@ class Runtime:
         ctx = RuleContext(settings=settings, clients=clients or ClientFactory())
         region = _region()
         publisher = Publisher(ctx.client("sns", region), settings.topic_arn) if settings.topic_arn else None
+        guard = limiter = audit = None
+        if settings.idempotency_table:
+            guard = ActionGuard(settings.idempotency_table, settings.dedup_seconds, ctx.client("dynamodb", region))
+        if settings.audit_table:
+            dynamodb = ctx.client("dynamodb", region)
+            limiter = RemediationLimiter(settings.audit_table, settings.max_remediations_per_hour, dynamodb)
+            audit = AuditLog(settings.audit_table, settings.audit_ttl_days, dynamodb)
         engine = Engine(
             rule,
             ctx,
@@ -69,6 +83,9 @@ class Runtime:
             publisher=publisher,
             observer=record_metrics,
             raise_retryable=True,
+            guard=guard,
+            limiter=limiter,
+            audit=audit,
         )
         return cls(settings, engine)
 
@@ -94,6 +111,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if metrics.default_dimensions.get("rule_id") != rule_id:
         metrics.set_default_dimensions(rule_id=rule_id)
     metrics.add_metric(name="Invocations", unit=MetricUnit.Count, value=1)
+    if rt.engine.guard is not None:
+        rt.engine.guard.config.register_lambda_context(context)
     try:
         kind = events.kind_of(event)
         if kind == events.EVENTBRIDGE:

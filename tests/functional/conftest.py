@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -157,7 +158,7 @@ class RuleHarness:
 
     def invoke(self, rule_id: str, event: dict[str, Any], **settings: Any) -> Run:
         env = RuntimeSettings(rule_id=rule_id, topic_arn=self.topic_arn, **settings).to_env()
-        for key in ("MLWARDEN_KMS_KEY_ARN", "MLWARDEN_QUARANTINE_BUCKET"):
+        for key in [k for k in os.environ if k.startswith("MLWARDEN_") and k != "MLWARDEN_MAX_ATTEMPTS"]:
             self.monkeypatch.delenv(key, raising=False)
         for key, value in env.items():
             self.monkeypatch.setenv(key, value)

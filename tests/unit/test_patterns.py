@@ -7,7 +7,7 @@ import json
 import pytest
 from moto.events.models import EventPattern
 
-from mlwarden.core.patterns import CLOUDTRAIL_DETAIL_TYPE, event_patterns, matches
+from mlwarden.core.patterns import CLOUDTRAIL_DETAIL_TYPE, NOT_MLWARDEN_CALLER, event_patterns, matches
 from mlwarden.core.registry import all_rules, get_rule
 from tests.conftest import as_cloudtrail_event, load_event
 
@@ -29,6 +29,7 @@ def test_s3_kms_rule_listens_to_successful_encryption_calls_only():
                 "eventSource": ["s3.amazonaws.com"],
                 "eventName": ["CreateBucket", "DeleteBucketEncryption", "PutBucketEncryption"],
                 "errorCode": [{"exists": False}],
+                **NOT_MLWARDEN_CALLER,
             },
         }
     ]
@@ -43,6 +44,7 @@ def test_notebook_rule_listens_to_creation_start_and_running_states():
                 "eventSource": ["sagemaker.amazonaws.com"],
                 "eventName": ["CreateNotebookInstance", "StartNotebookInstance"],
                 "errorCode": [{"exists": False}],
+                **NOT_MLWARDEN_CALLER,
             },
         },
         {
@@ -185,3 +187,45 @@ def test_our_matcher_agrees_with_moto_on_every_sample_and_pattern():
                     rule.spec.id,
                 )
     assert compared > 50
+
+
+@pytest.mark.parametrize(
+    ("identity", "routed"),
+    [
+        ({"type": "AssumedRole", "arn": "arn:aws:sts::123456789012:assumed-role/Admin/alice"}, True),
+        ({"type": "IAMUser", "arn": "arn:aws:iam::123456789012:user/bob"}, True),
+        ({"type": "AWSService", "invokedBy": "cloudformation.amazonaws.com"}, True),  # no ARN: still judged
+        # mlwarden's own function (its session is named after the function): never re-triggers a rule
+        (
+            {
+                "type": "AssumedRole",
+                "arn": "arn:aws:sts::123456789012:assumed-role/Mlwarden-Role1A2B/mlwarden-s3-bucket-kms-encryption",
+            },
+            False,
+        ),
+        (
+            {
+                "type": "AssumedRole",
+                "arn": "arn:aws-cn:sts::123456789012:assumed-role/R/mlwarden-sagemaker-notebook-direct-internet",
+            },
+            False,
+        ),
+    ],
+)
+@pytest.mark.parametrize("rule_id", RULE_IDS)
+def test_loop_guard_excludes_mlwarden_own_calls_from_every_cloudtrail_pattern(rule_id, identity, routed):
+    spec = get_rule(rule_id).spec
+    for pattern, trigger in zip(
+        [p for p in event_patterns(spec) if p["detail-type"] == [CLOUDTRAIL_DETAIL_TYPE]], spec.cloudtrail, strict=True
+    ):
+        event = {
+            "source": trigger.source,
+            "detail-type": CLOUDTRAIL_DETAIL_TYPE,
+            "detail": {
+                "eventSource": trigger.event_source,
+                "eventName": trigger.event_names[0],
+                "userIdentity": identity,
+            },
+        }
+        assert matches(pattern, event) is routed
+        assert EventPattern.load(json.dumps(pattern)).matches_event(event) is routed

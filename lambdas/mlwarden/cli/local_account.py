@@ -221,6 +221,7 @@ class LocalDeployment:
             memory_limit_in_mb=256,
             invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:mlwarden-{function.rule_id}",
             aws_request_id="local",
+            get_remaining_time_in_millis=lambda: 120_000,
         )
 
     def alerts(self) -> list[dict[str, Any]]:

@@ -26,6 +26,7 @@ examples:
   mlwarden scan --rule s3-bucket-kms-encryption --json
   mlwarden toggle s3-bucket-kms-encryption remediate
   mlwarden toggle kill-switch on
+  mlwarden history --rule s3-bucket-kms-encryption
   mlwarden demo
 """
 
@@ -225,6 +226,56 @@ def cmd_toggle(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+HISTORY_COLUMNS = ("detected_at", "rule_id", "resource_id", "compliance", "action", "principal", "reason")
+
+
+def audit_table_name(explicit: str | None, region: str) -> str | None:
+    """--table, else $MLWARDEN_AUDIT_TABLE, else the deployed stack's AuditTableName output."""
+    import os
+
+    from mlwarden.core.context import ClientFactory
+    from mlwarden.core.settings import ENV_AUDIT_TABLE
+
+    if explicit or os.environ.get(ENV_AUDIT_TABLE):
+        return explicit or os.environ[ENV_AUDIT_TABLE]
+    try:
+        stacks = ClientFactory().client("cloudformation", region).describe_stacks(StackName="Mlwarden")["Stacks"]
+    except Exception:
+        return None
+    for output in stacks[0].get("Outputs", []) if stacks else []:
+        if output.get("OutputKey") == "AuditTableName":
+            return str(output["OutputValue"])
+    return None
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from mlwarden.cli.local import default_region
+    from mlwarden.core.context import ClientFactory
+    from mlwarden.core.safety import read_history
+
+    region = args.region or default_region()
+    table = audit_table_name(args.table, region)
+    if not table:
+        print(
+            "mlwarden: no audit table: pass --table, set MLWARDEN_AUDIT_TABLE, or deploy the Mlwarden stack here",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+    items = read_history(
+        ClientFactory().client("dynamodb", region),
+        table,
+        rule_id=args.rule,
+        resource_id=args.resource,
+        limit=args.limit,
+    )
+    if args.json:
+        for item in items:
+            print(json.dumps({k: v for k, v in item.items() if k not in ("sk", "expires_at")}, default=str))
+        return EXIT_OK
+    _table([[str(item.get(c, "")) for c in HISTORY_COLUMNS] for item in items], list(HISTORY_COLUMNS), "history")
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from mlwarden.cli.demo import run_demo
 
@@ -266,6 +317,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("mode", metavar="MODE", help="off | notify | remediate (kill-switch: on | off)")
     p.add_argument("--region", help="region of the deployment (default: $AWS_REGION)")
     p.set_defaults(func=cmd_toggle)
+
+    p = sub.add_parser("history", help="decisions recorded in the audit table, newest first")
+    p.add_argument("--rule", metavar="ID", help="only this rule")
+    p.add_argument("--resource", metavar="ID", help="only this resource id")
+    p.add_argument("--json", action="store_true", help="one JSON object per decision per line")
+    p.add_argument("--table", help="audit table (default: $MLWARDEN_AUDIT_TABLE or the stack output)")
+    p.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
+    p.add_argument("--region", help="region of the deployment (default: $AWS_REGION)")
+    p.set_defaults(func=cmd_history)
 
     p = sub.add_parser("demo", help="the whole stack on a local AWS account (moto server)")
     p.add_argument("--keep-running", action="store_true", help="leave the local account up until Ctrl-C")

@@ -14,6 +14,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyPersistenceLayerError,
+)
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ReadTimeoutError
 
 from mlwarden.core import events, exemptions, findings
@@ -37,6 +41,8 @@ from mlwarden.core.model import (
 )
 from mlwarden.core.modes import ModeSource
 from mlwarden.core.notify import Publisher
+from mlwarden.core.patterns import MLWARDEN_SESSION_WILDCARD, wildcard
+from mlwarden.core.safety import ActionGuard, AuditLog, RemediationLimiter
 from mlwarden.core.spec import Rule
 
 logger = Logger(service="mlwarden", child=True)
@@ -68,6 +74,8 @@ def is_retryable(exc: BaseException) -> bool:
     """Throttling, server errors and network failures: worth another try (Lambda retry, then DLQ)."""
     if isinstance(exc, ConnectionError | ReadTimeoutError):
         return True
+    if isinstance(exc, IdempotencyAlreadyInProgressError | IdempotencyPersistenceLayerError):
+        return True  # another delivery is acting on this resource now, or the table is unreachable
     if isinstance(exc, ClientError):
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         return error_code(exc) in RETRYABLE_CODES or (isinstance(status, int) and status >= 500)
@@ -92,6 +100,7 @@ class Source:
 
     event_id: str = ""
     event_time: str = ""
+    principal: str = ""  # who caused the event (CloudTrail caller), for the audit trail
 
 
 class Engine:
@@ -105,6 +114,9 @@ class Engine:
         publisher: Publisher | None = None,
         observer: Callable[[Decision], None] | None = None,
         raise_retryable: bool = False,
+        guard: ActionGuard | None = None,
+        limiter: RemediationLimiter | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
         self.rule = rule
         self.spec = rule.spec
@@ -114,6 +126,9 @@ class Engine:
         self.publisher = publisher
         self.observer = observer
         self.raise_retryable = raise_retryable
+        self.guard = guard
+        self.limiter = limiter
+        self.audit = audit
 
     # ----------------------------------------------------------------------------------------- inputs
     def handle(self, event: Any) -> list[Decision]:
@@ -123,13 +138,27 @@ class Engine:
         return self.handle_eventbridge(event)
 
     def handle_eventbridge(self, event: dict[str, Any]) -> list[Decision]:
-        source = Source(events.event_id(event), events.event_time(event))
+        source = Source(events.event_id(event), events.event_time(event), events.caller_arn(event))
+        caller = (
+            str((events.detail(event).get("userIdentity") or {}).get("arn", ""))
+            if isinstance(events.detail(event).get("userIdentity"), dict)
+            else ""
+        )
+        if caller and wildcard(caller, MLWARDEN_SESSION_WILDCARD):
+            # The EventBridge patterns already exclude these; this is the second line of the loop guard.
+            logger.info("event caused by mlwarden itself; ignored", rule_id=self.spec.id, event_id=source.event_id)
+            return [self._no_resource(event, source, "caused by mlwarden's own function (loop guard): ignored")]
         if findings.is_securityhub(event):
             refs = findings.refs_from_securityhub(self.rule, event)
         elif findings.is_compliance_change(event):
             refs = findings.refs_from_compliance_change(self.rule, event)
         else:
-            refs = self.rule.refs_from_event(event)
+            try:
+                refs = self.rule.refs_from_event(event)
+            except (AttributeError, KeyError, TypeError, ValueError, IndexError) as exc:
+                raise events.MalformedEvent(
+                    f"{self.spec.id} cannot read the event ({type(exc).__name__}: {exc})"
+                ) from None
         if not refs:
             logger.info("event names no resource this rule can judge", **events.describe(event), rule_id=self.spec.id)
             return [self._no_resource(event, source, "the event names no resource this rule can judge")]
@@ -300,6 +329,12 @@ class Engine:
         )
         if self.observer:
             self.observer(decision)
+        if self.audit:
+            try:
+                self.audit.record(decision, source.principal)
+            except (ClientError, BotoCoreError) as exc:  # the decision stands; the gap is logged and counted
+                logger.warning("audit record not written", error=describe_error(exc), **log_keys)
+                decision.details["audit_failed"] = True
         return decision
 
     def _failed(self, decision: Decision, exc: BaseException) -> None:
@@ -353,6 +388,12 @@ class Engine:
                 raise
             tags, tags_error = None, describe_error(exc)
         exemption = exemptions.check(tags, spec.id)
+        if not exemption.exempt:
+            configured = exemptions.check_configured(
+                settings.exemption_entries(), (ref.resource_id, ref.arn, decision.resource_arn)
+            )
+            if configured.exempt or (configured.note and not exemption.note):
+                exemption = configured
         if exemption.exempt:
             decision.action = ACTION_EXEMPT
             decision.reason += f"; {exemption.note}"
@@ -378,10 +419,40 @@ class Engine:
         if not self.apply:
             decision.action = ACTION_WOULD_REMEDIATE if remediate else ACTION_WOULD_NOTIFY
             return
+
+        def act() -> dict[str, Any]:
+            self._act(ref, state, decision, remediate)
+            return {"action": decision.action, "detected_at": decision.detected_at, "event_id": decision.event_id}
+
+        if self.guard is None:
+            act()
+            return
+        # Exactly once: a duplicate delivery, or another event about this resource in the same short window,
+        # gets the first one's outcome and acts and alerts no more.
+        first, ran = self.guard.once(spec.id, decision.resource_arn or ref.resource_id, act)
+        if not ran:
+            decision.action = ACTION_NONE
+            decision.reason += (
+                f"; duplicate: already handled ({first.get('action')}, event {first.get('event_id') or '-'}) "
+                f"within {self.guard.dedup_seconds} s"
+            )
+            decision.details["duplicate"] = True
+
+    def _act(self, ref: ResourceRef, state: Any, decision: Decision, remediate: bool) -> None:
+        """Remediate (when allowed and not flapping), then alert."""
+        if remediate and self.limiter is not None:
+            allowed, count = self.limiter.allow(self.spec.id, decision.resource_arn or ref.resource_id)
+            if not allowed:
+                remediate = False
+                decision.details["flapping"] = True
+                decision.reason += (
+                    f"; flapping: {count} remediations of this resource this hour (limit {self.limiter.limit}): "
+                    "remediation paused — a human must find what keeps undoing the fix"
+                )
         if remediate:
             decision.action = ACTION_REMEDIATED  # tentative: _failed() reads it on error
             try:
-                result = rule.remediate(ref, state, self.ctx)
+                result = self.rule.remediate(ref, state, self.ctx)
             except ResourceGone:
                 decision.compliance, decision.action = NOT_APPLICABLE, ACTION_NONE
                 decision.reason = "resource disappeared before remediation"

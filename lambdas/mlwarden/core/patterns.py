@@ -6,6 +6,7 @@ events with the same patterns, so local routing cannot drift from the deployed w
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from mlwarden.core.spec import RuleSpec
@@ -15,6 +16,15 @@ SECURITYHUB_DETAIL_TYPE = "Security Hub Findings - Imported"
 COMPLIANCE_CHANGE_DETAIL_TYPE = "Config Rules Compliance Change"
 # Findings mlwarden imports into Security Hub carry this GeneratorId prefix and are never routed back.
 MLWARDEN_GENERATOR_PREFIX = "mlwarden/"
+# Loop guard: API calls made by mlwarden's own functions (their sessions are named after the function,
+# "mlwarden-<rule-id>") never trigger a rule. Callers without an ARN (AWS services) still do.
+MLWARDEN_SESSION_WILDCARD = "arn:*:sts::*:assumed-role/*/mlwarden-*"
+NOT_MLWARDEN_CALLER = {
+    "$or": [
+        {"userIdentity": {"arn": [{"anything-but": {"wildcard": MLWARDEN_SESSION_WILDCARD}}]}},
+        {"userIdentity": {"arn": [{"exists": False}]}},
+    ]
+}
 
 
 def managed_rule_name(identifier: str) -> str:
@@ -32,6 +42,7 @@ def event_patterns(spec: RuleSpec) -> list[dict[str, Any]]:
         }
         if ct.successful_only:
             detail["errorCode"] = [{"exists": False}]
+        detail.update(NOT_MLWARDEN_CALLER)
         patterns.append({"source": [ct.source], "detail-type": [CLOUDTRAIL_DETAIL_TYPE], "detail": detail})
     for se in spec.service_events:
         pattern: dict[str, Any] = {"source": [se.source], "detail-type": list(se.detail_types)}
@@ -143,6 +154,8 @@ def _match_filter(flt: Any, values: list[Any]) -> bool:
         return any(not _excluded(v, arg) for v in values)
     if name == "numeric":
         return any(_numeric(v, arg) for v in values)
+    if name == "wildcard":
+        return any(isinstance(v, str) and wildcard(v, arg) for v in values)
     raise ValueError(f"unsupported EventBridge filter {name!r}")
 
 
@@ -170,6 +183,8 @@ def _excluded(value: Any, arg: Any) -> bool:
             return isinstance(value, str) and value.startswith(str(arg["prefix"]))
         if "suffix" in arg:
             return isinstance(value, str) and value.endswith(str(arg["suffix"]))
+        if "wildcard" in arg:
+            return isinstance(value, str) and wildcard(value, str(arg["wildcard"]))
         if "equals-ignore-case" in arg:
             options = arg["equals-ignore-case"]
             options = options if isinstance(options, list) else [options]
@@ -177,6 +192,14 @@ def _excluded(value: Any, arg: Any) -> bool:
         return False
     options = arg if isinstance(arg, list) else [arg]
     return any(_same(value, o) for o in options)
+
+
+def wildcard(value: str, pattern: str | list[str]) -> bool:
+    """EventBridge wildcard: ``*`` matches any run of characters; everything else is literal."""
+    if isinstance(pattern, list):
+        return any(wildcard(value, p) for p in pattern)
+    regex = ".*".join(re.escape(part) for part in pattern.split("*"))
+    return re.fullmatch(regex, value, flags=re.DOTALL) is not None
 
 
 def _numeric(value: Any, arg: list[Any]) -> bool:

@@ -29,6 +29,16 @@ ENV_KMS_KEY_ARN = "MLWARDEN_KMS_KEY_ARN"
 ENV_QUARANTINE_BUCKET = "MLWARDEN_QUARANTINE_BUCKET"
 ENV_MAX_ATTEMPTS = "MLWARDEN_MAX_ATTEMPTS"
 ENV_OPTIONS = "MLWARDEN_OPTIONS"  # JSON object: the rule's Option values from cdk.json
+ENV_EXEMPTIONS = "MLWARDEN_EXEMPTIONS"  # JSON list: cdk.json exemptions of this rule
+ENV_IDEMPOTENCY_TABLE = "MLWARDEN_IDEMPOTENCY_TABLE"  # DynamoDB table (Powertools Idempotency)
+ENV_AUDIT_TABLE = "MLWARDEN_AUDIT_TABLE"  # DynamoDB table of decisions and remediation counters
+ENV_AUDIT_TTL_DAYS = "MLWARDEN_AUDIT_TTL_DAYS"
+ENV_DEDUP_SECONDS = "MLWARDEN_DEDUP_SECONDS"
+ENV_MAX_REMEDIATIONS = "MLWARDEN_MAX_REMEDIATIONS_PER_HOUR"
+
+DEFAULT_DEDUP_SECONDS = 300
+DEFAULT_MAX_REMEDIATIONS_PER_HOUR = 3
+DEFAULT_AUDIT_RETENTION_DAYS = 365
 
 KILL_SWITCH_PARAMETER = "/mlwarden/kill-switch"
 # Tag on each mode parameter: "false" when the deployment withheld the rule's remediation actions.
@@ -57,6 +67,12 @@ class Settings:
     macie_quarantine: bool = False
     powertools_layer_arn: str | None = None
     config_frequency: str = "TwentyFour_Hours"
+    # Safety (README "Safety"): exemptions for resources without tags, duplicate window, loop limit, audit.
+    exemptions: Mapping[str, tuple[Mapping[str, str], ...]] = field(default_factory=dict)
+    dedup_window_seconds: int = DEFAULT_DEDUP_SECONDS
+    max_remediations_per_hour: int = DEFAULT_MAX_REMEDIATIONS_PER_HOUR
+    audit_retention_days: int = DEFAULT_AUDIT_RETENTION_DAYS
+    alarm_emails: tuple[str, ...] = ()
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     def rule(self, rule_id: str) -> RuleSettings:
@@ -75,6 +91,10 @@ class Settings:
     def options_json(self, spec: RuleSpec) -> str:
         values = self.option_values(spec)
         return json.dumps(values, sort_keys=True, separators=(",", ":")) if values else ""
+
+    def exemptions_json(self, rule_id: str) -> str:
+        entries = list(self.exemptions.get(rule_id, ())) + list(self.exemptions.get("all", ()))
+        return json.dumps(entries, sort_keys=True, separators=(",", ":")) if entries else ""
 
     @classmethod
     def from_context(cls, block: Mapping[str, Any] | None, *, known: Mapping[str, str] | Iterable[str]) -> Settings:
@@ -112,8 +132,17 @@ class Settings:
         kms_key_arn = block.get("kmsKeyArn")
         if kms_key_arn is not None and not (isinstance(kms_key_arn, str) and kms_key_arn.startswith("arn:")):
             raise SettingsError("cdk.json mlwarden.kmsKeyArn must be a KMS key ARN or null")
+        exemptions = _parse_exemptions(block.get("exemptions"), set(defaults))
+        alarm_emails = block.get("alarmEmails") or []
+        if not isinstance(alarm_emails, list) or not all(isinstance(e, str) and "@" in e for e in alarm_emails):
+            raise SettingsError("cdk.json mlwarden.alarmEmails must be a list of e-mail addresses")
         return cls(
             rules=rules,
+            exemptions=exemptions,
+            dedup_window_seconds=_positive_int(block, "dedupWindowSeconds", DEFAULT_DEDUP_SECONDS),
+            max_remediations_per_hour=_positive_int(block, "maxRemediationsPerHour", DEFAULT_MAX_REMEDIATIONS_PER_HOUR),
+            audit_retention_days=_positive_int(block, "auditRetentionDays", DEFAULT_AUDIT_RETENTION_DAYS),
+            alarm_emails=tuple(alarm_emails),
             notification_emails=tuple(emails),
             kms_key_arn=kms_key_arn,
             macie_quarantine=bool(block.get("macieQuarantine", False)),
@@ -128,6 +157,34 @@ class Settings:
         if path.is_file():
             block = json.loads(path.read_text()).get("context", {}).get(CONTEXT_KEY, {})
         return cls.from_context(block, known=known)
+
+
+def _positive_int(block: Mapping[str, Any], key: str, default: int) -> int:
+    value = block.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SettingsError(f"cdk.json mlwarden.{key} must be a whole number of at least 1")
+    return value
+
+
+def _parse_exemptions(raw: Any, known: set[str]) -> dict[str, tuple[Mapping[str, str], ...]]:
+    """``{"<rule-id>|all": [{"resource": "<id>", "reason": "...", "until": "YYYY-MM-DD"}]}``"""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise SettingsError("cdk.json mlwarden.exemptions must be an object keyed by rule id (or 'all')")
+    out: dict[str, tuple[Mapping[str, str], ...]] = {}
+    for rule_id, entries in raw.items():
+        if rule_id != "all" and rule_id not in known:
+            raise SettingsError(f"cdk.json mlwarden.exemptions names unknown rule id {rule_id!r}")
+        if not isinstance(entries, list):
+            raise SettingsError(f"cdk.json mlwarden.exemptions.{rule_id} must be a list")
+        for entry in entries:
+            if not isinstance(entry, Mapping) or not entry.get("resource") or not entry.get("reason"):
+                raise SettingsError(
+                    f"cdk.json mlwarden.exemptions.{rule_id}: each entry needs a 'resource' and a 'reason'"
+                )
+        out[rule_id] = tuple(dict(e) for e in entries)
+    return out
 
 
 def _flag(value: str | None, default: bool) -> bool:
@@ -147,6 +204,12 @@ class RuntimeSettings:
     kms_key_arn: str | None = None
     quarantine_bucket: str | None = None
     options: str = ""  # JSON object of the rule's Option values (hashable, so runtimes can be cached by it)
+    exemptions: str = ""  # JSON list of cdk.json exemptions for this rule
+    idempotency_table: str | None = None
+    audit_table: str | None = None
+    audit_ttl_days: int = DEFAULT_AUDIT_RETENTION_DAYS
+    dedup_seconds: int = DEFAULT_DEDUP_SECONDS
+    max_remediations_per_hour: int = DEFAULT_MAX_REMEDIATIONS_PER_HOUR
 
     def option(self, key: str, default: Any = None) -> Any:
         if not self.options:
@@ -170,6 +233,12 @@ class RuntimeSettings:
             kms_key_arn=env.get(ENV_KMS_KEY_ARN) or None,
             quarantine_bucket=env.get(ENV_QUARANTINE_BUCKET) or None,
             options=env.get(ENV_OPTIONS, ""),
+            exemptions=env.get(ENV_EXEMPTIONS, ""),
+            idempotency_table=env.get(ENV_IDEMPOTENCY_TABLE) or None,
+            audit_table=env.get(ENV_AUDIT_TABLE) or None,
+            audit_ttl_days=_int(env.get(ENV_AUDIT_TTL_DAYS), DEFAULT_AUDIT_RETENTION_DAYS),
+            dedup_seconds=_int(env.get(ENV_DEDUP_SECONDS), DEFAULT_DEDUP_SECONDS),
+            max_remediations_per_hour=_int(env.get(ENV_MAX_REMEDIATIONS), DEFAULT_MAX_REMEDIATIONS_PER_HOUR),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -186,7 +255,29 @@ class RuntimeSettings:
             env[ENV_QUARANTINE_BUCKET] = self.quarantine_bucket
         if self.options:
             env[ENV_OPTIONS] = self.options
+        if self.exemptions:
+            env[ENV_EXEMPTIONS] = self.exemptions
+        if self.idempotency_table:
+            env[ENV_IDEMPOTENCY_TABLE] = self.idempotency_table
+        if self.audit_table:
+            env[ENV_AUDIT_TABLE] = self.audit_table
+        env[ENV_AUDIT_TTL_DAYS] = str(self.audit_ttl_days)
+        env[ENV_DEDUP_SECONDS] = str(self.dedup_seconds)
+        env[ENV_MAX_REMEDIATIONS] = str(self.max_remediations_per_hour)
         return env
+
+    def exemption_entries(self) -> list[dict[str, str]]:
+        if not self.exemptions:
+            return []
+        value = json.loads(self.exemptions)
+        return value if isinstance(value, list) else []
+
+
+def _int(value: str | None, default: int) -> int:
+    try:
+        return int(value) if value else default
+    except ValueError:
+        return default
 
 
 @lru_cache(maxsize=64)
