@@ -139,11 +139,7 @@ class Engine:
 
     def handle_eventbridge(self, event: dict[str, Any]) -> list[Decision]:
         source = Source(events.event_id(event), events.event_time(event), events.caller_arn(event))
-        caller = (
-            str((events.detail(event).get("userIdentity") or {}).get("arn", ""))
-            if isinstance(events.detail(event).get("userIdentity"), dict)
-            else ""
-        )
+        caller = events.session_arn(event)
         if caller and wildcard(caller, MLWARDEN_SESSION_WILDCARD):
             # The EventBridge patterns already exclude these; this is the second line of the loop guard.
             logger.info("event caused by mlwarden itself; ignored", rule_id=self.spec.id, event_id=source.event_id)
@@ -260,7 +256,33 @@ class Engine:
 
     def sweep(self, region: str, source: Source | None = None, account: str = "") -> Iterator[Decision]:
         source = source or Source()
-        for ref in self.refs_to_sweep(region, account):
+        try:
+            refs = self.refs_to_sweep(region, account)
+        except (ClientError, BotoCoreError) as exc:
+            if self.raise_retryable and is_retryable(exc):
+                raise
+            # e.g. the list permission is missing: say so once instead of failing every sweep silently
+            decision = Decision(
+                event_id=source.event_id,
+                rule_id=self.spec.id,
+                resource_type=self.spec.resource_type,
+                resource_id="",
+                resource_arn="",
+                account=account,
+                region=region,
+                compliance=NOT_APPLICABLE,
+                action=ACTION_NONE,
+                reason="could not list the resources to sweep",
+                controls=list(self.spec.controls),
+                severity=self.spec.severity,
+                title=self.spec.title,
+                event_time=source.event_time,
+                detected_at=now_iso(),
+            )
+            self._failed(decision, exc)
+            yield decision
+            return
+        for ref in refs:
             yield self.decide(ref, source)
 
     def refs_to_sweep(self, region: str, account: str = "") -> list[ResourceRef]:

@@ -1,0 +1,175 @@
+"""Bad input never crashes a handler silently (issue 5, item 7).
+
+Arbitrary JSON, type-mangled and truncated real samples, 256 KB events and oversized Config items go through
+the same code the Lambda runs (event parsing, routing, each rule's resource extraction, the engine). The only
+exception allowed out is MalformedEvent, whose one-line message says what is wrong. No network: every AWS
+client here fails, and that failure must come back as a decision, not an exception.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mlwarden.cli.inputs import normalize, route
+from mlwarden.core import events
+from mlwarden.core.context import RuleContext
+from mlwarden.core.engine import Engine
+from mlwarden.core.model import Decision
+from mlwarden.core.registry import all_rules
+from mlwarden.core.settings import RuntimeSettings
+from tests.conftest import as_delivered, load_event, sample_files
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=5),
+    max_leaves=25,
+)
+
+
+class NoAWS:
+    """A client factory whose every call fails as an unreachable endpoint would."""
+
+    def client(self, service: str, region: str, account: str = "") -> Any:
+        from botocore.exceptions import EndpointConnectionError
+
+        class Client:
+            def __getattr__(self, name: str) -> Any:
+                def call(*args: Any, **kwargs: Any) -> Any:
+                    raise EndpointConnectionError(endpoint_url=f"https://{service}.{region}.invalid")
+
+                return call
+
+        return Client()
+
+
+class FixedModes:
+    def mode(self, rule_id: str, default: str) -> str:
+        return "remediate"
+
+    def kill_switch_on(self) -> bool:
+        return False
+
+
+def engines() -> list[Engine]:
+    return [
+        Engine(rule, RuleContext(RuntimeSettings(rule_id=rule.spec.id), NoAWS()), FixedModes(), apply=False)  # type: ignore[arg-type]
+        for rule in all_rules()
+    ]
+
+
+ENGINES = engines()
+
+
+def run_everything(event: Any) -> list[Decision]:
+    """What the CLI and each Lambda would do with the event; MalformedEvent is the one allowed exception."""
+    decisions: list[Decision] = []
+    for item in normalize(event):
+        route(item, [e.rule for e in ENGINES])
+        for engine in ENGINES:
+            try:
+                decisions.extend(engine.handle(item))
+            except events.MalformedEvent as exc:
+                message = str(exc)
+                assert message and "\n" not in message
+    return decisions
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(json_values)
+def test_arbitrary_json_is_rejected_clearly_or_judged(value):
+    run_everything(value)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            ["source", "detail-type", "detail", "id", "region", "account", "invokingEvent", "resultToken", "Records"]
+        ),
+        json_values,
+        max_size=6,
+    )
+)
+def test_event_shaped_json_is_rejected_clearly_or_judged(value):
+    run_everything(value)
+
+
+def mangle(document: Any, draw: Any) -> Any:
+    """Replace values with others of another type, drop keys, truncate strings — anywhere in the tree."""
+    if isinstance(document, dict):
+        out = {}
+        for key, value in document.items():
+            choice = draw(st.integers(0, 9))
+            if choice == 0:
+                continue  # dropped
+            if choice == 1:
+                out[key] = draw(json_values)
+            else:
+                out[key] = mangle(value, draw)
+        return out
+    if isinstance(document, list):
+        return [mangle(v, draw) for v in document[: draw(st.integers(0, len(document)))]]
+    if isinstance(document, str) and document and draw(st.integers(0, 4)) == 0:
+        return document[: draw(st.integers(0, len(document)))]
+    return document
+
+
+SAMPLES = [as_delivered(load_event(f)) for f in sample_files()]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(SAMPLES), st.data())
+def test_type_mangled_and_truncated_real_samples_never_crash(sample, data):
+    run_everything(mangle(copy.deepcopy(sample), data.draw))
+
+
+@pytest.mark.parametrize("relative", sample_files())
+def test_every_sample_truncated_as_text_is_either_unreadable_json_or_handled(relative):
+    text = json.dumps(as_delivered(load_event(relative)))
+    for cut in (1, len(text) // 3, len(text) // 2, len(text) - 1):
+        try:
+            value = json.loads(text[:cut])
+        except json.JSONDecodeError:
+            continue  # the CLI reports it and exits 2 (tested in e2e)
+        run_everything(value)
+
+
+def test_a_256_kb_event_is_handled():
+    record = load_event("cloudtrail-s3/sysdig-workshop-s3-DeleteBucketEncryption.json")
+    record["requestParameters"]["padding"] = "x" * (256 * 1024)
+    decisions = run_everything(record)
+    judged = [d for d in decisions if d.rule_id == "s3-bucket-kms-encryption"]
+    assert judged and all("could not check" in d.reason for d in judged)  # no AWS here: reported, not raised
+
+
+def test_an_oversized_config_item_summary_without_history_is_judged_from_the_summary():
+    invocation = load_event("config-invocation/powertools-config-oversized-change-ec2-instance.json")
+    invoking = json.loads(invocation["invokingEvent"])
+    invoking["configurationItemSummary"].update(resourceType="AWS::S3::Bucket", resourceId="big-bucket")
+    invocation["invokingEvent"] = json.dumps(invoking)
+    (engine,) = [e for e in ENGINES if e.rule.spec.id == "s3-bucket-kms-encryption"]
+    (decision,) = engine.handle(invocation)
+    assert decision.resource_id == "big-bucket"
+    assert decision.compliance == "NOT_APPLICABLE" and "could not check" in decision.reason
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ([], "not an object"),
+        ({"source": "aws.s3"}, "not an EventBridge event"),
+        ({"source": "aws.s3", "detail-type": "x", "detail": "text"}, "'detail' that is not an object"),
+        ({"invokingEvent": "{not json", "resultToken": "t"}, "invokingEvent that is not JSON"),
+        ({"invokingEvent": "{}", "resultToken": "t"}, "no invokingEvent.messageType"),
+    ],
+)
+def test_malformed_events_get_a_one_line_reason(event, message):
+    for engine in ENGINES:
+        with pytest.raises(events.MalformedEvent, match=message):
+            engine.handle(event)
