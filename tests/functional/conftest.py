@@ -16,6 +16,9 @@ from mlwarden import handler as handler_module
 from mlwarden.core.context import ClientFactory
 from mlwarden.core.settings import KILL_SWITCH_PARAMETER, RuntimeSettings, mode_parameter_name
 
+# rule id -> AWS calls made by its handler during the functional tests (tests/functional/test_zz_least_privilege.py)
+RECORDED_CALLS: dict[str, list[Call]] = {}
+
 
 @dataclass
 class Call:
@@ -167,7 +170,12 @@ class RuleHarness:
         handler_module._runtimes[runtime_settings] = handler_module.Runtime.from_settings(
             runtime_settings, clients=self.clients
         )
-        result = handler_module.handler(event, self.context)
+        first = len(self.clients.calls)
+        try:
+            result = handler_module.handler(event, self.context)
+        finally:
+            # Every AWS call a rule's function makes in the functional tests, for the least-privilege proof.
+            RECORDED_CALLS.setdefault(rule_id, []).extend(self.clients.calls[first:])
         return Run(result, self.alerts())
 
     def alerts(self) -> list[dict[str, Any]]:

@@ -288,3 +288,27 @@ def test_macie_policy_finding_is_not_routed_to_this_rule():
     # while the sensitive-data findings are
     for sample in (MULTIPLE, PERSONAL):
         assert any(p.matches_event(as_macie_event(load_event(sample))) for p in patterns)
+
+
+def test_the_version_macie_scanned_is_tagged_and_quarantined_in_a_versioned_bucket(aws, harness):
+    # Given a versioned bucket where the object was overwritten after Macie scanned the first version
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="versioned-raw")
+    s3.put_bucket_versioning(Bucket="versioned-raw", VersioningConfiguration={"Status": "Enabled"})
+    scanned = s3.put_object(Bucket="versioned-raw", Key="people.csv", Body=b"SSN\n123-45-6789\n")["VersionId"]
+    s3.put_object(Bucket="versioned-raw", Key="people.csv", Body=b"SSN\nredacted\n")
+    s3.create_bucket(Bucket=QUARANTINE)
+    found = finding(PERSONAL, "versioned-raw", "people.csv")
+    found["resourcesAffected"]["s3Object"]["versionId"] = scanned
+    harness.set_mode(RULE, "remediate")
+    # When
+    run = harness.invoke(RULE, as_macie_event(found), quarantine_bucket=QUARANTINE)
+    # Then the scanned version (not the newest) is tagged, and that version's content is what is quarantined
+    assert run.decision["action"] == "remediated"
+    tagged = s3.get_object_tagging(Bucket="versioned-raw", Key="people.csv", VersionId=scanned)["TagSet"]
+    assert {"Key": "mlwarden:sensitive-data", "Value": "PERSONAL_INFORMATION"} in tagged
+    moved = s3.get_object(Bucket=QUARANTINE, Key="versioned-raw/people.csv")["Body"].read()
+    assert moved == b"SSN\n123-45-6789\n"
+    # Nothing is destroyed: in a versioned bucket the move leaves a delete marker, every version stays
+    versions = s3.list_object_versions(Bucket="versioned-raw", Prefix="people.csv")
+    assert len(versions["Versions"]) == 2 and len(versions["DeleteMarkers"]) == 1

@@ -182,3 +182,20 @@ def test_exempt_notebook_is_never_changed(aws, harness, mode):
     assert run.alerts == []
     assert status(aws, "demo-box") == "InService"
     assert QUARANTINED not in tags(aws, arn)
+
+
+def test_config_periodic_sweep_judges_every_notebook_of_the_region(aws, harness):
+    # Given two notebooks, one open to the internet, one in a VPC
+    notebook(aws, "sweep-open")
+    notebook(aws, "sweep-closed", direct_internet="Disabled")
+    event = load_event("config-invocation/powertools-config-scheduled-notification.json")
+    event.update(resultToken="TESTMODE", accountId="123456789012")
+    # When Config's periodic trigger fires
+    run = harness.invoke(RULE, event)
+    # Then each notebook gets one verdict, from a paginated listing
+    assert {d["resource_id"]: d["compliance"] for d in run.decisions} == {
+        "sweep-open": "NON_COMPLIANT",
+        "sweep-closed": "COMPLIANT",
+    }
+    assert [a["body"]["resource_id"] for a in run.alerts] == ["sweep-open"]
+    assert harness.clients.operations("sagemaker").count("ListNotebookInstances") == 1

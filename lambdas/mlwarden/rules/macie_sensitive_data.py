@@ -92,6 +92,7 @@ class MacieSensitiveData(Rule):
                 "s3:GetBucketAcl",
                 "s3:GetObjectTagging",
                 "s3:GetObjectVersionTagging",
+                "s3:GetBucketTagging",  # exemption tags are read from the bucket
             ),
             remediate=("s3:PutBucketPublicAccessBlock", "s3:PutObjectTagging", "s3:PutObjectVersionTagging"),
             resources=("arn:{partition}:s3:::*",),
