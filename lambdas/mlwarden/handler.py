@@ -27,6 +27,7 @@ from mlwarden.core.modes import ModeSource
 from mlwarden.core.notify import Publisher
 from mlwarden.core.registry import load_rule
 from mlwarden.core.safety import ActionGuard, AuditLog, RemediationLimiter
+from mlwarden.core.securityhub import SecurityHubReporter
 from mlwarden.core.settings import RuntimeSettings
 
 logger = Logger(service="mlwarden")
@@ -35,6 +36,16 @@ metrics = Metrics(namespace="mlwarden", service="mlwarden")
 
 def _region() -> str:
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+def _account_of(arn: str | None) -> str:
+    parts = (arn or "").split(":")
+    return parts[4] if len(parts) > 4 else ""
+
+
+def _partition() -> str:
+    region = _region()
+    return "aws-cn" if region.startswith("cn-") else "aws-us-gov" if region.startswith("us-gov-") else "aws"
 
 
 def record_metrics(decision: Decision) -> None:
@@ -53,6 +64,8 @@ def record_metrics(decision: Decision) -> None:
         metrics.add_metric(name="Flapping", unit=MetricUnit.Count, value=1)
     if decision.details.get("duplicate"):
         metrics.add_metric(name="Duplicates", unit=MetricUnit.Count, value=1)
+    if decision.details.get("report_failed"):
+        metrics.add_metric(name="ReportFailures", unit=MetricUnit.Count, value=1)
     if decision.details.get("audit_failed"):
         metrics.add_metric(name="AuditFailures", unit=MetricUnit.Count, value=1)
 
@@ -67,7 +80,16 @@ class Runtime:
         rule = load_rule(settings.rule_id)
         ctx = RuleContext(settings=settings, clients=clients or ClientFactory())
         region = _region()
-        publisher = Publisher(ctx.client("sns", region), settings.topic_arn) if settings.topic_arn else None
+        publisher = (
+            Publisher(ctx.client("sns", region), settings.topic_arn, chatbot=settings.chatbot)
+            if settings.topic_arn
+            else None
+        )
+        reporters = []
+        if settings.security_hub:
+            account = _account_of(settings.topic_arn)
+            hub = SecurityHubReporter(ctx.client("securityhub", region), region, account, _partition())
+            reporters.append(hub.report)
         guard = limiter = audit = None
         if settings.idempotency_table:
             guard = ActionGuard(settings.idempotency_table, settings.dedup_seconds, ctx.client("dynamodb", region))
@@ -86,6 +108,7 @@ class Runtime:
             guard=guard,
             limiter=limiter,
             audit=audit,
+            reporters=reporters,
         )
         return cls(settings, engine)
 

@@ -117,6 +117,7 @@ class Engine:
         guard: ActionGuard | None = None,
         limiter: RemediationLimiter | None = None,
         audit: AuditLog | None = None,
+        reporters: list[Callable[[Decision], None]] | None = None,
     ) -> None:
         self.rule = rule
         self.spec = rule.spec
@@ -129,6 +130,7 @@ class Engine:
         self.guard = guard
         self.limiter = limiter
         self.audit = audit
+        self.reporters = reporters or []  # e.g. the Security Hub import
 
     # ----------------------------------------------------------------------------------------- inputs
     def handle(self, event: Any) -> list[Decision]:
@@ -357,6 +359,17 @@ class Engine:
             except (ClientError, BotoCoreError) as exc:  # the decision stands; the gap is logged and counted
                 logger.warning("audit record not written", error=describe_error(exc), **log_keys)
                 decision.details["audit_failed"] = True
+        for report in self.reporters:
+            try:
+                report(decision)
+            except Exception as exc:  # a reporting gap must not undo or block the decision
+                logger.warning(
+                    "decision not reported",
+                    reporter=getattr(report, "__qualname__", ""),
+                    error=describe_error(exc),
+                    **log_keys,
+                )
+                decision.details["report_failed"] = True
         return decision
 
     def _failed(self, decision: Decision, exc: BaseException) -> None:

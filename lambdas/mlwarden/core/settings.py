@@ -35,6 +35,8 @@ ENV_AUDIT_TABLE = "MLWARDEN_AUDIT_TABLE"  # DynamoDB table of decisions and reme
 ENV_AUDIT_TTL_DAYS = "MLWARDEN_AUDIT_TTL_DAYS"
 ENV_DEDUP_SECONDS = "MLWARDEN_DEDUP_SECONDS"
 ENV_MAX_REMEDIATIONS = "MLWARDEN_MAX_REMEDIATIONS_PER_HOUR"
+ENV_SECURITY_HUB = "MLWARDEN_SECURITY_HUB"  # "true": import every verdict into Security Hub
+ENV_CHATBOT = "MLWARDEN_CHATBOT"  # "true": HTTPS subscribers get AWS Chatbot custom notifications
 
 DEFAULT_DEDUP_SECONDS = 300
 DEFAULT_MAX_REMEDIATIONS_PER_HOUR = 3
@@ -73,6 +75,9 @@ class Settings:
     max_remediations_per_hour: int = DEFAULT_MAX_REMEDIATIONS_PER_HOUR
     audit_retention_days: int = DEFAULT_AUDIT_RETENTION_DAYS
     alarm_emails: tuple[str, ...] = ()
+    # Ecosystem (README): Security Hub import, Chatbot-formatted alerts.
+    security_hub: bool = False
+    chatbot: bool = False
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     def rule(self, rule_id: str) -> RuleSettings:
@@ -143,6 +148,8 @@ class Settings:
             max_remediations_per_hour=_positive_int(block, "maxRemediationsPerHour", DEFAULT_MAX_REMEDIATIONS_PER_HOUR),
             audit_retention_days=_positive_int(block, "auditRetentionDays", DEFAULT_AUDIT_RETENTION_DAYS),
             alarm_emails=tuple(alarm_emails),
+            security_hub=_bool(block, "securityHub"),
+            chatbot=_bool(block, "chatbotNotifications"),
             notification_emails=tuple(emails),
             kms_key_arn=kms_key_arn,
             macie_quarantine=bool(block.get("macieQuarantine", False)),
@@ -157,6 +164,13 @@ class Settings:
         if path.is_file():
             block = json.loads(path.read_text()).get("context", {}).get(CONTEXT_KEY, {})
         return cls.from_context(block, known=known)
+
+
+def _bool(block: Mapping[str, Any], key: str) -> bool:
+    value = block.get(key, False)
+    if not isinstance(value, bool):
+        raise SettingsError(f"cdk.json mlwarden.{key} must be true or false")
+    return value
 
 
 def _positive_int(block: Mapping[str, Any], key: str, default: int) -> int:
@@ -210,6 +224,8 @@ class RuntimeSettings:
     audit_ttl_days: int = DEFAULT_AUDIT_RETENTION_DAYS
     dedup_seconds: int = DEFAULT_DEDUP_SECONDS
     max_remediations_per_hour: int = DEFAULT_MAX_REMEDIATIONS_PER_HOUR
+    security_hub: bool = False
+    chatbot: bool = False
 
     def option(self, key: str, default: Any = None) -> Any:
         if not self.options:
@@ -239,6 +255,8 @@ class RuntimeSettings:
             audit_ttl_days=_int(env.get(ENV_AUDIT_TTL_DAYS), DEFAULT_AUDIT_RETENTION_DAYS),
             dedup_seconds=_int(env.get(ENV_DEDUP_SECONDS), DEFAULT_DEDUP_SECONDS),
             max_remediations_per_hour=_int(env.get(ENV_MAX_REMEDIATIONS), DEFAULT_MAX_REMEDIATIONS_PER_HOUR),
+            security_hub=_flag(env.get(ENV_SECURITY_HUB), False),
+            chatbot=_flag(env.get(ENV_CHATBOT), False),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -264,6 +282,10 @@ class RuntimeSettings:
         env[ENV_AUDIT_TTL_DAYS] = str(self.audit_ttl_days)
         env[ENV_DEDUP_SECONDS] = str(self.dedup_seconds)
         env[ENV_MAX_REMEDIATIONS] = str(self.max_remediations_per_hour)
+        if self.security_hub:
+            env[ENV_SECURITY_HUB] = "true"
+        if self.chatbot:
+            env[ENV_CHATBOT] = "true"
         return env
 
     def exemption_entries(self) -> list[dict[str, str]]:
