@@ -9,9 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from mlwarden.core import events
 from mlwarden.core.context import RuleContext
 from mlwarden.core.exemptions import QUARANTINED_TAG
 from mlwarden.core.model import (
@@ -19,7 +16,6 @@ from mlwarden.core.model import (
     NON_COMPLIANT,
     Evaluation,
     RemediationResult,
-    ResourceGone,
     ResourceRef,
 )
 from mlwarden.core.spec import (
@@ -30,26 +26,15 @@ from mlwarden.core.spec import (
     RuleSpec,
     ServiceEventTrigger,
 )
+from mlwarden.rules import _sagemaker
 
-NOTEBOOK_TYPE = "AWS::SageMaker::NotebookInstance"
+NOTEBOOK_TYPE = _sagemaker.NOTEBOOK_TYPE
 RUNNING = ("Pending", "InService")
 STOPPED = ("Stopping", "Stopped")
 RECREATE = (
     "recreate the notebook instance in a VPC subnet with DirectInternetAccess Disabled "
     "(the setting cannot be changed on an existing instance)"
 )
-
-
-def _gone(exc: ClientError) -> bool:
-    message = str(exc.response.get("Error", {}).get("Message", ""))
-    return exc.response.get("Error", {}).get("Code") == "ValidationException" and (
-        "RecordNotFound" in message or "does not exist" in message or "not found" in message.lower()
-    )
-
-
-def notebook_ref(name: str, region: str, account: str = "") -> ResourceRef:
-    arn = f"arn:aws:sagemaker:{region}:{account}:notebook-instance/{name.lower()}" if account else ""
-    return ResourceRef(NOTEBOOK_TYPE, name, region, account, arn)
 
 
 class SageMakerNotebookDirectInternet(Rule):
@@ -89,41 +74,19 @@ class SageMakerNotebookDirectInternet(Rule):
     )
 
     def refs_from_event(self, event: dict[str, Any]) -> list[ResourceRef]:
-        detail = events.detail(event)
-        name = events.request_parameters(event).get("notebookInstanceName") or detail.get("NotebookInstanceName")
-        if not isinstance(name, str) or not name:
-            return []
-        return [notebook_ref(name, events.region(event, "us-east-1"), events.account(event))]
+        return _sagemaker.notebook_refs_from_event(event)
 
     def ref_from_config_item(self, item: dict[str, Any]) -> ResourceRef | None:
-        name = item.get("resourceName") or item.get("resourceId")
-        if not name:
-            return None
-        return notebook_ref(str(name), str(item.get("awsRegion", "")), str(item.get("awsAccountId", "")))
+        return _sagemaker.ref_from_config_item(item, NOTEBOOK_TYPE)
 
     def ref_from_arn(self, arn: str, region: str, account: str) -> ResourceRef | None:
-        parts = arn.split(":", 5)
-        if len(parts) != 6 or parts[2] != "sagemaker" or not parts[5].startswith("notebook-instance/"):
-            return None
-        name = parts[5].split("/", 1)[1]
-        return ResourceRef(NOTEBOOK_TYPE, name, parts[3] or region, parts[4] or account, arn)
+        return _sagemaker.ref_from_arn(arn, region, account, NOTEBOOK_TYPE)
 
     def list_refs(self, ctx: RuleContext, region: str) -> list[ResourceRef]:
-        client = ctx.client("sagemaker", region)
-        return [
-            ResourceRef(NOTEBOOK_TYPE, nb["NotebookInstanceName"], region, "", nb.get("NotebookInstanceArn", ""))
-            for page in client.get_paginator("list_notebook_instances").paginate()
-            for nb in page.get("NotebookInstances", [])
-        ]
+        return _sagemaker.list_notebook_refs(ctx, region)
 
     def fetch(self, ref: ResourceRef, ctx: RuleContext) -> dict[str, Any]:
-        client = ctx.client("sagemaker", ref.region, ref.account)
-        try:
-            return dict(client.describe_notebook_instance(NotebookInstanceName=ref.resource_id))
-        except ClientError as exc:
-            if _gone(exc):
-                raise ResourceGone(f"notebook instance {ref.resource_id}") from exc
-            raise
+        return _sagemaker.describe_notebook(ctx, ref)
 
     def evaluate(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> Evaluation:
         access = state.get("DirectInternetAccess", "Enabled")  # the API default is Enabled
@@ -150,7 +113,7 @@ class SageMakerNotebookDirectInternet(Rule):
             return RemediationResult(False, "already compliant: nothing changed", None)
         arn = current["NotebookInstanceArn"]
         status = current.get("NotebookInstanceStatus")
-        tags = self._tags(client, arn)
+        tags = _sagemaker.tags(ctx, ref, arn)
         steps = []
         if tags.get(QUARANTINED_TAG) != self.spec.id:
             client.add_tags(ResourceArn=arn, Tags=[{"Key": QUARANTINED_TAG, "Value": self.spec.id}])
@@ -175,24 +138,14 @@ class SageMakerNotebookDirectInternet(Rule):
             {"NotebookInstanceStatus": status, QUARANTINED_TAG: self.spec.id},
         )
 
-    @staticmethod
-    def _tags(client: Any, arn: str) -> dict[str, str]:
-        tags: dict[str, str] = {}
-        for page in client.get_paginator("list_tags").paginate(ResourceArn=arn):
-            tags.update({t["Key"]: t["Value"] for t in page.get("Tags", [])})
-        return tags
-
     def read_tags(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> dict[str, str]:
-        return self._tags(ctx.client("sagemaker", ref.region, ref.account), state["NotebookInstanceArn"])
+        return _sagemaker.tags(ctx, ref, state["NotebookInstanceArn"])
 
     def arn(self, ref: ResourceRef, state: dict[str, Any]) -> str:
         return str(state.get("NotebookInstanceArn") or ref.arn)
 
     def console_url(self, ref: ResourceRef) -> str:
-        return (
-            f"https://{ref.region}.console.aws.amazon.com/sagemaker/home?region={ref.region}"
-            f"#/notebook-instances/{ref.resource_id}"
-        )
+        return _sagemaker.console_url(ref)
 
 
 RULE = SageMakerNotebookDirectInternet()
