@@ -123,6 +123,22 @@ class LocalDeployment:
             if props.get("VersioningConfiguration"):
                 s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
             self.physical[logical_id] = name
+        dynamodb = self.client("dynamodb")
+        for logical_id, props in self.of_type("AWS::DynamoDB::Table"):
+            name = props.get("TableName") or f"mlwarden-{logical_id.lower()[:40]}"
+            table: dict[str, Any] = {
+                "TableName": name,
+                "KeySchema": props["KeySchema"],
+                "AttributeDefinitions": props["AttributeDefinitions"],
+                "BillingMode": "PAY_PER_REQUEST",
+            }
+            if props.get("GlobalSecondaryIndexes"):
+                table["GlobalSecondaryIndexes"] = [
+                    {k: v for k, v in index.items() if k in ("IndexName", "KeySchema", "Projection")}
+                    for index in props["GlobalSecondaryIndexes"]
+                ]
+            dynamodb.create_table(**table)
+            self.physical[logical_id] = name
         for logical_id, props in self.of_type("AWS::Lambda::Function"):
             variables = (props.get("Environment") or {}).get("Variables") or {}
             if "MLWARDEN_RULE_ID" not in variables:

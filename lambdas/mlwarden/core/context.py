@@ -13,6 +13,14 @@ from botocore.config import Config
 from mlwarden.core.settings import ENV_MAX_ATTEMPTS, RuntimeSettings
 
 
+def _unprefix_account_host(request: Any, **_: Any) -> None:
+    scheme, sep, rest = request.url.partition("://")
+    host, slash, path = rest.partition("/")
+    first, dot, remainder = host.partition(".")
+    if first.isdigit() and len(first) == 12 and dot:
+        request.url = f"{scheme}{sep}{remainder}{slash}{path}"
+
+
 class ClientFactory:
     """AWS clients keyed by (service, account, region).
 
@@ -44,6 +52,10 @@ class ClientFactory:
             client = self._clients.get(key)
             if client is None:
                 client = self._session_for(account).client(service, region_name=region, config=self._config)
+                if service == "s3control" and os.environ.get("AWS_ENDPOINT_URL"):
+                    # S3 Control names the account in the host ("<account-id>.<endpoint>"), which a local
+                    # endpoint such as moto cannot resolve: send those calls to the endpoint itself.
+                    client.meta.events.register("before-sign.s3-control", _unprefix_account_host)
                 self._clients[key] = client
         return client
 
