@@ -1,0 +1,243 @@
+"""Helpers of the S3 access rules (public access, account Block Public Access, TLS only, external access):
+Block Public Access flags, bucket policy and ACL reading, and who a policy statement lets in.
+
+Not a rule: the registry skips modules starting with '_'.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from mlwarden.rules import _s3
+
+BPA_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+FULL_BLOCK: dict[str, bool] = dict.fromkeys(BPA_FLAGS, True)
+
+ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
+AUTHENTICATED_USERS = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"
+PUBLIC_GROUPS = {ALL_USERS: "everyone (AllUsers)", AUTHENTICATED_USERS: "any AWS account (AuthenticatedUsers)"}
+
+# "Bucket policies are limited to 20 KB in size" (Amazon S3 User Guide, bucket policies).
+POLICY_SIZE_LIMIT = 20 * 1024
+POLICY_VERSION = "2012-10-17"
+
+ACCOUNT_ID = re.compile(r"^\d{12}$")
+ANY_ACCOUNT = "*"
+
+
+def _d(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+# ------------------------------------------------------------------------------------- Block Public Access
+def bpa_flags(config: dict[str, Any] | None) -> dict[str, bool]:
+    """The four flags, False where absent (no configuration at all means every flag is off)."""
+    config = config or {}
+    return {flag: config.get(flag) is True for flag in BPA_FLAGS}
+
+
+def bpa_flags_off(config: dict[str, Any] | None) -> list[str]:
+    return [flag for flag, on in bpa_flags(config).items() if not on]
+
+
+def read_bucket_bpa(s3: Any, bucket: str) -> dict[str, Any] | None:
+    """The bucket's Block Public Access configuration; None when it has none (moto's default for new buckets;
+    real AWS turns all four flags on for buckets created since April 2023)."""
+    try:
+        return dict(s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"])
+    except ClientError as exc:
+        if _s3.code(exc) == "NoSuchPublicAccessBlockConfiguration":
+            return None
+        _s3.raise_if_gone(exc, f"bucket {bucket}")
+        raise
+
+
+# -------------------------------------------------------------------------------------------- bucket policy
+def read_bucket_policy(s3: Any, bucket: str) -> dict[str, Any] | None:
+    """The bucket policy as a JSON object; None when the bucket has no policy."""
+    try:
+        text = s3.get_bucket_policy(Bucket=bucket)["Policy"]
+    except ClientError as exc:
+        if _s3.code(exc) == "NoSuchBucketPolicy":
+            return None
+        _s3.raise_if_gone(exc, f"bucket {bucket}")
+        raise
+    policy = json.loads(text)
+    if not isinstance(policy, dict):
+        raise ValueError(f"the policy of bucket {bucket} is not a JSON object")
+    return policy
+
+
+def statements(policy: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The policy's statements as a list (a policy may hold one statement object instead of a list)."""
+    return [_d(s) for s in as_list((policy or {}).get("Statement"))]
+
+
+def policy_text(policy: dict[str, Any]) -> str:
+    return json.dumps(policy, separators=(",", ":"))
+
+
+def policy_size(policy: dict[str, Any]) -> int:
+    return len(policy_text(policy).encode("utf-8"))
+
+
+def with_statements(policy: dict[str, Any] | None, new_statements: list[dict[str, Any]]) -> dict[str, Any]:
+    """The policy with its statements replaced, every other top-level element (Version, Id) kept."""
+    out = dict(policy or {"Version": POLICY_VERSION})
+    out["Statement"] = new_statements
+    return out
+
+
+def wildcard_match(pattern: str, value: str) -> bool:
+    """IAM-style matching: '*' is any run of characters, '?' any one; nothing else is special."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, value, flags=re.DOTALL) is not None
+
+
+def s3_resource_path(arn: str) -> str:
+    """'arn:<partition>:s3:::bucket/key' -> 'bucket/key'; '*' stays '*'."""
+    parts = arn.split(":", 5)
+    if len(parts) == 6 and parts[0] == "arn" and parts[2] == "s3":
+        return parts[5]
+    return arn
+
+
+def is_everyone(principal: Any) -> bool:
+    """Principal "*" or {"AWS": "*"} (also inside a list)."""
+    if principal == "*":
+        return True
+    return "*" in as_list(_d(principal).get("AWS"))
+
+
+# ---------------------------------------------------------------------------------------------------- ACL
+def read_bucket_acl(s3: Any, bucket: str) -> dict[str, Any]:
+    try:
+        response = s3.get_bucket_acl(Bucket=bucket)
+    except ClientError as exc:
+        _s3.raise_if_gone(exc, f"bucket {bucket}")
+        raise
+    return {"Owner": _d(response.get("Owner")), "Grants": list(response.get("Grants") or [])}
+
+
+def public_acl_grants(acl: dict[str, Any] | None) -> list[str]:
+    """'READ to everyone (AllUsers)', … for each grant to the AllUsers or AuthenticatedUsers group."""
+    out = []
+    for grant in (acl or {}).get("Grants") or []:
+        uri = _d(_d(grant).get("Grantee")).get("URI")
+        if uri in PUBLIC_GROUPS:
+            out.append(f"{grant.get('Permission', 'access')} to {PUBLIC_GROUPS[uri]}")
+    return out
+
+
+# ------------------------------------------------------------------------------------ who a statement admits
+# Condition keys that pin the calling principal to an AWS Organization (trusted, whatever the value) or to
+# accounts (trusted when every account named is). Keys are case-insensitive in IAM.
+ORG_KEYS = {"aws:principalorgid", "aws:principalorgpaths"}
+ACCOUNT_KEYS = {"aws:principalaccount", "aws:sourceaccount", "aws:sourceowner"}
+ARN_KEYS = {"aws:principalarn", "aws:sourcearn"}
+# Only operators that require the key to equal/match one of the values restrict the caller; "...IfExists"
+# lets a request without the key through, and the negated operators restrict nothing to a set.
+RESTRICTING_OPERATORS = {"stringequals", "stringlike", "arnequals", "arnlike", "stringequalsignorecase"}
+
+
+def account_of(identifier: str) -> str | None:
+    """The AWS account an AWS principal or ARN belongs to: a 12-digit id, '*' for any, or None when it is not
+    a customer account (e.g. the CloudFront origin access identity 'arn:aws:iam::cloudfront:user/…')."""
+    value = identifier.strip()
+    if value == "*":
+        return ANY_ACCOUNT
+    if ACCOUNT_ID.match(value):
+        return value
+    parts = value.split(":")
+    if len(parts) >= 6 and parts[0] == "arn":
+        account = parts[4]
+        if ACCOUNT_ID.match(account):
+            return account
+        if "*" in account or "?" in account:
+            return ANY_ACCOUNT
+    return None
+
+
+def condition_accounts(condition: Any) -> set[str] | None:
+    """Accounts a statement's Condition pins the caller to; an empty set means pinned to an Organization
+    (trusted); None means the condition does not restrict who may call."""
+    accounts: set[str] = set()
+    org = False
+    for operator, entries in _d(condition).items():
+        base = operator.split(":")[-1].lower()  # "ForAnyValue:StringEquals" -> "stringequals"
+        if base not in RESTRICTING_OPERATORS:
+            continue
+        for key, values in _d(entries).items():
+            key = key.lower()
+            if key in ORG_KEYS:
+                org = True
+            elif key in ACCOUNT_KEYS:
+                accounts |= {ANY_ACCOUNT if ("*" in str(v) or "?" in str(v)) else str(v) for v in as_list(values)}
+            elif key in ARN_KEYS:
+                accounts |= {account_of(str(v)) or ANY_ACCOUNT for v in as_list(values)}
+    if org:
+        return set()
+    return accounts or None
+
+
+def external_grantees(statement: dict[str, Any], own_account: str, trusted: set[str]) -> list[str]:
+    """Who outside ``own_account`` and ``trusted`` an Allow statement lets in (empty when no one).
+
+    AWS principals are judged by their account; "*" (and Allow with NotPrincipal) by the statement's
+    conditions: pinned to the Organization or to trusted accounts is trusted, anything else lets in any AWS
+    account. Service, federated and CanonicalUser principals (CloudFront origin access identities) are not
+    accounts and are left alone.
+    """
+    if str(statement.get("Effect", "")).lower() != "allow":
+        return []
+    allowed = trusted | {own_account}
+    if "NotPrincipal" in statement:
+        identifiers = ["*"]
+    else:
+        principal = statement.get("Principal")
+        identifiers = ["*"] if principal == "*" else [str(p) for p in as_list(_d(principal).get("AWS"))]
+    found: list[str] = []
+    for identifier in identifiers:
+        account = account_of(identifier)
+        if account is None:
+            continue
+        if account == ANY_ACCOUNT:
+            pinned = condition_accounts(statement.get("Condition"))
+            if pinned is None or ANY_ACCOUNT in pinned:
+                found.append("any AWS account (Principal *)")
+            else:
+                found += sorted(a for a in pinned if a not in allowed)
+        elif account not in allowed:
+            found.append(account)
+    return list(dict.fromkeys(found))
+
+
+def external_acl_grants(acl: dict[str, Any] | None, trusted: set[str]) -> list[str]:
+    """ACL grants to anyone but the bucket owner: other canonical users (unless their canonical id is in
+    ``trusted``), e-mail grantees, and the AllUsers / AuthenticatedUsers groups. LogDelivery is AWS's own."""
+    acl = acl or {}
+    owner = str(_d(acl.get("Owner")).get("ID", ""))
+    out = []
+    for grant in acl.get("Grants") or []:
+        grantee = _d(_d(grant).get("Grantee"))
+        permission = grant.get("Permission", "access")
+        kind = grantee.get("Type")
+        if kind == "CanonicalUser":
+            canonical = str(grantee.get("ID", ""))
+            if canonical and canonical != owner and canonical not in trusted:
+                out.append(f"{permission} to canonical user {canonical}")
+        elif kind == "AmazonCustomerByEmail":
+            out.append(f"{permission} to {grantee.get('EmailAddress', 'an e-mail grantee')}")
+        elif kind == "Group" and grantee.get("URI") in PUBLIC_GROUPS:
+            out.append(f"{permission} to {PUBLIC_GROUPS[grantee['URI']]}")
+    return out

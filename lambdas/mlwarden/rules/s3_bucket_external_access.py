@@ -1,0 +1,199 @@
+"""S3 bucket policies and ACLs must not grant access to accounts outside the allow-list (closest control: S3.6).
+
+Trusted: the bucket's own account and the account ids in cdk.json ``trustedAccounts`` (canonical user ids
+there also trust ACL grants to those users). A policy statement is judged by its AWS principals: account
+ids, ARNs (``arn:aws:iam::111122223333:root``, roles, users), lists of them, and ``"*"`` — which is trusted
+only when the statement pins the caller with ``aws:PrincipalOrgID`` / ``aws:PrincipalOrgPaths`` (any value)
+or to trusted accounts with ``aws:PrincipalAccount`` / ``aws:SourceAccount`` / ``aws:PrincipalArn`` /
+``aws:SourceArn``. Service, federated and CanonicalUser (CloudFront origin access identity) principals are
+not accounts and are left alone. Only Allow statements grant access.
+
+Remediation (remediate mode only) removes the offending Allow statements, each one whole, and keeps every
+other statement, the Version and the Id (PutBucketPolicy). When no statement would remain the policy is
+deleted (DeleteBucketPolicy): S3 rejects a policy without statements, and what goes is only what was
+offending. ACL grants are never changed: the alert says which to remove.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from mlwarden.core.context import RuleContext
+from mlwarden.core.model import (
+    COMPLIANT,
+    NON_COMPLIANT,
+    NOT_APPLICABLE,
+    Evaluation,
+    RemediationResult,
+    ResourceRef,
+)
+from mlwarden.core.spec import CloudTrailTrigger, ConfigTrigger, Option, Permissions, Rule, RuleSpec
+from mlwarden.rules import _s3, _s3_access
+
+TRUSTED_ACCOUNTS = "trustedAccounts"
+ACL_FIX = (
+    "remove the ACL grants to other accounts (PutBucketAcl), or disable ACLs with Object Ownership "
+    "BucketOwnerEnforced; mlwarden does not change ACLs"
+)
+
+
+def trusted_accounts(ctx: RuleContext) -> set[str]:
+    value = ctx.settings.option(TRUSTED_ACCOUNTS, [])
+    return {str(v).strip() for v in value} if isinstance(value, list) else set()
+
+
+def offending_statements(
+    policy: dict[str, Any] | None, own_account: str, trusted: set[str]
+) -> list[tuple[int, dict[str, Any], list[str]]]:
+    """(index, statement, who it lets in) for each statement granting access outside the trusted accounts."""
+    out = []
+    for index, statement in enumerate(_s3_access.statements(policy)):
+        grantees = _s3_access.external_grantees(statement, own_account, trusted)
+        if grantees:
+            out.append((index, statement, grantees))
+    return out
+
+
+def _label(index: int, statement: dict[str, Any]) -> str:
+    return f"statement {statement['Sid']!r}" if statement.get("Sid") else f"statement #{index + 1}"
+
+
+class S3BucketExternalAccess(Rule):
+    spec = RuleSpec(
+        id="s3-bucket-external-access",
+        title="S3 bucket must not grant access to accounts outside the allow-list",
+        severity="HIGH",
+        resource_type=_s3.BUCKET_TYPE,
+        controls=("S3.6",),
+        permissions=Permissions(
+            detect=(
+                "s3:GetBucketPolicy",  # GetBucketPolicy
+                "s3:GetBucketAcl",  # GetBucketAcl
+                "s3:GetBucketTagging",  # GetBucketTagging (exemptions)
+                "s3:ListAllMyBuckets",  # ListBuckets (sweeps)
+            ),
+            remediate=("s3:PutBucketPolicy", "s3:DeleteBucketPolicy"),
+            resources=("arn:{partition}:s3:::*",),
+            unscoped=("s3:ListAllMyBuckets",),
+        ),
+        cloudtrail=(
+            CloudTrailTrigger(
+                source="aws.s3",
+                event_source="s3.amazonaws.com",
+                event_names=("PutBucketPolicy", "PutBucketAcl"),
+            ),
+        ),
+        config=ConfigTrigger(resource_types=(_s3.BUCKET_TYPE,)),
+        config_managed_rules=(
+            "S3_BUCKET_BLACKLISTED_ACTIONS_PROHIBITED",  # S3.6
+            "S3_BUCKET_POLICY_GRANTEE_CHECK",
+        ),
+        options=(
+            Option(
+                key=TRUSTED_ACCOUNTS,
+                default=[],
+                help=(
+                    "account ids (and, for ACL grants, canonical user ids) a bucket policy may grant access to "
+                    "besides the bucket's own account"
+                ),
+            ),
+        ),
+        remediation_summary=(
+            "remove only the bucket policy statements that grant access outside the allow-list (DeleteBucketPolicy "
+            "when none would remain); ACL grants are reported, not changed"
+        ),
+    )
+
+    def refs_from_event(self, event: dict[str, Any]) -> list[ResourceRef]:
+        return _s3.bucket_refs_from_cloudtrail(event)
+
+    def ref_from_config_item(self, item: dict[str, Any]) -> ResourceRef | None:
+        return _s3.bucket_ref_from_config_item(item)
+
+    def ref_from_arn(self, arn: str, region: str, account: str) -> ResourceRef | None:
+        return _s3.bucket_ref_from_arn(arn, region, account)
+
+    def list_refs(self, ctx: RuleContext, region: str) -> list[ResourceRef]:
+        return _s3.list_bucket_refs(ctx.client("s3", region), region)
+
+    def fetch(self, ref: ResourceRef, ctx: RuleContext) -> dict[str, Any]:
+        s3 = ctx.client("s3", ref.region, ref.account)
+        policy = _s3_access.read_bucket_policy(s3, ref.resource_id)
+        acl = _s3_access.read_bucket_acl(s3, ref.resource_id)
+        return {"policy": policy, "acl": acl}
+
+    def evaluate(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> Evaluation:
+        if not ref.account:
+            return Evaluation(NOT_APPLICABLE, "the bucket's account is unknown, so external access cannot be judged")
+        trusted = trusted_accounts(ctx)
+        statements = offending_statements(state.get("policy"), ref.account, trusted)
+        grants = _s3_access.external_acl_grants(state.get("acl"), trusted)
+        if not statements and not grants:
+            return Evaluation(COMPLIANT, "bucket policy and ACL grant access only to the own and trusted accounts")
+        findings = [f"bucket policy {_label(i, s)} grants {', '.join(who)}" for i, s, who in statements]
+        findings += [f"ACL grants {grant}" for grant in grants]
+        steps = []
+        if statements:
+            steps.append(
+                "remove the offending bucket policy statement(s) "
+                f"({', '.join(_label(i, s) for i, s, _ in statements)}); the other statements are kept"
+            )
+        if grants:
+            steps.append(ACL_FIX)
+        steps.append(f"or, if the access is intended, add the account to cdk.json {TRUSTED_ACCOUNTS}")
+        before = {
+            "offending_statements": [copy.deepcopy(s) for _, s, _ in statements],
+            "external_acl_grants": grants,
+            "trusted_accounts": sorted(trusted | {ref.account}),
+        }
+        return Evaluation(NON_COMPLIANT, "; ".join(findings), "; ".join(steps), before)
+
+    def remediate(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> RemediationResult:
+        current = self.fetch(ref, ctx)
+        if self.evaluate(ref, current, ctx).compliance != NON_COMPLIANT:
+            return RemediationResult(False, "already compliant: nothing changed", {"policy": current.get("policy")})
+        trusted = trusted_accounts(ctx)
+        policy = current.get("policy")
+        offending = offending_statements(policy, ref.account, trusted)
+        grants = _s3_access.external_acl_grants(current.get("acl"), trusted)
+        s3 = ctx.client("s3", ref.region, ref.account)
+        done = ""
+        after: dict[str, Any] = {"policy": policy}
+        if offending:
+            drop = {i for i, _, _ in offending}
+            kept = [s for i, s in enumerate(_s3_access.statements(policy)) if i not in drop]
+            removed = ", ".join(_label(i, s) for i, s, _ in offending)
+            try:
+                if kept:
+                    new_policy = _s3_access.with_statements(copy.deepcopy(policy), kept)
+                    s3.put_bucket_policy(Bucket=ref.resource_id, Policy=_s3_access.policy_text(new_policy))
+                    after["policy"] = new_policy
+                    done = f"removed bucket policy {removed}; kept {len(kept)} other statement(s)"
+                else:
+                    s3.delete_bucket_policy(Bucket=ref.resource_id)
+                    after["policy"] = None
+                    done = (
+                        f"removed bucket policy {removed}; no statement was left, so the bucket policy was "
+                        "deleted (it held only the offending statements)"
+                    )
+            except ClientError as exc:
+                _s3.raise_if_gone(exc, f"bucket {ref.resource_id}")
+                raise
+            after["removed_statements"] = [copy.deepcopy(s) for _, s, _ in offending]
+        if grants:
+            after["external_acl_grants"] = grants
+            remaining = f"ACL still grants {'; '.join(grants)}: {ACL_FIX}"
+            return RemediationResult(bool(offending), f"{done}; {remaining}" if done else remaining, after, done=False)
+        return RemediationResult(True, done, after)
+
+    def read_tags(self, ref: ResourceRef, state: Any, ctx: RuleContext) -> dict[str, str]:
+        return _s3.bucket_tags(ctx.client("s3", ref.region, ref.account), ref.resource_id)
+
+    def console_url(self, ref: ResourceRef) -> str:
+        return f"{_s3.bucket_console_url(ref.resource_id, ref.region)}&tab=permissions"
+
+
+RULE = S3BucketExternalAccess()

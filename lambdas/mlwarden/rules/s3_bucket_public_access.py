@@ -1,0 +1,176 @@
+"""S3 buckets must not be public and must have bucket-level Block Public Access fully on (S3.2, S3.3, S3.8).
+
+The verdict follows S3.8: all four bucket Block Public Access flags must be on. When they are, the bucket
+cannot be public and one read settles it. When they are not, the rule also reads what the open flags expose
+(the policy status when RestrictPublicBuckets is off, the ACL when IgnorePublicAcls is off) to say whether
+the bucket is public now; a public bucket raises the alert to CRITICAL.
+
+Real AWS turns all four flags on for every bucket created since April 2023; moto creates buckets without a
+configuration. Both shapes are handled: no configuration means every flag is off.
+
+Remediation turns the four flags on (PutPublicAccessBlock). It never edits the policy or the ACL: with the
+flags on, public grants are ignored and public policies restricted to the account. A bucket that must stay
+public (a public dataset, a website) is exempted with the ``mlwarden:exempt`` tag.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from mlwarden.core.context import RuleContext
+from mlwarden.core.model import COMPLIANT, NON_COMPLIANT, Evaluation, RemediationResult, ResourceRef
+from mlwarden.core.spec import CloudTrailTrigger, ConfigTrigger, Permissions, Rule, RuleSpec
+from mlwarden.rules import _s3, _s3_access
+
+RULE_ID = "s3-bucket-public-access"
+EXEMPT_HINT = f"if the bucket must stay public, tag it mlwarden:exempt={RULE_ID} with mlwarden:exempt-reason"
+
+
+def exposures(state: dict[str, Any]) -> list[str]:
+    """What makes the bucket public now, in words (empty when nothing does)."""
+    found = []
+    if state.get("policy_public"):
+        found.append("bucket policy is public")
+    found += [f"ACL grants {grant}" for grant in state.get("public_acl_grants") or []]
+    return found
+
+
+class S3BucketPublicAccess(Rule):
+    spec = RuleSpec(
+        id=RULE_ID,
+        title="S3 bucket must not be public and must have Block Public Access on",
+        severity="HIGH",
+        resource_type=_s3.BUCKET_TYPE,
+        controls=("S3.2", "S3.3", "S3.8"),
+        permissions=Permissions(
+            detect=(
+                "s3:GetBucketPublicAccessBlock",  # GetPublicAccessBlock (bucket)
+                "s3:GetBucketPolicyStatus",  # GetBucketPolicyStatus
+                "s3:GetBucketAcl",  # GetBucketAcl
+                "s3:GetBucketTagging",  # GetBucketTagging (exemptions)
+                "s3:ListAllMyBuckets",  # ListBuckets (sweeps)
+            ),
+            remediate=("s3:PutBucketPublicAccessBlock",),  # PutPublicAccessBlock (bucket)
+            resources=("arn:{partition}:s3:::*",),
+            unscoped=("s3:ListAllMyBuckets",),
+        ),
+        cloudtrail=(
+            CloudTrailTrigger(
+                source="aws.s3",
+                event_source="s3.amazonaws.com",
+                event_names=(
+                    "CreateBucket",
+                    "PutBucketAcl",
+                    "PutBucketPolicy",
+                    "PutBucketPublicAccessBlock",
+                    "DeleteBucketPublicAccessBlock",
+                ),
+            ),
+        ),
+        config=ConfigTrigger(resource_types=(_s3.BUCKET_TYPE,)),
+        config_managed_rules=(
+            "S3_BUCKET_PUBLIC_READ_PROHIBITED",  # S3.2
+            "S3_BUCKET_PUBLIC_WRITE_PROHIBITED",  # S3.3
+            "S3_BUCKET_LEVEL_PUBLIC_ACCESS_PROHIBITED",  # S3.8
+        ),
+        remediation_summary="all four bucket Block Public Access settings on (PutPublicAccessBlock)",
+    )
+
+    def refs_from_event(self, event: dict[str, Any]) -> list[ResourceRef]:
+        return _s3.bucket_refs_from_cloudtrail(event)
+
+    def ref_from_config_item(self, item: dict[str, Any]) -> ResourceRef | None:
+        return _s3.bucket_ref_from_config_item(item)
+
+    def ref_from_arn(self, arn: str, region: str, account: str) -> ResourceRef | None:
+        return _s3.bucket_ref_from_arn(arn, region, account)
+
+    def list_refs(self, ctx: RuleContext, region: str) -> list[ResourceRef]:
+        return _s3.list_bucket_refs(ctx.client("s3", region), region)
+
+    def fetch(self, ref: ResourceRef, ctx: RuleContext) -> dict[str, Any]:
+        s3 = ctx.client("s3", ref.region, ref.account)
+        bucket = ref.resource_id
+        configuration = _s3_access.read_bucket_bpa(s3, bucket)
+        flags = _s3_access.bpa_flags(configuration)
+        state: dict[str, Any] = {
+            "configured": configuration is not None,
+            "block_public_access": flags,
+            "policy_public": None,
+            "public_acl_grants": None,
+        }
+        if all(flags.values()):
+            return state  # fully blocked: nothing else can make the bucket public
+        try:
+            if not flags["RestrictPublicBuckets"]:
+                try:
+                    status = s3.get_bucket_policy_status(Bucket=bucket)["PolicyStatus"]
+                    state["policy_public"] = bool(status.get("IsPublic"))
+                except ClientError as exc:
+                    if _s3.code(exc) != "NoSuchBucketPolicy":
+                        raise
+                    state["policy_public"] = False
+            if not flags["IgnorePublicAcls"]:
+                state["public_acl_grants"] = _s3_access.public_acl_grants(_s3_access.read_bucket_acl(s3, bucket))
+        except ClientError as exc:
+            _s3.raise_if_gone(exc, f"bucket {bucket}")
+            raise
+        return state
+
+    def evaluate(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> Evaluation:
+        flags = state["block_public_access"]
+        off = [flag for flag, on in flags.items() if not on]
+        if not off:
+            return Evaluation(COMPLIANT, "all four bucket Block Public Access settings are on")
+        public = exposures(state)
+        if not state.get("configured"):
+            blocked = "bucket has no Block Public Access configuration"
+        else:
+            blocked = f"bucket Block Public Access is not fully on ({', '.join(off)} off)"
+        reason = f"bucket is public: {'; '.join(public)}; {blocked}" if public else f"{blocked}; not public now"
+        before = {
+            "PublicAccessBlockConfiguration": flags if state.get("configured") else None,
+            "policy_public": state.get("policy_public"),
+            "public_acl_grants": state.get("public_acl_grants"),
+        }
+        return Evaluation(
+            NON_COMPLIANT,
+            reason,
+            f"turn on all four bucket Block Public Access settings (public grants are then ignored, the policy "
+            f"and ACL are left as they are); {EXEMPT_HINT}",
+            before,
+        )
+
+    def remediate(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> RemediationResult:
+        current = self.fetch(ref, ctx)
+        if self.evaluate(ref, current, ctx).compliance == COMPLIANT:
+            return RemediationResult(
+                False, "already compliant: nothing changed", {"PublicAccessBlockConfiguration": _s3_access.FULL_BLOCK}
+            )
+        s3 = ctx.client("s3", ref.region, ref.account)
+        try:
+            s3.put_public_access_block(Bucket=ref.resource_id, PublicAccessBlockConfiguration=_s3_access.FULL_BLOCK)
+        except ClientError as exc:
+            _s3.raise_if_gone(exc, f"bucket {ref.resource_id}")
+            raise
+        was_public = exposures(current)
+        effect = f"; public access it granted ({'; '.join(was_public)}) is now blocked" if was_public else ""
+        return RemediationResult(
+            True,
+            f"all four bucket Block Public Access settings turned on{effect}; policy and ACL left unchanged",
+            {"PublicAccessBlockConfiguration": dict(_s3_access.FULL_BLOCK)},
+        )
+
+    def read_tags(self, ref: ResourceRef, state: Any, ctx: RuleContext) -> dict[str, str]:
+        return _s3.bucket_tags(ctx.client("s3", ref.region, ref.account), ref.resource_id)
+
+    def severity(self, ref: ResourceRef, state: dict[str, Any]) -> str:
+        return "CRITICAL" if exposures(state) else self.spec.severity
+
+    def console_url(self, ref: ResourceRef) -> str:
+        return f"{_s3.bucket_console_url(ref.resource_id, ref.region)}&tab=permissions"
+
+
+RULE = S3BucketPublicAccess()

@@ -1,0 +1,194 @@
+"""S3 bucket policies must deny requests that do not use TLS (S3.5).
+
+Compliant: a statement that denies every S3 action ("s3:*" or "*") to every principal ("*") on the bucket
+and its objects, under the single condition ``Bool``/``BoolIfExists`` ``aws:SecureTransport = false``.
+A deny narrowed by other conditions or to some keys does not count.
+
+Remediation merges the mlwarden statement (Sid ``mlwarden-DenyInsecureTransport``) into the existing
+policy: every other statement, the Version and the Id are kept as they are. It refuses, with the reason in
+the alert, when the merged policy would exceed S3's 20 KB bucket policy limit.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from mlwarden.core.context import RuleContext
+from mlwarden.core.model import COMPLIANT, NON_COMPLIANT, Evaluation, RemediationResult, ResourceRef
+from mlwarden.core.spec import CloudTrailTrigger, ConfigTrigger, Permissions, Rule, RuleSpec
+from mlwarden.rules import _s3, _s3_access
+
+SID = "mlwarden-DenyInsecureTransport"
+SECURE_TRANSPORT = "aws:securetransport"
+
+
+def deny_insecure_transport(bucket: str, partition: str = "aws") -> dict[str, Any]:
+    arn = f"arn:{partition}:s3:::{bucket}"
+    return {
+        "Sid": SID,
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [arn, f"{arn}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
+def _is_false(values: Any) -> bool:
+    listed = _s3_access.as_list(values)
+    return bool(listed) and all(str(v).lower() == "false" for v in listed)
+
+
+def denies_insecure_transport(statement: dict[str, Any], bucket: str) -> bool:
+    """True when the statement denies all S3 actions to everyone on the bucket and its objects without TLS."""
+    if str(statement.get("Effect", "")).lower() != "deny" or "NotPrincipal" in statement:
+        return False
+    if "NotAction" in statement or "NotResource" in statement:
+        return False
+    if not _s3_access.is_everyone(statement.get("Principal")):
+        return False
+    actions = [str(a).lower() for a in _s3_access.as_list(statement.get("Action"))]
+    if not any(a in ("s3:*", "*") for a in actions):
+        return False
+    paths = [_s3_access.s3_resource_path(str(r)) for r in _s3_access.as_list(statement.get("Resource"))]
+    for target in (bucket, f"{bucket}/*"):
+        if not any(_s3_access.wildcard_match(path, target) for path in paths):
+            return False
+    condition = statement.get("Condition")
+    if not isinstance(condition, dict) or len(condition) != 1:
+        return False
+    operator, entries = next(iter(condition.items()))
+    if operator.lower() not in ("bool", "boolifexists") or not isinstance(entries, dict) or len(entries) != 1:
+        return False
+    key, value = next(iter(entries.items()))
+    return key.lower() == SECURE_TRANSPORT and _is_false(value)
+
+
+def partition_of(policy: dict[str, Any] | None) -> str:
+    """The partition the policy's own ARNs use (aws, aws-cn, aws-us-gov), 'aws' when none says."""
+    for statement in _s3_access.statements(policy):
+        for resource in _s3_access.as_list(statement.get("Resource")):
+            parts = str(resource).split(":")
+            if len(parts) > 2 and parts[0] == "arn" and parts[1]:
+                return parts[1]
+    return "aws"
+
+
+class S3BucketSslOnly(Rule):
+    spec = RuleSpec(
+        id="s3-bucket-ssl-only",
+        title="S3 bucket policy must deny requests without TLS",
+        severity="MEDIUM",
+        resource_type=_s3.BUCKET_TYPE,
+        controls=("S3.5",),
+        permissions=Permissions(
+            detect=(
+                "s3:GetBucketPolicy",  # GetBucketPolicy
+                "s3:GetBucketTagging",  # GetBucketTagging (exemptions)
+                "s3:ListAllMyBuckets",  # ListBuckets (sweeps)
+            ),
+            remediate=("s3:PutBucketPolicy",),
+            resources=("arn:{partition}:s3:::*",),
+            unscoped=("s3:ListAllMyBuckets",),
+        ),
+        cloudtrail=(
+            CloudTrailTrigger(
+                source="aws.s3",
+                event_source="s3.amazonaws.com",
+                event_names=("CreateBucket", "PutBucketPolicy", "DeleteBucketPolicy"),
+            ),
+        ),
+        config=ConfigTrigger(resource_types=(_s3.BUCKET_TYPE,)),
+        config_managed_rules=("S3_BUCKET_SSL_REQUESTS_ONLY",),
+        remediation_summary=(
+            "a Deny on aws:SecureTransport = false merged into the existing bucket policy; no statement lost"
+        ),
+    )
+
+    def refs_from_event(self, event: dict[str, Any]) -> list[ResourceRef]:
+        return _s3.bucket_refs_from_cloudtrail(event)
+
+    def ref_from_config_item(self, item: dict[str, Any]) -> ResourceRef | None:
+        return _s3.bucket_ref_from_config_item(item)
+
+    def ref_from_arn(self, arn: str, region: str, account: str) -> ResourceRef | None:
+        return _s3.bucket_ref_from_arn(arn, region, account)
+
+    def list_refs(self, ctx: RuleContext, region: str) -> list[ResourceRef]:
+        return _s3.list_bucket_refs(ctx.client("s3", region), region)
+
+    def fetch(self, ref: ResourceRef, ctx: RuleContext) -> dict[str, Any]:
+        policy = _s3_access.read_bucket_policy(ctx.client("s3", ref.region, ref.account), ref.resource_id)
+        return {"policy": policy}
+
+    def evaluate(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> Evaluation:
+        policy = state.get("policy")
+        bucket = ref.resource_id
+        fix = (
+            f"add to the bucket policy a statement {SID} denying s3:* to every principal on the bucket and its "
+            "objects when aws:SecureTransport is false (the other statements are kept)"
+        )
+        if policy is None:
+            return Evaluation(
+                NON_COMPLIANT, "bucket has no policy, so requests without TLS are not denied", fix, {"policy": None}
+            )
+        for index, statement in enumerate(_s3_access.statements(policy)):
+            if denies_insecure_transport(statement, bucket):
+                sid = statement.get("Sid") or f"#{index + 1}"
+                return Evaluation(COMPLIANT, f"bucket policy statement {sid} denies requests without TLS")
+        return Evaluation(
+            NON_COMPLIANT,
+            "bucket policy does not deny requests without TLS (no Deny on aws:SecureTransport = false for all "
+            "principals on the bucket and its objects)",
+            fix,
+            {"policy": policy},
+        )
+
+    def remediate(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> RemediationResult:
+        current = self.fetch(ref, ctx)
+        policy = current.get("policy")
+        if self.evaluate(ref, current, ctx).compliance == COMPLIANT:
+            return RemediationResult(False, "already compliant: nothing changed", {"policy": policy})
+        ours = deny_insecure_transport(ref.resource_id, partition_of(policy))
+        kept = copy.deepcopy(_s3_access.statements(policy))
+        # Our own statement, if someone edited it so that it no longer denies plain HTTP, is put back as it was
+        # written; every other statement stays exactly as it is.
+        restored = any(s.get("Sid") == SID for s in kept)
+        merged_statements = [ours if s.get("Sid") == SID else s for s in kept]
+        if not restored:
+            merged_statements.append(ours)
+        merged = _s3_access.with_statements(copy.deepcopy(policy), merged_statements)
+        size = _s3_access.policy_size(merged)
+        if size > _s3_access.POLICY_SIZE_LIMIT:
+            return RemediationResult(
+                False,
+                f"refused: adding {SID} would make the bucket policy {size} bytes, over S3's "
+                f"{_s3_access.POLICY_SIZE_LIMIT}-byte limit; shorten the policy, then add the statement by hand",
+                {"policy": policy},
+                done=False,
+            )
+        s3 = ctx.client("s3", ref.region, ref.account)
+        try:
+            s3.put_bucket_policy(Bucket=ref.resource_id, Policy=_s3_access.policy_text(merged))
+        except ClientError as exc:
+            _s3.raise_if_gone(exc, f"bucket {ref.resource_id}")
+            raise
+        if policy is None:
+            what = f"bucket policy created with the single statement {SID}"
+        elif restored:
+            what = f"statement {SID} restored; the other {len(kept) - 1} statement(s) kept unchanged"
+        else:
+            what = f"statement {SID} added; the {len(kept)} existing statement(s) kept unchanged"
+        return RemediationResult(True, f"{what}: requests without TLS are now denied", {"policy": merged})
+
+    def read_tags(self, ref: ResourceRef, state: Any, ctx: RuleContext) -> dict[str, str]:
+        return _s3.bucket_tags(ctx.client("s3", ref.region, ref.account), ref.resource_id)
+
+    def console_url(self, ref: ResourceRef) -> str:
+        return f"{_s3.bucket_console_url(ref.resource_id, ref.region)}&tab=permissions"
+
+
+RULE = S3BucketSslOnly()

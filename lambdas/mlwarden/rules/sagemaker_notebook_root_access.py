@@ -1,0 +1,153 @@
+"""Users must not have root access on SageMaker notebook instances (SageMaker.3).
+
+RootAccess can be changed, but only while the instance is Stopped. A Lambda cannot wait for a notebook to
+stop, so the fix runs in steps, each brought back here by the notebook's own state-change event:
+InService -> stop it (it is then Stopping); Stopped -> ``UpdateNotebookInstance RootAccess=Disabled``, and it is
+left stopped for its owner to start again. A Pending instance is stopped once InService. Never deleted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlwarden.core.context import RuleContext
+from mlwarden.core.model import COMPLIANT, NON_COMPLIANT, Evaluation, RemediationResult, ResourceRef
+from mlwarden.core.spec import (
+    CloudTrailTrigger,
+    ConfigTrigger,
+    Permissions,
+    Rule,
+    RuleSpec,
+    ServiceEventTrigger,
+)
+from mlwarden.rules import _sagemaker
+
+NOTEBOOK_TYPE = _sagemaker.NOTEBOOK_TYPE
+STATE_CHANGE = "SageMaker Notebook Instance State Change"
+# The fix waits for these states; their state-change events route back here.
+WAKE_UP_STATES = ("InService", "Stopped")
+FIX = "stop the instance, set RootAccess to Disabled (UpdateNotebookInstance) and leave it stopped"
+FOLLOW_UP = "its Stopped state-change event brings it back here and RootAccess is then disabled"
+
+
+def root_access(state: dict[str, Any]) -> str:
+    return str(state.get("RootAccess") or "Enabled")  # the API default is Enabled
+
+
+class SageMakerNotebookRootAccess(Rule):
+    spec = RuleSpec(
+        id="sagemaker-notebook-root-access",
+        title="SageMaker notebook instance users must not have root access",
+        severity="HIGH",
+        resource_type=NOTEBOOK_TYPE,
+        controls=("SageMaker.3",),
+        permissions=Permissions(
+            detect=(
+                "sagemaker:DescribeNotebookInstance",
+                "sagemaker:ListTags",
+                "sagemaker:ListNotebookInstances",
+            ),
+            remediate=("sagemaker:StopNotebookInstance", "sagemaker:UpdateNotebookInstance"),
+            resources=("arn:{partition}:sagemaker:{region}:{account}:notebook-instance/*",),
+            unscoped=("sagemaker:ListNotebookInstances",),
+        ),
+        cloudtrail=(
+            CloudTrailTrigger(
+                source="aws.sagemaker",
+                event_source="sagemaker.amazonaws.com",
+                event_names=("CreateNotebookInstance", "UpdateNotebookInstance", "StartNotebookInstance"),
+            ),
+        ),
+        service_events=(
+            # InService: a notebook that was Pending can now be stopped; Stopped: RootAccess can now be changed.
+            ServiceEventTrigger(
+                source="aws.sagemaker",
+                detail_types=(STATE_CHANGE,),
+                detail={"NotebookInstanceStatus": list(WAKE_UP_STATES)},
+            ),
+        ),
+        config=ConfigTrigger(resource_types=(NOTEBOOK_TYPE,)),
+        config_managed_rules=("SAGEMAKER_NOTEBOOK_INSTANCE_ROOT_ACCESS_CHECK",),
+        remediation_summary="stop the instance, set RootAccess Disabled once it is Stopped, leave it stopped",
+    )
+
+    def refs_from_event(self, event: dict[str, Any]) -> list[ResourceRef]:
+        return _sagemaker.notebook_refs_from_event(event)
+
+    def ref_from_config_item(self, item: dict[str, Any]) -> ResourceRef | None:
+        return _sagemaker.ref_from_config_item(item, NOTEBOOK_TYPE)
+
+    def ref_from_arn(self, arn: str, region: str, account: str) -> ResourceRef | None:
+        return _sagemaker.ref_from_arn(arn, region, account, NOTEBOOK_TYPE)
+
+    def list_refs(self, ctx: RuleContext, region: str) -> list[ResourceRef]:
+        return _sagemaker.list_notebook_refs(ctx, region)
+
+    def fetch(self, ref: ResourceRef, ctx: RuleContext) -> dict[str, Any]:
+        return _sagemaker.describe_notebook(ctx, ref)
+
+    def evaluate(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> Evaluation:
+        access = root_access(state)
+        if access != "Enabled":
+            return Evaluation(COMPLIANT, f"RootAccess is {access}")
+        status = state.get("NotebookInstanceStatus", "unknown")
+        return Evaluation(
+            NON_COMPLIANT,
+            f"RootAccess is Enabled (instance is {status}); notebook users must not have root access",
+            f"{FIX}; the owner can start it again afterwards (lifecycle configurations still run as root)",
+            _sagemaker.notebook_summary(state, "RootAccess"),
+        )
+
+    def remediate(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> RemediationResult:
+        current = self.fetch(ref, ctx)
+        status = str(current.get("NotebookInstanceStatus", "unknown"))
+        if root_access(current) != "Enabled":
+            return RemediationResult(False, "already compliant: RootAccess is Disabled", self._after(current))
+        client = ctx.client("sagemaker", ref.region, ref.account)
+        if status == "Stopped":
+            client.update_notebook_instance(NotebookInstanceName=ref.resource_id, RootAccess="Disabled")
+            return RemediationResult(
+                True,
+                "RootAccess set to Disabled; the instance was left stopped for its owner to start again",
+                {"NotebookInstanceStatus": "Updating", "RootAccess": "Disabled"},
+            )
+        if status == "InService":
+            client.stop_notebook_instance(NotebookInstanceName=ref.resource_id)
+            return RemediationResult(
+                True,
+                f"stopped the instance; RootAccess cannot change until it is Stopped: {FOLLOW_UP}",
+                {"NotebookInstanceStatus": "Stopping", "RootAccess": "Enabled"},
+                done=False,
+            )
+        if status in ("Stopping", "Updating"):
+            return RemediationResult(False, f"instance is {status}: {FOLLOW_UP}", self._after(current), done=False)
+        if status == "Pending":
+            return RemediationResult(
+                False,
+                "instance is Pending and cannot be stopped yet: its InService state-change event brings it back "
+                f"here to be stopped, then {FOLLOW_UP}",
+                self._after(current),
+                done=False,
+            )
+        return RemediationResult(
+            False,
+            f"instance is {status}: it cannot be updated in this state; a human must {FIX}",
+            self._after(current),
+            done=False,
+        )
+
+    @staticmethod
+    def _after(state: dict[str, Any]) -> dict[str, Any]:
+        return {"NotebookInstanceStatus": state.get("NotebookInstanceStatus"), "RootAccess": root_access(state)}
+
+    def read_tags(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> dict[str, str]:
+        return _sagemaker.tags(ctx, ref, self.arn(ref, state))
+
+    def arn(self, ref: ResourceRef, state: dict[str, Any]) -> str:
+        return str(state.get("NotebookInstanceArn") or ref.arn)
+
+    def console_url(self, ref: ResourceRef) -> str:
+        return _sagemaker.console_url(ref)
+
+
+RULE = SageMakerNotebookRootAccess()

@@ -1,0 +1,90 @@
+"""SageMaker notebook instances must run in a subnet of the customer's VPC (SageMaker.2).
+
+A notebook created without a SubnetId runs in the SageMaker service VPC, out of reach of the account's
+security groups, flow logs and VPC endpoints. The subnet can only be chosen when the instance is created, so
+the rule notifies only: the alert says what to recreate.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlwarden.core.context import RuleContext
+from mlwarden.core.model import COMPLIANT, NON_COMPLIANT, Evaluation, ResourceRef
+from mlwarden.core.spec import CloudTrailTrigger, ConfigTrigger, Permissions, Rule, RuleSpec
+from mlwarden.rules import _sagemaker
+
+NOTEBOOK_TYPE = _sagemaker.NOTEBOOK_TYPE
+RECREATE = (
+    "recreate the notebook instance with SubnetId set to a private subnet of your VPC and SecurityGroupIds "
+    "(with DirectInternetAccess Disabled, and VPC endpoints or a NAT gateway for the services it needs); the "
+    "subnet cannot be changed on an existing instance. Copy /home/ec2-user/SageMaker off the old instance "
+    "(e.g. to S3 or a Git repository) before deleting it"
+)
+
+
+class SageMakerNotebookVpc(Rule):
+    spec = RuleSpec(
+        id="sagemaker-notebook-vpc",
+        title="SageMaker notebook instance must run in a subnet of your VPC",
+        severity="HIGH",
+        resource_type=NOTEBOOK_TYPE,
+        controls=("SageMaker.2",),
+        permissions=Permissions(
+            detect=(
+                "sagemaker:DescribeNotebookInstance",
+                "sagemaker:ListTags",
+                "sagemaker:ListNotebookInstances",
+            ),
+            resources=("arn:{partition}:sagemaker:{region}:{account}:notebook-instance/*",),
+            unscoped=("sagemaker:ListNotebookInstances",),
+        ),
+        # The subnet is chosen only at creation; existing instances are swept by the Config backstop.
+        cloudtrail=(
+            CloudTrailTrigger(
+                source="aws.sagemaker",
+                event_source="sagemaker.amazonaws.com",
+                event_names=("CreateNotebookInstance",),
+            ),
+        ),
+        config=ConfigTrigger(resource_types=(NOTEBOOK_TYPE,)),
+        config_managed_rules=("SAGEMAKER_NOTEBOOK_INSTANCE_INSIDE_VPC",),
+    )
+
+    def refs_from_event(self, event: dict[str, Any]) -> list[ResourceRef]:
+        return _sagemaker.notebook_refs_from_event(event)
+
+    def ref_from_config_item(self, item: dict[str, Any]) -> ResourceRef | None:
+        return _sagemaker.ref_from_config_item(item, NOTEBOOK_TYPE)
+
+    def ref_from_arn(self, arn: str, region: str, account: str) -> ResourceRef | None:
+        return _sagemaker.ref_from_arn(arn, region, account, NOTEBOOK_TYPE)
+
+    def list_refs(self, ctx: RuleContext, region: str) -> list[ResourceRef]:
+        return _sagemaker.list_notebook_refs(ctx, region)
+
+    def fetch(self, ref: ResourceRef, ctx: RuleContext) -> dict[str, Any]:
+        return _sagemaker.describe_notebook(ctx, ref)
+
+    def evaluate(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> Evaluation:
+        subnet = state.get("SubnetId")
+        if subnet:
+            return Evaluation(COMPLIANT, f"the instance runs in subnet {subnet}")
+        return Evaluation(
+            NON_COMPLIANT,
+            "the instance has no SubnetId: it runs in the SageMaker service VPC, outside your network controls",
+            RECREATE,
+            _sagemaker.notebook_summary(state, "SubnetId", "DirectInternetAccess"),
+        )
+
+    def read_tags(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> dict[str, str]:
+        return _sagemaker.tags(ctx, ref, self.arn(ref, state))
+
+    def arn(self, ref: ResourceRef, state: dict[str, Any]) -> str:
+        return str(state.get("NotebookInstanceArn") or ref.arn)
+
+    def console_url(self, ref: ResourceRef) -> str:
+        return _sagemaker.console_url(ref)
+
+
+RULE = SageMakerNotebookVpc()
