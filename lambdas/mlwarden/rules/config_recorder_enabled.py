@@ -1,0 +1,194 @@
+"""AWS Config must keep recording (Config.1): the configuration recorder exists, is started, and has a
+delivery channel.
+
+The resource is the Region's customer managed configuration recorder (AWS allows one per account and Region;
+service-linked recorders that other services manage are not judged). Its id is the recorder's name. An event
+that does not name the recorder (``DeleteDeliveryChannel``, an account-level Security Hub Config.1 finding, a
+scan of a Region without any recorder) names it ``default``, the name the console and the CLI give it; the
+rule then judges the Region's recorder whatever its name, and the reason names it. Recorders carry no tags,
+so there is no exemption by tag.
+
+Remediation starts a stopped recorder (``StartConfigurationRecorder``) when it still has a delivery channel.
+A recorder cannot start without one, and a deleted recorder or channel needs choices (IAM role, S3 bucket,
+what to record) that only a human can make: those are notify-only, and the alert says how to recreate them.
+A deleted recorder is NON_COMPLIANT, not NOT_APPLICABLE: losing it is the violation.
+
+This rule deliberately has no AWS Config rule: a stopped or deleted recorder evaluates nothing, so a Config
+rule backstop would fall silent exactly when it is needed. It relies on the CloudTrail events below and on
+``mlwarden scan``, which sweeps each Region's recorder.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlwarden.core import events
+from mlwarden.core.context import RuleContext
+from mlwarden.core.model import COMPLIANT, NON_COMPLIANT, Evaluation, RemediationResult, ResourceRef
+from mlwarden.core.spec import CloudTrailTrigger, Permissions, Rule, RuleSpec
+
+RECORDER_TYPE = "AWS::Config::ConfigurationRecorder"
+DEFAULT_NAME = "default"  # what the console and `aws configservice subscribe` name the recorder
+ACCOUNT_ARN_PREFIX = "AWS::::Account:"  # how Security Hub names the account in account-level findings
+
+
+def recorder_ref(name: str, region: str, account: str = "", arn: str = "") -> ResourceRef:
+    return ResourceRef(RECORDER_TYPE, name or DEFAULT_NAME, region, account, arn)
+
+
+def recreate_advice(region: str, account: str, name: str) -> str:
+    role = f"arn:aws:iam::{account or '<account>'}:role/aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig"
+    return (
+        f"a human must recreate it in {region}: aws configservice put-configuration-recorder "
+        f"--configuration-recorder name={name},roleARN={role} "
+        "--recording-group allSupported=true,includeGlobalResourceTypes=true; then " + channel_advice(name)
+    )
+
+
+def channel_advice(name: str) -> str:
+    return (
+        "aws configservice put-delivery-channel --delivery-channel name=default,s3BucketName=<config bucket>; "
+        f"then aws configservice start-configuration-recorder --configuration-recorder-name {name}"
+    )
+
+
+class ConfigRecorderEnabled(Rule):
+    spec = RuleSpec(
+        id="config-recorder-enabled",
+        title="AWS Config recorder must keep recording",
+        severity="HIGH",
+        resource_type=RECORDER_TYPE,
+        controls=("Config.1",),
+        permissions=Permissions(
+            detect=(
+                "config:DescribeConfigurationRecorderStatus",
+                "config:DescribeDeliveryChannels",
+            ),
+            remediate=("config:StartConfigurationRecorder",),
+            # Granted on "*": the recorder is an account-Region singleton, named only at run time.
+            unscoped=(
+                "config:DescribeConfigurationRecorderStatus",
+                "config:DescribeDeliveryChannels",
+                "config:StartConfigurationRecorder",
+            ),
+        ),
+        cloudtrail=(
+            CloudTrailTrigger(
+                source="aws.config",
+                event_source="config.amazonaws.com",
+                event_names=("StopConfigurationRecorder", "DeleteConfigurationRecorder", "DeleteDeliveryChannel"),
+            ),
+        ),
+        # No ConfigTrigger and no managed Config rule: Config cannot report that Config is off (module docstring).
+        remediation_summary="StartConfigurationRecorder when the recorder and its delivery channel exist; else notify",
+    )
+
+    def refs_from_event(self, event: dict[str, Any]) -> list[ResourceRef]:
+        name = events.request_parameters(event).get("configurationRecorderName")
+        return [
+            recorder_ref(
+                name if isinstance(name, str) else "", events.region(event, "us-east-1"), events.account(event)
+            )
+        ]
+
+    def ref_from_arn(self, arn: str, region: str, account: str) -> ResourceRef | None:
+        if arn.startswith(ACCOUNT_ARN_PREFIX):
+            return recorder_ref("", region, arn[len(ACCOUNT_ARN_PREFIX) :] or account)
+        parts = arn.split(":", 5)
+        if len(parts) == 6 and parts[2] == "config" and parts[5].startswith("configuration-recorder/"):
+            return recorder_ref(parts[5].split("/")[1], parts[3] or region, parts[4] or account, arn)
+        return None
+
+    def list_refs(self, ctx: RuleContext, region: str) -> list[ResourceRef]:
+        """The Region's recorder; a Region without one is still reported (as ``default``): that is the finding."""
+        statuses = self._customer_statuses(ctx.client("config", region))
+        if not statuses:
+            return [recorder_ref("", region)]
+        return [recorder_ref(s["name"], region, arn=s.get("arn", "")) for s in statuses]
+
+    @staticmethod
+    def _customer_statuses(client: Any) -> list[dict[str, Any]]:
+        response = client.describe_configuration_recorder_status()
+        return [dict(s) for s in response.get("ConfigurationRecordersStatus", []) if not s.get("servicePrincipal")]
+
+    def fetch(self, ref: ResourceRef, ctx: RuleContext) -> dict[str, Any]:
+        client = ctx.client("config", ref.region, ref.account)
+        statuses = self._customer_statuses(client)
+        recorder = next((s for s in statuses if s.get("name") == ref.resource_id), statuses[0] if statuses else None)
+        state: dict[str, Any] = {"Recorder": recorder}
+        if recorder is not None and not recorder.get("recording"):
+            # A recording recorder has a delivery channel (Config refuses to delete the last one while recording).
+            channels = client.describe_delivery_channels().get("DeliveryChannels", [])
+            state["DeliveryChannels"] = [c.get("name") for c in channels]
+        return state
+
+    def evaluate(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> Evaluation:
+        recorder = state.get("Recorder")
+        if recorder is None:
+            return Evaluation(
+                NON_COMPLIANT,
+                f"no configuration recorder in {ref.region}: AWS Config records nothing "
+                "(recorder deleted or never created)",
+                recreate_advice(ref.region, ref.account, ref.resource_id),
+                {"Recorder": None},
+            )
+        name = recorder["name"]
+        named = "" if name == ref.resource_id else f" (the Region's recorder is named {name})"
+        if recorder.get("recording"):
+            last = recorder.get("lastStatus")
+            return Evaluation(COMPLIANT, f"recorder {name} is recording" + (f" (last status {last})" if last else ""))
+        channels = state.get("DeliveryChannels") or []
+        before = {
+            "recording": False,
+            "lastStopTime": _iso(recorder.get("lastStopTime")),
+            "DeliveryChannels": channels,
+        }
+        if not channels:
+            return Evaluation(
+                NON_COMPLIANT,
+                f"recorder {name} is stopped and has no delivery channel (deleted){named}",
+                "a recorder cannot start without a delivery channel: a human must create one: " + channel_advice(name),
+                before,
+            )
+        return Evaluation(
+            NON_COMPLIANT,
+            f"recorder {name} is stopped{named}",
+            f"start the recorder (StartConfigurationRecorder {name})",
+            before,
+        )
+
+    def remediate(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> RemediationResult:
+        current = self.fetch(ref, ctx)
+        if self.evaluate(ref, current, ctx).compliance == COMPLIANT:
+            return RemediationResult(False, "already compliant: nothing changed", {"recording": True})
+        recorder = current.get("Recorder")
+        if recorder is None:
+            return RemediationResult(False, recreate_advice(ref.region, ref.account, ref.resource_id), None, done=False)
+        if not current.get("DeliveryChannels"):
+            return RemediationResult(
+                False,
+                "no delivery channel, so the recorder cannot be started: " + channel_advice(recorder["name"]),
+                None,
+                done=False,
+            )
+        ctx.client("config", ref.region, ref.account).start_configuration_recorder(
+            ConfigurationRecorderName=recorder["name"]
+        )
+        return RemediationResult(
+            True, f"recorder {recorder['name']} started (StartConfigurationRecorder)", {"recording": True}
+        )
+
+    def arn(self, ref: ResourceRef, state: dict[str, Any]) -> str:
+        return str((state.get("Recorder") or {}).get("arn") or ref.arn)
+
+    def console_url(self, ref: ResourceRef) -> str:
+        return f"https://{ref.region}.console.aws.amazon.com/config/home?region={ref.region}#/settings"
+
+
+def _iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+RULE = ConfigRecorderEnabled()

@@ -1,0 +1,264 @@
+"""Security groups must not open ports other than the allowed web ports to the whole internet.
+
+"The whole internet" is any IPv4 prefix of length 0 (``0.0.0.0/0``, but also ``203.0.113.7/0``, which EC2
+accepts and which matches every address) or ``::/0``. An ingress rule is a violation when it is open to the
+internet and reaches a TCP or UDP port outside cdk.json ``allowedPublicPorts`` (default 80 and 443): all
+traffic (``-1``), a port range that includes a port not allowed, or a single such port. ICMP and other
+protocols have no ports and are left alone (as AWS Config's ``vpc-sg-open-only-to-authorized-ports`` does).
+
+Remediation revokes exactly the offending ingress rules by their rule ids; every other rule of the group,
+including the same port opened to a narrower range, stays.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from mlwarden.core import events
+from mlwarden.core.context import RuleContext
+from mlwarden.core.model import (
+    COMPLIANT,
+    NON_COMPLIANT,
+    Evaluation,
+    RemediationResult,
+    ResourceGone,
+    ResourceRef,
+)
+from mlwarden.core.spec import CloudTrailTrigger, ConfigTrigger, Option, Permissions, Rule, RuleSpec
+
+GROUP_TYPE = "AWS::EC2::SecurityGroup"
+DEFAULT_ALLOWED_PORTS = [80, 443]
+GONE_CODES = {"InvalidGroup.NotFound", "InvalidGroupId.NotFound", "InvalidGroupId.Malformed"}
+PORT_PROTOCOLS = {"tcp": "tcp", "6": "tcp", "udp": "udp", "17": "udp"}
+ALL_TRAFFIC = ("-1", "all")
+
+
+def _d(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def group_ref(group_id: str, region: str, account: str = "") -> ResourceRef:
+    arn = f"arn:aws:ec2:{region}:{account}:security-group/{group_id}" if account else ""
+    return ResourceRef(GROUP_TYPE, group_id, region, account, arn)
+
+
+def open_to_everyone(cidr: str | None) -> bool:
+    """True for any IPv4 or IPv6 prefix of length 0 (host bits are ignored, as EC2 ignores them)."""
+    if not cidr:
+        return False
+    try:
+        return ipaddress.ip_network(cidr, strict=False).prefixlen == 0
+    except ValueError:
+        return False
+
+
+def describe_ports(rule: dict[str, Any]) -> str:
+    protocol = str(rule.get("IpProtocol", ""))
+    if protocol in ALL_TRAFFIC:
+        return "all traffic"
+    low, high = rule.get("FromPort"), rule.get("ToPort")
+    name = PORT_PROTOCOLS.get(protocol, protocol)
+    return f"{name} {low}" if low == high else f"{name} {low}-{high}"
+
+
+def disallowed_ports(rule: dict[str, Any], allowed: set[int]) -> str | None:
+    """Why this ingress rule reaches a port that is not allowed, or None when it does not."""
+    protocol = str(rule.get("IpProtocol", "")).lower()
+    if protocol in ALL_TRAFFIC:
+        return "all traffic, every port"
+    if protocol not in PORT_PROTOCOLS:
+        return None  # ICMP, ESP, …: no ports
+    low, high = rule.get("FromPort"), rule.get("ToPort")
+    if not isinstance(low, int) or not isinstance(high, int) or low < 0 or high < 0:
+        return f"{PORT_PROTOCOLS[protocol]} every port"
+    if high < low:
+        low, high = high, low
+    inside = sum(1 for port in allowed if low <= port <= high)
+    if inside == high - low + 1:
+        return None
+    return describe_ports(rule)
+
+
+def offending_rules(rules: list[dict[str, Any]], allowed: set[int]) -> list[dict[str, Any]]:
+    out = []
+    for rule in rules:
+        if rule.get("IsEgress"):
+            continue
+        cidr = rule.get("CidrIpv4") or rule.get("CidrIpv6")
+        if not open_to_everyone(cidr):
+            continue
+        why = disallowed_ports(rule, allowed)
+        if why:
+            out.append(
+                {
+                    "SecurityGroupRuleId": rule.get("SecurityGroupRuleId"),
+                    "IpProtocol": rule.get("IpProtocol"),
+                    "FromPort": rule.get("FromPort"),
+                    "ToPort": rule.get("ToPort"),
+                    "Cidr": cidr,
+                    "opens": why,
+                }
+            )
+    return out
+
+
+def allowed_ports(ctx: RuleContext) -> set[int]:
+    value = ctx.settings.option("allowedPublicPorts", DEFAULT_ALLOWED_PORTS)
+    return {int(p) for p in (value or []) if isinstance(p, int | str) and str(p).isdigit()}
+
+
+class Ec2SecurityGroupOpenIngress(Rule):
+    spec = RuleSpec(
+        id="ec2-security-group-open-ingress",
+        title="Security group must not open non-web ports to the internet",
+        severity="HIGH",
+        resource_type=GROUP_TYPE,
+        # EC2.18 is this exact check (authorized ports 80, 443); EC2.13 (22), EC2.14 (3389) and EC2.19
+        # (high-risk ports) are subsets of it.
+        controls=("EC2.18", "EC2.19", "EC2.13", "EC2.14"),
+        permissions=Permissions(
+            detect=("ec2:DescribeSecurityGroupRules", "ec2:DescribeSecurityGroups"),
+            remediate=("ec2:RevokeSecurityGroupIngress",),
+            resources=("arn:{partition}:ec2:{region}:{account}:security-group/*",),
+            # EC2 Describe* actions have no resource-level permissions.
+            unscoped=("ec2:DescribeSecurityGroupRules", "ec2:DescribeSecurityGroups"),
+        ),
+        cloudtrail=(
+            CloudTrailTrigger(
+                source="aws.ec2",
+                event_source="ec2.amazonaws.com",
+                event_names=("AuthorizeSecurityGroupIngress", "ModifySecurityGroupRules"),
+            ),
+        ),
+        config=ConfigTrigger(resource_types=(GROUP_TYPE,)),
+        # restricted-ssh (INCOMING_SSH_DISABLED) and restricted-common-ports (RESTRICTED_INCOMING_TRAFFIC)
+        # check subsets too, but their rule names differ from their identifiers, so the compliance-change
+        # routing (name = identifier in kebab case) cannot recognise them; EC2.13/EC2.14 findings cover them.
+        config_managed_rules=("VPC_SG_OPEN_ONLY_TO_AUTHORIZED_PORTS",),
+        options=(
+            Option(
+                key="allowedPublicPorts",
+                default=list(DEFAULT_ALLOWED_PORTS),
+                help="TCP/UDP ports that may be open to 0.0.0.0/0 or ::/0 (ec2-security-group-open-ingress)",
+            ),
+        ),
+        remediation_summary="RevokeSecurityGroupIngress of exactly the offending rule ids; nothing else",
+    )
+
+    # ------------------------------------------------------------------------------------------ refs
+    def refs_from_event(self, event: dict[str, Any]) -> list[ResourceRef]:
+        params = events.request_parameters(event)
+        group_id = params.get("groupId") or _d(params.get("ModifySecurityGroupRulesRequest")).get("GroupId")
+        if not group_id:
+            # AuthorizeSecurityGroupIngress by groupName (default VPC): the response names the group id.
+            response = _d(events.detail(event).get("responseElements"))
+            items = _d(response.get("securityGroupRuleSet")).get("items") or []
+            group_id = next((_d(i).get("groupId") for i in items if _d(i).get("groupId")), None)
+        if not isinstance(group_id, str) or not group_id:
+            return []
+        return [group_ref(group_id, events.region(event, "us-east-1"), events.account(event))]
+
+    def ref_from_config_item(self, item: dict[str, Any]) -> ResourceRef | None:
+        group_id = item.get("resourceId")
+        if not group_id:
+            return None
+        return group_ref(str(group_id), str(item.get("awsRegion", "")), str(item.get("awsAccountId", "")))
+
+    def ref_from_arn(self, arn: str, region: str, account: str) -> ResourceRef | None:
+        parts = arn.split(":", 5)
+        if len(parts) != 6 or parts[2] != "ec2" or not parts[5].startswith("security-group/"):
+            return None
+        return group_ref(parts[5].split("/", 1)[1], parts[3] or region, parts[4] or account)
+
+    def list_refs(self, ctx: RuleContext, region: str) -> list[ResourceRef]:
+        ec2 = ctx.client("ec2", region)
+        return [
+            group_ref(group["GroupId"], region, str(group.get("OwnerId", "")))
+            for page in ec2.get_paginator("describe_security_groups").paginate()
+            for group in page.get("SecurityGroups", [])
+        ]
+
+    # ------------------------------------------------------------------------------------ live state
+    def fetch(self, ref: ResourceRef, ctx: RuleContext) -> dict[str, Any]:
+        ec2 = ctx.client("ec2", ref.region, ref.account)
+        rules: list[dict[str, Any]] = []
+        try:
+            paginator = ec2.get_paginator("describe_security_group_rules")
+            for page in paginator.paginate(Filters=[{"Name": "group-id", "Values": [ref.resource_id]}]):
+                rules.extend(page.get("SecurityGroupRules", []))
+            if not rules:
+                # No rules at all, or no group: only DescribeSecurityGroups tells them apart.
+                ec2.describe_security_groups(GroupIds=[ref.resource_id])
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in GONE_CODES:
+                raise ResourceGone(f"security group {ref.resource_id}") from exc
+            raise
+        return {"rules": rules}
+
+    def evaluate(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> Evaluation:
+        allowed = allowed_ports(ctx)
+        shown = ", ".join(str(p) for p in sorted(allowed)) or "none"
+        bad = offending_rules(state["rules"], allowed)
+        if not bad:
+            return Evaluation(COMPLIANT, f"no ingress rule opens a port other than {shown} to the internet")
+        what = "; ".join(f"{r['opens']} from {r['Cidr']} ({r['SecurityGroupRuleId']})" for r in bad)
+        ids = ", ".join(str(r["SecurityGroupRuleId"]) for r in bad)
+        return Evaluation(
+            NON_COMPLIANT,
+            f"open to the internet: {what}; allowed public ports: {shown}",
+            f"revoke ingress rule(s) {ids}; reopen them to known address ranges only, or put the service "
+            "behind a load balancer or Session Manager",
+            {"offending_rules": bad},
+        )
+
+    def remediate(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> RemediationResult:
+        current = self.fetch(ref, ctx)
+        bad = offending_rules(current["rules"], allowed_ports(ctx))
+        if not bad:
+            return RemediationResult(False, "already compliant: nothing changed", {"revoked": []})
+        ids = [str(r["SecurityGroupRuleId"]) for r in bad]
+        ec2 = ctx.client("ec2", ref.region, ref.account)
+        try:
+            ec2.revoke_security_group_ingress(GroupId=ref.resource_id, SecurityGroupRuleIds=ids)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in GONE_CODES:
+                raise ResourceGone(f"security group {ref.resource_id}") from exc
+            raise
+        return RemediationResult(True, f"revoked ingress rule(s) {', '.join(ids)}", {"revoked": ids})
+
+    def read_tags(self, ref: ResourceRef, state: Any, ctx: RuleContext) -> dict[str, str]:
+        ec2 = ctx.client("ec2", ref.region, ref.account)
+        try:
+            groups = ec2.describe_security_groups(GroupIds=[ref.resource_id]).get("SecurityGroups", [])
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in GONE_CODES:
+                raise ResourceGone(f"security group {ref.resource_id}") from exc
+            raise
+        if not groups:
+            raise ResourceGone(f"security group {ref.resource_id}")
+        return {t["Key"]: t["Value"] for t in groups[0].get("Tags", [])}
+
+    def severity(self, ref: ResourceRef, state: dict[str, Any]) -> str:
+        # Every port of every protocol open to the internet is as bad as it gets.
+        everything = any(str(r.get("IpProtocol")) in ALL_TRAFFIC for r in self._open(state))
+        return "CRITICAL" if everything else self.spec.severity
+
+    @staticmethod
+    def _open(state: dict[str, Any]) -> list[dict[str, Any]]:
+        return [
+            r
+            for r in state.get("rules", [])
+            if not r.get("IsEgress") and open_to_everyone(r.get("CidrIpv4") or r.get("CidrIpv6"))
+        ]
+
+    def console_url(self, ref: ResourceRef) -> str:
+        return (
+            f"https://{ref.region}.console.aws.amazon.com/ec2/home?region={ref.region}"
+            f"#SecurityGroup:groupId={ref.resource_id}"
+        )
+
+
+RULE = Ec2SecurityGroupOpenIngress()

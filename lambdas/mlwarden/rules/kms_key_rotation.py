@@ -1,0 +1,140 @@
+"""Customer managed KMS keys must rotate their key material automatically (KMS.4).
+
+Only keys whose rotation a customer can switch on are judged: customer managed, symmetric encryption keys
+(``SYMMETRIC_DEFAULT``) with AWS-generated material, enabled, and not a multi-Region replica (a replica follows
+its primary's rotation). Everything else is NOT_APPLICABLE with the reason: AWS managed keys rotate yearly on
+their own, asymmetric and HMAC keys and keys in custom key stores do not support automatic rotation, imported
+material (Origin ``EXTERNAL``) must be rotated by hand, and a disabled or pending-deletion key cannot have its
+rotation changed (``kms-key-deletion`` reports those). Remediation is ``EnableKeyRotation`` (yearly by default).
+
+The rule's role acts through IAM, so a key policy that does not delegate to the account's IAM policies
+(the default key policy does) keeps the key out of reach: the decision then says access was denied.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlwarden.core.context import RuleContext
+from mlwarden.core.model import (
+    COMPLIANT,
+    NON_COMPLIANT,
+    NOT_APPLICABLE,
+    Evaluation,
+    RemediationResult,
+    ResourceRef,
+)
+from mlwarden.core.spec import CloudTrailTrigger, ConfigTrigger, Permissions, Rule, RuleSpec
+from mlwarden.rules import _kms
+
+CUSTOM_KEY_STORE_ORIGINS = ("AWS_CLOUDHSM", "EXTERNAL_KEY_STORE")
+
+
+def out_of_scope(metadata: dict[str, Any]) -> str:
+    """Why automatic rotation cannot be judged on this key ('' when it can)."""
+    if metadata.get("KeyManager") == "AWS":
+        return "AWS managed key: AWS rotates it every year and its rotation cannot be changed"
+    spec = metadata.get("KeySpec") or metadata.get("CustomerMasterKeySpec") or "SYMMETRIC_DEFAULT"
+    if spec != "SYMMETRIC_DEFAULT":
+        kind = "HMAC" if str(spec).startswith("HMAC") else "asymmetric"
+        return f"{kind} key ({spec}): KMS does not rotate it automatically"
+    origin = metadata.get("Origin", "AWS_KMS")
+    if origin == "EXTERNAL":
+        return "imported key material (Origin EXTERNAL): automatic rotation is not supported; rotate it by hand"
+    if origin in CUSTOM_KEY_STORE_ORIGINS:
+        return f"key in a custom key store ({origin}): automatic rotation is not supported"
+    multi_region = metadata.get("MultiRegionConfiguration") or {}
+    if multi_region.get("MultiRegionKeyType") == "REPLICA":
+        primary = (multi_region.get("PrimaryKey") or {}).get("Region", "its primary Region")
+        return f"multi-Region replica key: its rotation follows the primary key in {primary}"
+    state = metadata.get("KeyState", "Enabled")
+    if state != "Enabled":
+        return f"key is {state}: its rotation cannot be changed (kms-key-deletion reports disabled keys)"
+    return ""
+
+
+class KmsKeyRotation(Rule):
+    spec = RuleSpec(
+        id="kms-key-rotation",
+        title="Customer managed KMS keys must rotate automatically",
+        severity="MEDIUM",
+        resource_type=_kms.KEY_TYPE,
+        controls=("KMS.4",),
+        permissions=Permissions(
+            detect=("kms:DescribeKey", "kms:GetKeyRotationStatus", "kms:ListResourceTags", "kms:ListKeys"),
+            remediate=("kms:EnableKeyRotation",),
+            resources=(_kms.KEY_ARN_PATTERN,),
+            unscoped=("kms:ListKeys",),
+        ),
+        cloudtrail=(
+            CloudTrailTrigger(source="aws.kms", event_source="kms.amazonaws.com", event_names=("DisableKeyRotation",)),
+        ),
+        # KMS keys are recorded by AWS Config: a new key (rotation is off by default) and the daily sweep reach
+        # the rule through its Config rule.
+        config=ConfigTrigger(resource_types=(_kms.KEY_TYPE,)),
+        config_managed_rules=("CMK_BACKING_KEY_ROTATION_ENABLED",),
+        remediation_summary="EnableKeyRotation on the customer managed symmetric key",
+    )
+
+    def refs_from_event(self, event: dict[str, Any]) -> list[ResourceRef]:
+        return _kms.key_refs_from_cloudtrail(event)
+
+    def ref_from_config_item(self, item: dict[str, Any]) -> ResourceRef | None:
+        return _kms.key_ref_from_config_item(item)
+
+    def ref_from_arn(self, arn: str, region: str, account: str) -> ResourceRef | None:
+        return _kms.key_ref_from_arn(arn, region, account)
+
+    def list_refs(self, ctx: RuleContext, region: str) -> list[ResourceRef]:
+        return _kms.list_key_refs(ctx.client("kms", region), region)
+
+    def fetch(self, ref: ResourceRef, ctx: RuleContext) -> dict[str, Any]:
+        kms = ctx.client("kms", ref.region, ref.account)
+        metadata = _kms.describe_key(kms, ref)
+        state: dict[str, Any] = {"KeyMetadata": metadata, "OutOfScope": out_of_scope(metadata)}
+        if not state["OutOfScope"]:  # the second read only for keys whose rotation can be judged
+            status = kms.get_key_rotation_status(KeyId=metadata["KeyId"])
+            state["KeyRotationEnabled"] = bool(status.get("KeyRotationEnabled"))
+            state["RotationPeriodInDays"] = status.get("RotationPeriodInDays")
+        return state
+
+    def evaluate(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> Evaluation:
+        if state.get("OutOfScope"):
+            return Evaluation(NOT_APPLICABLE, state["OutOfScope"])
+        if state.get("KeyRotationEnabled"):
+            period = state.get("RotationPeriodInDays")
+            return Evaluation(
+                COMPLIANT, "automatic key rotation is enabled" + (f" (every {period} days)" if period else "")
+            )
+        return Evaluation(
+            NON_COMPLIANT,
+            "automatic key rotation is disabled on a customer managed symmetric key",
+            "enable automatic key rotation (EnableKeyRotation; every 365 days unless a period is chosen)",
+            {"KeyRotationEnabled": False, "KeyState": state["KeyMetadata"].get("KeyState")},
+        )
+
+    def remediate(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> RemediationResult:
+        current = self.fetch(ref, ctx)
+        if self.evaluate(ref, current, ctx).compliance != NON_COMPLIANT:
+            return RemediationResult(False, "already compliant: nothing changed", {"KeyRotationEnabled": True})
+        kms = ctx.client("kms", ref.region, ref.account)
+        kms.enable_key_rotation(KeyId=current["KeyMetadata"]["KeyId"])
+        return RemediationResult(
+            True, "automatic key rotation enabled (EnableKeyRotation)", {"KeyRotationEnabled": True}
+        )
+
+    def read_tags(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> dict[str, str]:
+        return _kms.key_tags(ctx.client("kms", ref.region, ref.account), state["KeyMetadata"]["KeyId"])
+
+    def arn(self, ref: ResourceRef, state: dict[str, Any]) -> str:
+        return _kms.key_arn(ref, state.get("KeyMetadata"))
+
+    def console_url(self, ref: ResourceRef) -> str:
+        return _kms.key_console_url(ref)
+
+    def details(self, ref: ResourceRef, state: dict[str, Any]) -> dict[str, Any]:
+        metadata = state.get("KeyMetadata") or {}
+        return {"description": metadata.get("Description") or "", "key_spec": metadata.get("KeySpec")}
+
+
+RULE = KmsKeyRotation()

@@ -1,0 +1,146 @@
+"""Pure judgements of the access rules (issue 4): who is "everyone", which ports are open, what is "admin"."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import quote
+
+import pytest
+
+from mlwarden.rules.ec2_security_group_open_ingress import disallowed_ports, offending_rules, open_to_everyone
+from mlwarden.rules.iam_admin_policy_attached import admin_statements, arn_identity, is_aws_administrator_access
+from mlwarden.rules.inspector_critical_finding import fix_text, summarize
+
+
+@pytest.mark.parametrize(
+    ("cidr", "everyone"),
+    [
+        ("0.0.0.0/0", True),
+        ("203.0.113.7/0", True),  # host bits are ignored: still every address
+        ("::/0", True),
+        ("2001:db8::1/0", True),
+        ("0.0.0.0/1", False),
+        ("10.0.0.0/8", False),
+        ("::/1", False),
+        ("", False),
+        (None, False),
+        ("not-a-cidr", False),
+    ],
+)
+def test_open_to_everyone(cidr, everyone):
+    assert open_to_everyone(cidr) is everyone
+
+
+WEB = {80, 443}
+
+
+@pytest.mark.parametrize(
+    ("protocol", "low", "high", "opens"),
+    [
+        ("tcp", 443, 443, None),
+        ("tcp", 80, 80, None),
+        ("6", 22, 22, "tcp 22"),
+        ("udp", 443, 443, None),
+        ("tcp", 443, 444, "tcp 443-444"),
+        ("tcp", 0, 65535, "tcp 0-65535"),
+        ("-1", -1, -1, "all traffic, every port"),
+        ("tcp", -1, -1, "tcp every port"),
+        ("icmp", -1, -1, None),
+        ("50", None, None, None),
+    ],
+)
+def test_disallowed_ports(protocol, low, high, opens):
+    assert disallowed_ports({"IpProtocol": protocol, "FromPort": low, "ToPort": high}, WEB) == opens
+
+
+def test_only_internet_facing_ingress_rules_offend():
+    rules = [
+        {"SecurityGroupRuleId": "sgr-egress", "IsEgress": True, "IpProtocol": "-1", "CidrIpv4": "0.0.0.0/0"},
+        {
+            "SecurityGroupRuleId": "sgr-narrow",
+            "IsEgress": False,
+            "IpProtocol": "tcp",
+            "FromPort": 22,
+            "ToPort": 22,
+            "CidrIpv4": "10.0.0.0/8",
+        },
+        {
+            "SecurityGroupRuleId": "sgr-peer",
+            "IsEgress": False,
+            "IpProtocol": "tcp",
+            "FromPort": 22,
+            "ToPort": 22,
+            "ReferencedGroupInfo": {"GroupId": "sg-1"},
+        },
+        {
+            "SecurityGroupRuleId": "sgr-ssh6",
+            "IsEgress": False,
+            "IpProtocol": "tcp",
+            "FromPort": 22,
+            "ToPort": 22,
+            "CidrIpv6": "::/0",
+        },
+    ]
+    assert [r["SecurityGroupRuleId"] for r in offending_rules(rules, WEB)] == ["sgr-ssh6"]
+
+
+@pytest.mark.parametrize(
+    ("statement", "admin"),
+    [
+        ({"Effect": "Allow", "Action": "*", "Resource": "*"}, True),
+        ({"Effect": "Allow", "Action": ["s3:GetObject", "*:*"], "Resource": ["arn:aws:s3:::b", "*"]}, True),
+        ({"Effect": "Allow", "Action": "*", "Resource": "arn:aws:s3:::b/*"}, False),
+        ({"Effect": "Allow", "Action": "s3:*", "Resource": "*"}, False),
+        ({"Effect": "Deny", "Action": "*", "Resource": "*"}, False),
+        ({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}, False),
+    ],
+)
+def test_admin_statements(statement, admin):
+    assert bool(admin_statements({"Statement": [statement]})) is admin
+
+
+def test_admin_statements_reads_url_encoded_documents_and_single_statements():
+    document = {"Version": "2012-10-17", "Statement": {"Sid": "All", "Effect": "Allow", "Action": "*", "Resource": "*"}}
+    assert admin_statements(quote(json.dumps(document))) == ["All"]
+    assert admin_statements("") == []
+
+
+def test_aws_administrator_access_and_arn_identity():
+    assert is_aws_administrator_access("arn:aws:iam::aws:policy/AdministratorAccess")
+    assert not is_aws_administrator_access("arn:aws:iam::123456789012:policy/AdministratorAccess")
+    assert not is_aws_administrator_access("arn:aws:iam::aws:policy/job-function/SystemAdministrator")
+    assert arn_identity("arn:aws:iam::123456789012:role/emergency/break-glass") == (
+        "123456789012",
+        "role",
+        "break-glass",
+    )
+    assert arn_identity("arn:aws:s3:::bucket") is None
+
+
+def test_inspector_summary_names_what_to_update():
+    finding = {
+        "findingArn": "arn:aws:inspector2:us-east-1:123456789012:finding/abc",
+        "severity": "CRITICAL",
+        "type": "PACKAGE_VULNERABILITY",
+        "packageVulnerabilityDetails": {
+            "vulnerabilityId": "CVE-2023-30861",
+            "vulnerablePackages": [
+                {"name": "flask", "version": "2.0.0", "fixedInVersion": "2.3.2", "filePath": "requirements.txt"},
+                {"name": "werkzeug", "version": "1.0.0"},
+            ],
+        },
+        "resources": [
+            {"type": "AWS_LAMBDA_FUNCTION", "id": "arn:aws:lambda:us-east-1:123456789012:function:f:$LATEST"}
+        ],
+    }
+    summary = summarize(finding)
+    assert summary["packages"][0] == {
+        "name": "flask",
+        "installed": "2.0.0",
+        "fixed_in": "2.3.2",
+        "path": "requirements.txt",
+    }
+    assert fix_text(summary) == (
+        "update flask from 2.0.0 to 2.3.2; werkzeug 1.0.0 has no fixed version yet: mitigate or remove it; "
+        "rebuild the deployment package or layer and redeploy the function"
+    )
