@@ -1,9 +1,9 @@
 """``GuardedRule``: everything one rule needs, derived from its spec.
 
 A rule gets its own Lambda function (on the shared code asset), log group, IAM role, dead-letter queue,
-EventBridge rules (one per pattern from ``event_patterns(spec)``), optional custom AWS Config rule and the
-SSM mode parameter. The role holds exactly the spec's actions plus ``ENGINE_ACTIONS``; nothing else can
-add to it (see ``GuardedRule._function``).
+EventBridge rules (one per pattern from ``event_patterns(spec)``), optional custom AWS Config rule, the
+SSM mode parameter and its CloudWatch alarms (``ALARM_SIGNALS``). The role holds exactly the spec's actions
+plus ``ENGINE_ACTIONS``; nothing else can add to it (see ``GuardedRule._function``).
 """
 
 from __future__ import annotations
@@ -11,7 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aws_cdk import Aws, Duration, RemovalPolicy, Tags
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_config as config
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -62,12 +65,48 @@ QUARANTINE_FEATURE = "macie_quarantine"
 # What every rule function needs besides its spec's actions; each is granted on the stack's own resources.
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")  # its own log group
 ALERT_ACTIONS = ("sns:Publish",)  # the alert topic
-KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")  # the stack key (encrypted topic, queue, quarantine)
+# The stack key: encrypted topic, queue, quarantine bucket, and the tables (DynamoDB decrypts the table key
+# with the caller's permission).
+KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
 SWITCH_ACTIONS = ("ssm:GetParameter",)  # its mode parameter and the kill switch
 DEAD_LETTER_ACTIONS = ("sqs:SendMessage",)  # its dead-letter queue (on-failure destination)
-ENGINE_ACTIONS: tuple[str, ...] = LOG_ACTIONS + ALERT_ACTIONS + KEY_ACTIONS + SWITCH_ACTIONS + DEAD_LETTER_ACTIONS
+# The idempotency table: what Powertools Idempotency's DynamoDB persistence layer calls.
+IDEMPOTENCY_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+# The audit table: decisions (PutItem) and remediation counters (UpdateItem). Nothing reads it from a function:
+# `mlwarden history` reads with the user's own credentials.
+AUDIT_ACTIONS = ("dynamodb:PutItem", "dynamodb:UpdateItem")
+ENGINE_ACTIONS: tuple[str, ...] = tuple(
+    dict.fromkeys(
+        LOG_ACTIONS
+        + ALERT_ACTIONS
+        + KEY_ACTIONS
+        + SWITCH_ACTIONS
+        + DEAD_LETTER_ACTIONS
+        + IDEMPOTENCY_ACTIONS
+        + AUDIT_ACTIONS
+    )
+)
 # Added when the spec has a Config trigger. AWS Config has no resource-level permissions for these two.
 CONFIG_ENGINE_ACTIONS: tuple[str, ...] = ("config:PutEvaluations", "config:GetResourceConfigHistory")
+# Added when cdk.json securityHub is true: import verdicts as findings of this account's default product.
+SECURITY_HUB_ACTIONS: tuple[str, ...] = ("securityhub:BatchImportFindings",)
+
+# Alarms: one per rule per signal, evaluated over one 5-minute period, raised at the first occurrence.
+ALARM_PERIOD = Duration.minutes(5)
+ALARM_THRESHOLD = 1
+# Powertools Metrics (EMF) of the handler: the namespace, and the "service" dimension next to "rule_id".
+METRICS_NAMESPACE = POWERTOOLS_ENV["POWERTOOLS_METRICS_NAMESPACE"]
+METRICS_SERVICE = POWERTOOLS_ENV["POWERTOOLS_SERVICE_NAME"]
+# Alarm name suffix (mlwarden-<rule-id>-<suffix>) -> the handler's custom metric it watches, and what it means.
+CUSTOM_METRIC_ALARMS = {
+    "failures": ("Failures", "a decision ended as failed (the alert names the denied or failing call)"),
+    "flapping": (
+        "Flapping",
+        "something keeps undoing the fix, so mlwarden stopped remediating the resource; find who reverts it "
+        "(the audit table records the causing principal)",
+    ),
+}
+ALARM_SIGNALS = ("dead-letters", "errors", "throttles", *CUSTOM_METRIC_ALARMS)
 
 CONFIG_FREQUENCIES = {
     "One_Hour": config.MaximumExecutionFrequency.ONE_HOUR,
@@ -107,6 +146,9 @@ class SharedResources:
     settings: Settings
     key: kms.IKey
     topic: sns.ITopic
+    alarm_topic: sns.ITopic
+    idempotency_table: dynamodb.ITable
+    audit_table: dynamodb.ITable
     code: lambda_.Code
     powertools_layer: lambda_.ILayerVersion
     kill_switch: ssm.IStringParameter
@@ -125,6 +167,8 @@ class GrantedActions:
     def of(cls, spec: RuleSpec, rule_settings: RuleSettings, settings: Settings) -> GrantedActions:
         perms = spec.permissions
         actions = list(perms.detect)
+        if spec.config and spec.config.periodic:
+            actions += perms.sweep  # the periodic Config rule sweeps through this function
         if rule_settings.allow_remediation:
             actions += perms.remediate
         for feature, feature_actions in perms.features:
@@ -204,6 +248,14 @@ class GuardedRule(Construct):
             kms_key_arn=settings.kms_key_arn,
             quarantine_bucket=quarantine,
             options=settings.options_json(spec),
+            exemptions=settings.exemptions_json(spec.id),
+            idempotency_table=shared.idempotency_table.table_name,
+            audit_table=shared.audit_table.table_name,
+            audit_ttl_days=settings.audit_retention_days,
+            dedup_seconds=settings.dedup_window_seconds,
+            max_remediations_per_hour=settings.max_remediations_per_hour,
+            security_hub=settings.security_hub,
+            chatbot=settings.chatbot,
         ).to_env()
         environment.update(POWERTOOLS_ENV)
         self.function = self._function(shared, environment)
@@ -225,6 +277,8 @@ class GuardedRule(Construct):
                     [config.ResourceType.of(resource_type) for resource_type in spec.config.resource_types]
                 ),
             )
+
+        self.alarms = self._alarms(shared)
 
         acknowledge(
             self.dead_letter_queue,
@@ -269,10 +323,29 @@ class GuardedRule(Construct):
                 actions=list(DEAD_LETTER_ACTIONS),
                 resources=[self.dead_letter_queue.queue_arn],
             ),
+            # The tables themselves only: the functions never query the audit table's index.
+            iam.PolicyStatement(
+                sid="ActOncePerDelivery",
+                actions=list(IDEMPOTENCY_ACTIONS),
+                resources=[shared.idempotency_table.table_arn],
+            ),
+            iam.PolicyStatement(
+                sid="WriteAuditTrail", actions=list(AUDIT_ACTIONS), resources=[shared.audit_table.table_arn]
+            ),
         ]
         if spec.config:
             statements.append(
                 iam.PolicyStatement(sid="ReportConfigEvaluations", actions=list(CONFIG_ENGINE_ACTIONS), resources=["*"])
+            )
+        if shared.settings.security_hub:
+            statements.append(
+                iam.PolicyStatement(
+                    sid="ImportFindingsToSecurityHub",
+                    actions=list(SECURITY_HUB_ACTIONS),
+                    resources=[
+                        f"arn:{Aws.PARTITION}:securityhub:{Aws.REGION}:{Aws.ACCOUNT_ID}:product/{Aws.ACCOUNT_ID}/default"
+                    ],
+                )
             )
         return statements
 
@@ -330,6 +403,56 @@ class GuardedRule(Construct):
             "which the function needs.",
         )
         return function
+
+    # -- alarms ---------------------------------------------------------------------------------------
+    def _alarms(self, shared: SharedResources) -> dict[str, cloudwatch.Alarm]:
+        """One alarm per signal of ``ALARM_SIGNALS``, each notifying the alarm topic."""
+        rule_id = self.spec.id
+        metrics: dict[str, tuple[cloudwatch.IMetric, str]] = {
+            "dead-letters": (
+                self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                    period=ALARM_PERIOD, statistic="Maximum"
+                ),
+                "events for this rule failed every retry and wait in its dead-letter queue; read them, fix the "
+                "cause, then redrive the queue",
+            ),
+            "errors": (
+                self.function.metric_errors(period=ALARM_PERIOD, statistic="Sum"),
+                "the function raised an error (Lambda and EventBridge retry, then the dead-letter queue); "
+                "see its log group",
+            ),
+            "throttles": (
+                self.function.metric_throttles(period=ALARM_PERIOD, statistic="Sum"),
+                "Lambda throttled the function (account concurrency); events are retried, then dead-lettered",
+            ),
+        }
+        for suffix, (metric_name, what) in CUSTOM_METRIC_ALARMS.items():
+            metric = cloudwatch.Metric(
+                namespace=METRICS_NAMESPACE,
+                metric_name=metric_name,
+                dimensions_map={"rule_id": rule_id, "service": METRICS_SERVICE},
+                period=ALARM_PERIOD,
+                statistic="Sum",
+            )
+            metrics[suffix] = (metric, what)
+        alarms = {}
+        for suffix in ALARM_SIGNALS:
+            metric, what = metrics[suffix]
+            alarm = cloudwatch.Alarm(
+                self,
+                f"Alarm{construct_id(suffix)}",
+                alarm_name=f"mlwarden-{rule_id}-{suffix}",
+                alarm_description=f"mlwarden {rule_id}: {what}."[:1024],
+                metric=metric,
+                threshold=ALARM_THRESHOLD,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                evaluation_periods=1,
+                datapoints_to_alarm=1,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+            alarm.add_alarm_action(cloudwatch_actions.SnsAction(shared.alarm_topic))
+            alarms[suffix] = alarm
+        return alarms
 
     def _event_rule(self, index: int, pattern: dict[str, object]) -> events.CfnRule:
         # L1 on purpose: the pattern from event_patterns(spec) goes into the template exactly as computed.

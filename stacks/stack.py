@@ -1,4 +1,9 @@
-"""``MlwardenStack``: the shared resources, then one ``GuardedRule`` per registered rule."""
+"""``MlwardenStack``: the shared resources, then one ``GuardedRule`` per registered rule.
+
+Shared: the customer KMS key, the alert topic (only the rule functions publish), the alarm topic (only this
+account's CloudWatch alarms publish), the idempotency and audit tables, the kill switch and the optional
+quarantine bucket.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from aws_cdk import Aws, CfnOutput, RemovalPolicy, Stack
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -22,6 +28,16 @@ from stacks.nag import acknowledge
 
 STACK_NAME = "Mlwarden"
 TOPIC_NAME = "mlwarden-alerts"
+ALARM_TOPIC_NAME = "mlwarden-alarms"
+# Powertools Idempotency's DynamoDB persistence layer: its default key and expiry attributes.
+IDEMPOTENCY_KEY = "id"
+IDEMPOTENCY_TTL_ATTRIBUTE = "expiration"
+# The audit table (mlwarden.core.safety): decisions and counters per rule; decisions per resource in the index.
+AUDIT_PARTITION_KEY = "rule_id"
+AUDIT_SORT_KEY = "sk"
+AUDIT_RESOURCE_INDEX = "by-resource"
+AUDIT_RESOURCE_KEY = "resource_id"
+AUDIT_TTL_ATTRIBUTE = "expires_at"
 KILL_SWITCH_DEFAULT = "off"
 
 LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
@@ -49,6 +65,10 @@ class MlwardenStack(Stack):
         )
         for email in settings.notification_emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
+        self.alarm_topic = self._alarm_topic()
+        for email in settings.alarm_emails:
+            self.alarm_topic.add_subscription(subscriptions.EmailSubscription(email))
+        self.idempotency_table, self.audit_table = self._tables()
         self.kill_switch = ssm.StringParameter(
             self,
             "KillSwitch",
@@ -62,6 +82,9 @@ class MlwardenStack(Stack):
             settings=settings,
             key=self.key,
             topic=self.topic,
+            alarm_topic=self.alarm_topic,
+            idempotency_table=self.idempotency_table,
+            audit_table=self.audit_table,
             code=lambda_.Code.from_asset(str(LAMBDAS_DIR), exclude=ASSET_EXCLUDE),
             powertools_layer=lambda_.LayerVersion.from_layer_version_arn(
                 self, "PowertoolsLayer", settings.powertools_layer_arn or POWERTOOLS_LAYER_ARN
@@ -76,6 +99,7 @@ class MlwardenStack(Stack):
             )
             for spec in all_specs()
         }
+        self._only_rule_functions_publish_alerts()
 
         CfnOutput(
             self,
@@ -83,14 +107,122 @@ class MlwardenStack(Stack):
             value=self.topic.topic_arn,
             description="Subscribe here for mlwarden alerts",
         )
+        CfnOutput(
+            self,
+            "AlarmTopicArn",
+            value=self.alarm_topic.topic_arn,
+            description="Subscribe here for mlwarden's own failures: dead-lettered events, errors, throttles, "
+            "failed and flapping remediations",
+        )
+        CfnOutput(
+            self,
+            "AuditTableName",
+            value=self.audit_table.table_name,
+            description="DynamoDB table of every decision mlwarden made (mlwarden history)",
+        )
+        CfnOutput(
+            self,
+            "IdempotencyTableName",
+            value=self.idempotency_table.table_name,
+            description="DynamoDB table that makes each remediation and alert happen once per delivery",
+        )
         if self.quarantine_bucket is not None:
             CfnOutput(self, "QuarantineBucketName", value=self.quarantine_bucket.bucket_name)
+
+    def _alarm_topic(self) -> sns.Topic:
+        topic = sns.Topic(
+            self,
+            "AlarmTopic",
+            topic_name=ALARM_TOPIC_NAME,
+            display_name="mlwarden alarms",
+            master_key=self.key,
+            enforce_ssl=True,
+        )
+        # CloudWatch alarms of this account only (aws:SourceArn/SourceAccount guard against a confused deputy).
+        alarms_of_this_account = f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:*"
+        topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsOfThisAccount",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                    "ArnLike": {"aws:SourceArn": alarms_of_this_account},
+                },
+            )
+        )
+        # Anyone else, including principals of this account: an IAM principal's request has no aws:SourceArn.
+        topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="NoPublisherButCloudWatchAlarms",
+                effect=iam.Effect.DENY,
+                principals=[iam.StarPrincipal()],
+                actions=["sns:Publish"],
+                resources=[topic.topic_arn],
+                conditions={"ArnNotLike": {"aws:SourceArn": alarms_of_this_account}},
+            )
+        )
+        return topic
+
+    def _only_rule_functions_publish_alerts(self) -> None:
+        """Deny sns:Publish on the alert topic to every principal but the rule functions' roles.
+
+        aws:PrincipalArn of an assumed-role session is the role's ARN, so the functions keep publishing (their
+        roles' PublishAlerts statement allows it); nobody else can forge an alert, whatever their IAM policies.
+        """
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="NoPublisherButRuleFunctions",
+                effect=iam.Effect.DENY,
+                principals=[iam.StarPrincipal()],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={"ArnNotEquals": {"aws:PrincipalArn": [rule.role.role_arn for rule in self.rules.values()]}},
+            )
+        )
+
+    def _tables(self) -> tuple[dynamodb.Table, dynamodb.Table]:
+        common: dict[str, Any] = {
+            "billing_mode": dynamodb.BillingMode.PAY_PER_REQUEST,
+            "encryption": dynamodb.TableEncryption.CUSTOMER_MANAGED,
+            "encryption_key": self.key,
+            "point_in_time_recovery_specification": dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+        }
+        # Records live for the dedup window only: losing them on stack deletion is harmless.
+        idempotency = dynamodb.Table(
+            self,
+            "IdempotencyTable",
+            partition_key=dynamodb.Attribute(name=IDEMPOTENCY_KEY, type=dynamodb.AttributeType.STRING),
+            time_to_live_attribute=IDEMPOTENCY_TTL_ATTRIBUTE,
+            removal_policy=RemovalPolicy.DESTROY,
+            **common,
+        )
+        # The audit trail outlives the stack.
+        audit = dynamodb.Table(
+            self,
+            "AuditTable",
+            partition_key=dynamodb.Attribute(name=AUDIT_PARTITION_KEY, type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name=AUDIT_SORT_KEY, type=dynamodb.AttributeType.STRING),
+            time_to_live_attribute=AUDIT_TTL_ATTRIBUTE,
+            removal_policy=RemovalPolicy.RETAIN,
+            **common,
+        )
+        audit.add_global_secondary_index(
+            index_name=AUDIT_RESOURCE_INDEX,
+            partition_key=dynamodb.Attribute(name=AUDIT_RESOURCE_KEY, type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name=AUDIT_SORT_KEY, type=dynamodb.AttributeType.STRING),
+            projection_type=dynamodb.ProjectionType.ALL,
+        )
+        return idempotency, audit
 
     def _key(self) -> kms.Key:
         key = kms.Key(
             self,
             "Key",
-            description="mlwarden: alert topic, dead-letter queues, function logs and quarantine bucket",
+            description="mlwarden: alert and alarm topics, dead-letter queues, tables, logs, quarantine bucket",
             enable_key_rotation=True,
             removal_policy=RemovalPolicy.RETAIN,
         )
@@ -126,6 +258,15 @@ class MlwardenStack(Stack):
                         )
                     }
                 },
+            )
+        )
+        # CloudWatch alarms publish to the KMS-encrypted alarm topic: SNS needs CloudWatch to use the key.
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsToEncryptedTopic",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
             )
         )
         return key

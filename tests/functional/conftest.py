@@ -178,6 +178,18 @@ class RuleHarness:
             RECORDED_CALLS.setdefault(rule_id, []).extend(self.clients.calls[first:])
         return Run(result, self.alerts())
 
+    def scan(self, rule_id: str, *, apply: bool = False, **settings: Any) -> list[dict[str, Any]]:
+        """What `mlwarden scan --rule RULE` decides, on the harness's clients. Its calls are made with the
+        user's credentials, not the function's role, so they are not recorded for the least-privilege proof."""
+        from mlwarden.cli.local import LocalRunner
+        from mlwarden.core.registry import get_rule
+
+        rule = get_rule(rule_id)
+        runner = LocalRunner(apply=apply, clients=self.clients, region="us-east-1")
+        engine = runner.engine(rule)
+        engine.ctx.settings = RuntimeSettings(rule_id=rule_id, **settings)
+        return [d.cli_record() for d in engine.sweep("us-east-1", account="123456789012")]
+
     def alerts(self) -> list[dict[str, Any]]:
         sqs = self.aws.client("sqs")
         out = []

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -153,6 +154,92 @@ class Synth:
     def only(self, type_: str) -> tuple[str, dict[str, Any]]:
         (found,) = list(self.resources(type_))
         return found
+
+    # -- shared resources ------------------------------------------------------------------------------
+    def output_ref(self, name: str) -> str:
+        """The logical id a stack output (``{"Ref": ...}``) names."""
+        return str(self.template["Outputs"][name]["Value"]["Ref"])
+
+    def topic_named(self, name: str) -> str:
+        (logical_id,) = [lid for lid, r in self.resources("AWS::SNS::Topic") if r["Properties"]["TopicName"] == name]
+        return logical_id
+
+    def topic_policy(self, topic: str) -> list[dict[str, Any]]:
+        (statements,) = [
+            r["Properties"]["PolicyDocument"]["Statement"]
+            for _, r in self.resources("AWS::SNS::TopicPolicy")
+            if r["Properties"]["Topics"] == [{"Ref": topic}]
+        ]
+        return list(statements)
+
+    def subscriptions_of(self, topic: str) -> list[tuple[str, str]]:
+        return sorted(
+            (r["Properties"]["Protocol"], r["Properties"]["Endpoint"])
+            for _, r in self.resources("AWS::SNS::Subscription")
+            if r["Properties"]["TopicArn"] == {"Ref": topic}
+        )
+
+    def alarms_on(self, namespace: str, dimensions: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The alarms on a metric of ``namespace`` whose dimensions are exactly ``dimensions``."""
+        return [
+            r["Properties"]
+            for _, r in self.resources("AWS::CloudWatch::Alarm")
+            if r["Properties"].get("Namespace") == namespace
+            and {d["Name"]: d["Value"] for d in r["Properties"].get("Dimensions", [])} == dict(dimensions)
+        ]
+
+
+# -- resource policies ---------------------------------------------------------------------------------
+# A request to a resource policy, as IAM sees it: the principal and the condition keys set on the request.
+Request = Mapping[str, str]
+
+
+def _condition_holds(operator: str, key: str, expected: Any, request: Request) -> bool:
+    """One condition of a statement, with IAM's rule for a key absent from the request: negated operators
+    (``...Not...``) hold, the others do not."""
+    values = [render(v) for v in as_list(expected)]
+    if key not in request:
+        return "Not" in operator
+    actual = request[key]
+    if operator in ("ArnEquals", "StringEquals"):
+        return actual in values
+    if operator in ("ArnNotEquals", "StringNotEquals"):
+        return actual not in values
+    if operator in ("ArnLike", "StringLike"):
+        return any(fnmatch.fnmatchcase(actual, v) for v in values)
+    if operator in ("ArnNotLike", "StringNotLike"):
+        return not any(fnmatch.fnmatchcase(actual, v) for v in values)
+    if operator == "Bool":
+        return actual in [str(v).lower() for v in values]
+    raise AssertionError(f"the test's policy evaluator does not know the condition operator {operator!r}")
+
+
+def _applies(statement: Mapping[str, Any], action: str, principal: Mapping[str, str], request: Request) -> bool:
+    if action not in as_list(statement["Action"]):
+        return False
+    who = statement["Principal"]
+    if who not in ("*", {"AWS": "*"}):
+        ((kind, name),) = principal.items()
+        if name not in [render(p) for p in as_list(who.get(kind, []))]:
+            return False
+    return all(
+        _condition_holds(operator, key, expected, request)
+        for operator, keys in statement.get("Condition", {}).items()
+        for key, expected in keys.items()
+    )
+
+
+def denied(statements: list[dict[str, Any]], action: str, principal: Mapping[str, str], request: Request) -> bool:
+    """Whether an explicit Deny of the resource policy applies. ``principal``: ``{"AWS": arn}`` or
+    ``{"Service": name}``."""
+    return any(s["Effect"] == "Deny" and _applies(s, action, principal, request) for s in statements)
+
+
+def allowed(statements: list[dict[str, Any]], action: str, principal: Mapping[str, str], request: Request) -> bool:
+    """Whether the resource policy itself allows the request (and no Deny of it applies)."""
+    return not denied(statements, action, principal, request) and any(
+        s["Effect"] == "Allow" and _applies(s, action, principal, request) for s in statements
+    )
 
 
 def feature_actions(spec: RuleSpec, settings: Settings) -> set[str]:

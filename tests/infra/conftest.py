@@ -21,15 +21,24 @@ LAYER_OVERRIDE = "arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertool
 
 # Every rule's remediation withheld and switched off.
 WITHHELD = {"mlwarden": {"rules": {rule_id: {"mode": "off", "allowRemediation": False} for rule_id in rule_ids()}}}
+# cdk.json exemptions: one for the first registered rule only, one for every rule.
+EXEMPT_RULE = rule_ids()[0]
+RULE_EXEMPTION = {"resource": "ml-sandbox-bucket", "reason": "research sandbox, reviewed", "until": "2099-01-01"}
+ALL_RULES_EXEMPTION = {"resource": "break-glass-notebook", "reason": "incident response"}
 # Everything cdk.json can switch on.
 FULL = {
     "mlwarden": {
         "rules": {rule_id: {"mode": "remediate"} for rule_id in rule_ids()},
         "macieQuarantine": True,
         "notificationEmails": ["secops@example.com", "ml-platform@example.com"],
+        "alarmEmails": ["oncall@example.com", "platform-alarms@example.com"],
         "kmsKeyArn": USER_KEY_ARN,
         "configFrequency": "One_Hour",
         "powertoolsLayerArn": LAYER_OVERRIDE,
+        "exemptions": {EXEMPT_RULE: [RULE_EXEMPTION], "all": [ALL_RULES_EXEMPTION]},
+        "dedupWindowSeconds": 600,
+        "maxRemediationsPerHour": 5,
+        "auditRetentionDays": 90,
     }
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 from pathlib import Path
 
@@ -11,14 +12,27 @@ import pytest
 from mlwarden.core.registry import all_specs, rule_ids
 from mlwarden.core.settings import (
     ENV_ALLOW_REMEDIATION,
+    ENV_AUDIT_TABLE,
+    ENV_AUDIT_TTL_DAYS,
+    ENV_DEDUP_SECONDS,
     ENV_DEFAULT_MODE,
+    ENV_EXEMPTIONS,
+    ENV_IDEMPOTENCY_TABLE,
     ENV_KMS_KEY_ARN,
+    ENV_MAX_REMEDIATIONS,
+    ENV_OPTIONS,
     ENV_QUARANTINE_BUCKET,
     ENV_RULE_ID,
     ENV_TOPIC_ARN,
 )
 from tests.infra.cfn import Synth, render
-from tests.infra.conftest import LAYER_OVERRIDE, USER_KEY_ARN
+from tests.infra.conftest import (
+    ALL_RULES_EXEMPTION,
+    EXEMPT_RULE,
+    LAYER_OVERRIDE,
+    RULE_EXEMPTION,
+    USER_KEY_ARN,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -53,21 +67,66 @@ def test_rule_function_runs_the_shared_handler_on_python_313_with_powertools(def
     assert props["FunctionName"] == f"mlwarden-{rule_id}"
 
 
+@pytest.mark.parametrize("name", ["default", "full", "withheld"])
+def test_every_function_name_starts_with_mlwarden_so_the_loop_guard_ignores_its_own_calls(
+    name: str, request: pytest.FixtureRequest
+) -> None:
+    # Given the EventBridge patterns drop CloudTrail calls whose caller is an assumed-role session named
+    # "mlwarden-*", and Lambda names a function's session after the function
+    synth: Synth = request.getfixturevalue(name)
+    names = [r["Properties"].get("FunctionName") for _, r in synth.resources("AWS::Lambda::Function")]
+    # Then every function has a fixed name with that prefix (a generated name would let its own fixes
+    # trigger the rules again), short enough to be the session name unchanged
+    assert len(names) == len(rule_ids())
+    for function_name in names:
+        assert isinstance(function_name, str) and function_name.startswith("mlwarden-"), function_name
+        assert len(function_name) <= 64, function_name
+
+
 @pytest.mark.parametrize("spec", all_specs(), ids=lambda spec: spec.id)
 def test_rule_function_environment_carries_the_deploy_settings(default: Synth, spec) -> None:
     # Given cdk.json's defaults / When reading the function environment
     env = default.function_env(spec.id)
-    topic, _ = default.only("AWS::SNS::Topic")
-    # Then the runtime settings and Powertools settings are there, and nothing optional is
-    assert env == {
+    topic = default.output_ref("AlertTopicArn")
+    # Then the runtime settings, the tables, the safety defaults and Powertools settings are there,
+    # the rule's options if it has any, and nothing else (no exemptions in cdk.json: no MLWARDEN_EXEMPTIONS)
+    options = {ENV_OPTIONS: default.settings.options_json(spec)} if spec.options else {}
+    assert env == options | {
         ENV_RULE_ID: spec.id,
         ENV_DEFAULT_MODE: "notify",
         ENV_ALLOW_REMEDIATION: "true",
         ENV_TOPIC_ARN: {"Ref": topic},
+        ENV_IDEMPOTENCY_TABLE: {"Ref": default.output_ref("IdempotencyTableName")},
+        ENV_AUDIT_TABLE: {"Ref": default.output_ref("AuditTableName")},
+        ENV_AUDIT_TTL_DAYS: "365",
+        ENV_DEDUP_SECONDS: "300",
+        ENV_MAX_REMEDIATIONS: "3",
         "POWERTOOLS_SERVICE_NAME": "mlwarden",
         "POWERTOOLS_METRICS_NAMESPACE": "mlwarden",
         "POWERTOOLS_LOG_LEVEL": "INFO",
     }
+
+
+@pytest.mark.parametrize("rule_id", rule_ids())
+def test_safety_settings_from_context_reach_every_function(full: Synth, rule_id: str) -> None:
+    # Given cdk.json dedupWindowSeconds 600, maxRemediationsPerHour 5, auditRetentionDays 90
+    env = full.function_env(rule_id)
+    # Then the function gets them, with the stack's two tables
+    assert env[ENV_DEDUP_SECONDS] == "600"
+    assert env[ENV_MAX_REMEDIATIONS] == "5"
+    assert env[ENV_AUDIT_TTL_DAYS] == "90"
+    assert env[ENV_IDEMPOTENCY_TABLE] == {"Ref": full.output_ref("IdempotencyTableName")}
+    assert env[ENV_AUDIT_TABLE] == {"Ref": full.output_ref("AuditTableName")}
+
+
+@pytest.mark.parametrize("rule_id", rule_ids())
+def test_cdk_json_exemptions_reach_only_the_rule_they_name(full: Synth, rule_id: str) -> None:
+    # Given cdk.json exempts one resource from EXEMPT_RULE and another from every rule ("all")
+    entries = json.loads(full.function_env(rule_id)[ENV_EXEMPTIONS])
+    # Then the rule's own exemption is in its function only; the "all" exemption is in every function
+    assert (RULE_EXEMPTION in entries) == (rule_id == EXEMPT_RULE)
+    assert ALL_RULES_EXEMPTION in entries
+    assert len(entries) == (2 if rule_id == EXEMPT_RULE else 1)
 
 
 @pytest.mark.parametrize("rule_id", rule_ids())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mlwarden.core.registry import all_specs
-from stacks.guarded_rule import CONFIG_ENGINE_ACTIONS, ENGINE_ACTIONS
+from stacks.guarded_rule import CONFIG_ENGINE_ACTIONS, ENGINE_ACTIONS, SECURITY_HUB_ACTIONS
 from tests.infra.cfn import Synth, feature_actions, fill
 
 pytestmark = pytest.mark.slow
@@ -20,6 +20,10 @@ def expected_actions(spec, synth: Synth, *, remediation: bool) -> set[str]:
         actions |= set(perms.remediate)
     if spec.config:
         actions |= set(CONFIG_ENGINE_ACTIONS)
+        if spec.config.periodic:
+            actions |= set(perms.sweep)  # only a periodic Config rule makes the function sweep
+    if synth.settings.security_hub:
+        actions |= set(SECURITY_HUB_ACTIONS)
     return actions
 
 
@@ -60,7 +64,9 @@ def test_spec_actions_are_granted_only_on_the_spec_resources(full: Synth, spec) 
 def test_engine_actions_are_granted_on_the_stacks_own_resources_only(default: Synth, spec) -> None:
     grants = default.grants(spec.id)
     key, _ = default.only("AWS::KMS::Key")
-    topic, _ = default.only("AWS::SNS::Topic")
+    topic = default.output_ref("AlertTopicArn")
+    idempotency = default.output_ref("IdempotencyTableName")
+    audit = default.output_ref("AuditTableName")
     log_group = default.props(default.function_of(spec.id))["LoggingConfig"]["LogGroup"]["Ref"]
     queue = default.dead_letter_queue_of(spec.id)
     mode = [
@@ -77,6 +83,16 @@ def test_engine_actions_are_granted_on_the_stacks_own_resources_only(default: Sy
     assert grants["kms:GenerateDataKey"] == grants["kms:Decrypt"] == {f"<arn:{key}>"}
     assert grants["ssm:GetParameter"] == {parameter_arn.format(mode[0]), parameter_arn.format(kill[0])}
     assert grants["sqs:SendMessage"] == {f"<arn:{queue}>"}
+    # Powertools Idempotency on its table; decisions and remediation counters written to the audit table,
+    # which the function never reads (the table ARNs only: no index, no other table)
+    assert grants["dynamodb:GetItem"] == grants["dynamodb:DeleteItem"] == {f"<arn:{idempotency}>"}
+    assert grants["dynamodb:PutItem"] == grants["dynamodb:UpdateItem"] == {f"<arn:{idempotency}>", f"<arn:{audit}>"}
+    assert {a for a in grants if a.startswith("dynamodb:")} - set(spec.permissions.all_actions()) == {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+    }
     for action in CONFIG_ENGINE_ACTIONS:
         # AWS Config has no resource-level permissions for these
         assert grants.get(action) == ({"*"} if spec.config else None)

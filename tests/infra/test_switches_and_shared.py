@@ -6,9 +6,14 @@ import pytest
 
 from mlwarden.core.registry import rule_ids
 from mlwarden.core.settings import ALLOW_REMEDIATION_TAG, KILL_SWITCH_PARAMETER
-from tests.infra.cfn import Synth, render
+from tests.infra.cfn import Synth, allowed, as_list, denied, render
 
 pytestmark = pytest.mark.slow
+
+ACCOUNT = "123456789012"  # what tests.infra.cfn.render puts for AWS::AccountId (region: us-east-1)
+ALARM_ARN = f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:mlwarden-s3-bucket-kms-encryption-errors"
+FROM_ALARM = {"aws:SourceArn": ALARM_ARN, "aws:SourceAccount": ACCOUNT}
+TLS = {"aws:SecureTransport": "true"}
 
 
 @pytest.mark.parametrize("rule_id", rule_ids())
@@ -42,27 +47,89 @@ def test_the_stack_has_only_the_mode_parameters_and_the_kill_switch(default: Syn
     assert names == sorted([KILL_SWITCH_PARAMETER] + [f"/mlwarden/rules/{r}/mode" for r in rule_ids()])
 
 
-def test_stack_key_rotates_and_lets_eventbridge_and_cloudwatch_logs_use_it(default: Synth) -> None:
+def test_stack_key_rotates_and_lets_eventbridge_cloudwatch_logs_and_cloudwatch_alarms_use_it(default: Synth) -> None:
     _, key = default.only("AWS::KMS::Key")
     assert key["Properties"]["EnableKeyRotation"] is True
     assert key["DeletionPolicy"] == "Retain"
     services = {
-        render(s["Principal"]["Service"])
+        render(s["Principal"]["Service"]): set(as_list(s["Action"]))
         for s in key["Properties"]["KeyPolicy"]["Statement"]
         if "Service" in s["Principal"]
     }
-    assert services == {"events.amazonaws.com", "logs.us-east-1.amazonaws.com"}
+    assert set(services) == {"events.amazonaws.com", "logs.us-east-1.amazonaws.com", "cloudwatch.amazonaws.com"}
+    # CloudWatch alarms cannot publish to a KMS-encrypted topic without these two
+    assert services["cloudwatch.amazonaws.com"] == {"kms:Decrypt", "kms:GenerateDataKey*"}
 
 
-def test_alert_topic_is_kms_encrypted_refuses_plain_http_and_is_exported(default: Synth) -> None:
+@pytest.mark.parametrize("output, name", [("AlertTopicArn", "mlwarden-alerts"), ("AlarmTopicArn", "mlwarden-alarms")])
+def test_topics_are_kms_encrypted_refuse_plain_http_and_are_exported(default: Synth, output: str, name: str) -> None:
     key, _ = default.only("AWS::KMS::Key")
-    topic, props = default.only("AWS::SNS::Topic")
-    assert props["Properties"]["TopicName"] == "mlwarden-alerts"
-    assert props["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key, "Arn"]}
-    _, policy = default.only("AWS::SNS::TopicPolicy")
-    denies = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
-    assert [s["Condition"] for s in denies] == [{"Bool": {"aws:SecureTransport": "false"}}]
-    assert default.template["Outputs"]["AlertTopicArn"]["Value"] == {"Ref": topic}
+    topic = default.topic_named(name)
+    assert default.props(topic)["KmsMasterKeyId"] == {"Fn::GetAtt": [key, "Arn"]}
+    assert default.output_ref(output) == topic
+    plain_http = {"aws:SecureTransport": "false", "aws:SourceArn": ALARM_ARN, "aws:SourceAccount": ACCOUNT}
+    assert denied(default.topic_policy(topic), "sns:Publish", {"Service": "cloudwatch.amazonaws.com"}, plain_http)
+    assert denied(default.topic_policy(topic), "sns:Publish", {"AWS": "<arn:AnyRole>"}, plain_http)
+
+
+@pytest.mark.parametrize("name", ["default", "full", "withheld"])
+def test_only_the_rule_functions_roles_can_publish_alerts(name: str, request: pytest.FixtureRequest) -> None:
+    # Given the alert topic's policy and the rule roles' own IAM policies
+    synth: Synth = request.getfixturevalue(name)
+    topic = synth.output_ref("AlertTopicArn")
+    policy = synth.topic_policy(topic)
+    roles = [synth.role_of(rule_id) for rule_id in rule_ids()]
+    # Then each rule role may publish: the topic policy does not deny it and its role allows it
+    for rule_id, role in zip(rule_ids(), roles, strict=True):
+        arn = f"<arn:{role}>"
+        assert not denied(policy, "sns:Publish", {"AWS": arn}, {**TLS, "aws:PrincipalArn": arn}), rule_id
+        assert synth.grants(rule_id)["sns:Publish"] == {f"<ref:{topic}>"}
+    # And anyone else is denied whatever their IAM policies say: an admin of this account, another
+    # account, an AWS service (no aws:PrincipalArn), even CloudWatch alarms of this account
+    others = [
+        {"AWS": "arn:aws:iam::123456789012:role/Admin"},
+        {"AWS": "arn:aws:iam::123456789012:user/ci"},
+        {"AWS": "arn:aws:iam::999999999999:role/mlwarden-s3-bucket-kms-encryption"},
+    ]
+    for principal in others:
+        assert denied(policy, "sns:Publish", principal, {**TLS, "aws:PrincipalArn": principal["AWS"]}), principal
+    assert denied(policy, "sns:Publish", {"Service": "cloudwatch.amazonaws.com"}, {**TLS, **FROM_ALARM})
+    assert not [s for s in policy if s["Effect"] == "Allow"]
+
+
+@pytest.mark.parametrize("name", ["default", "full"])
+def test_only_cloudwatch_alarms_of_this_account_can_publish_to_the_alarm_topic(
+    name: str, request: pytest.FixtureRequest
+) -> None:
+    synth: Synth = request.getfixturevalue(name)
+    policy = synth.topic_policy(synth.output_ref("AlarmTopicArn"))
+    cloudwatch = {"Service": "cloudwatch.amazonaws.com"}
+    # Then an alarm of this account may publish
+    assert allowed(policy, "sns:Publish", cloudwatch, {**TLS, **FROM_ALARM})
+    # And an alarm of another account may not (confused deputy), nor any principal, nor the rule functions
+    other_account = {
+        "aws:SourceArn": "arn:aws:cloudwatch:us-east-1:999999999999:alarm:x",
+        "aws:SourceAccount": "9" * 12,
+    }
+    assert denied(policy, "sns:Publish", cloudwatch, {**TLS, **other_account})
+    # (the Allow alone is limited to this account too: the Deny is a second guard, not the only one)
+    allows = [s for s in policy if s["Effect"] == "Allow"]
+    assert not allowed(allows, "sns:Publish", cloudwatch, {**TLS, **other_account})
+    assert not allowed(allows, "sns:Publish", cloudwatch, {**TLS, "aws:SourceArn": other_account["aws:SourceArn"]})
+    assert denied(policy, "sns:Publish", {"Service": "events.amazonaws.com"}, {**TLS, "aws:SourceAccount": ACCOUNT})
+    for role in [synth.role_of(rule_id) for rule_id in rule_ids()] + ["arn:aws:iam::123456789012:role/Admin"]:
+        principal = role if role.startswith("arn:") else f"<arn:{role}>"
+        assert denied(policy, "sns:Publish", {"AWS": principal}, {**TLS, "aws:PrincipalArn": principal})
+
+
+def test_alarm_emails_become_email_subscriptions_of_the_alarm_topic_only(full: Synth, default: Synth) -> None:
+    # Given cdk.json alarmEmails and notificationEmails
+    alarms = full.output_ref("AlarmTopicArn")
+    alerts = full.output_ref("AlertTopicArn")
+    # Then each list subscribes to its own topic
+    assert full.subscriptions_of(alarms) == [("email", "oncall@example.com"), ("email", "platform-alarms@example.com")]
+    assert ("email", "oncall@example.com") not in full.subscriptions_of(alerts)
+    assert default.subscriptions_of(default.output_ref("AlarmTopicArn")) == []
 
 
 def test_every_queue_is_kms_encrypted_with_the_stack_key_and_refuses_plain_http(default: Synth) -> None:
@@ -89,15 +156,9 @@ def test_no_email_subscription_and_no_quarantine_bucket_by_default(default: Synt
 
 
 def test_notification_emails_become_email_subscriptions_of_the_alert_topic(full: Synth) -> None:
-    topic, _ = full.only("AWS::SNS::Topic")
-    subscriptions = sorted(
-        (r["Properties"]["Protocol"], r["Properties"]["Endpoint"], r["Properties"]["TopicArn"]["Ref"])
-        for _, r in full.resources("AWS::SNS::Subscription")
-    )
-    assert subscriptions == [
-        ("email", "ml-platform@example.com", topic),
-        ("email", "secops@example.com", topic),
-    ]
+    topic = full.output_ref("AlertTopicArn")
+    assert full.subscriptions_of(topic) == [("email", "ml-platform@example.com"), ("email", "secops@example.com")]
+    assert ("email", "secops@example.com") not in full.subscriptions_of(full.output_ref("AlarmTopicArn"))
 
 
 def test_quarantine_bucket_is_private_versioned_kms_encrypted_and_tls_only(full: Synth) -> None:
@@ -124,3 +185,27 @@ def test_quarantine_bucket_is_private_versioned_kms_encrypted_and_tls_only(full:
         for s in policy["Properties"]["PolicyDocument"]["Statement"]
     )
     assert full.template["Outputs"]["QuarantineBucketName"]["Value"] == {"Ref": bucket}
+
+
+# Where each resource type that holds data names its KMS key.
+KMS_KEY_OF = {
+    "AWS::SNS::Topic": lambda p: p.get("KmsMasterKeyId"),
+    "AWS::SQS::Queue": lambda p: p.get("KmsMasterKeyId"),
+    "AWS::DynamoDB::Table": lambda p: (p.get("SSESpecification") or {}).get("KMSMasterKeyId"),
+    "AWS::Logs::LogGroup": lambda p: p.get("KmsKeyId"),
+    "AWS::S3::Bucket": lambda p: p["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
+        "ServerSideEncryptionByDefault"
+    ].get("KMSMasterKeyID"),
+}
+
+
+@pytest.mark.parametrize("name", ["default", "full"])
+def test_everything_that_holds_data_is_encrypted_with_the_stack_key(name: str, request: pytest.FixtureRequest) -> None:
+    # Given every topic, queue, table, log group and bucket of the stack
+    synth: Synth = request.getfixturevalue(name)
+    key, _ = synth.only("AWS::KMS::Key")
+    holders = [(lid, r) for lid, r in synth.template["Resources"].items() if r["Type"] in KMS_KEY_OF]
+    # Then each is encrypted at rest with the stack's customer key
+    assert len(holders) >= 2 + 2 + 2 * len(rule_ids())
+    for logical_id, resource in holders:
+        assert KMS_KEY_OF[resource["Type"]](resource["Properties"]) == {"Fn::GetAtt": [key, "Arn"]}, logical_id

@@ -17,32 +17,106 @@ NOTEBOOK = "sagemaker-notebook-direct-internet"
 
 EXPECTED: dict[str, set[str]] = {
     "cloudtrail-other/awsdocs-cloudtrail-UpdateTrail-error-TrailNotFound.json": set(),  # failed call
-    "cloudtrail-other/awsdocs-kms-DisableKeyRotation.json": set(),
-    "cloudtrail-other/stratus-bedrock-DeleteGuardrail.json": set(),
-    "cloudtrail-other/stratus-cloudtrail-StopLogging.json": set(),
+    "cloudtrail-other/awsdocs-kms-DisableKeyRotation.json": {"kms-key-rotation"},
+    "cloudtrail-other/stratus-bedrock-DeleteGuardrail.json": {"bedrock-guardrail-integrity"},
+    "cloudtrail-other/stratus-cloudtrail-StopLogging.json": {"cloudtrail-logging"},
     "cloudtrail-other/sumologic-bedrock-InvokeModel.json": set(),
-    "cloudtrail-s3/awsdocs-s3-PutBucketAcl.json": set(),
+    "cloudtrail-s3/awsdocs-s3-PutBucketAcl.json": {
+        "s3-bucket-external-access",
+        "s3-bucket-public-access",
+    },  # empty bucketName: both answer NOT_APPLICABLE
     "cloudtrail-s3/elastic-s3-DeleteBucket.json": set(),
     "cloudtrail-s3/elastic-s3-PutBucketVersioning-enabled.json": set(),
-    "cloudtrail-s3/sysdig-workshop-s3-DeleteBucketEncryption.json": {KMS},
-    "cloudtrail-sagemaker/awsdocs-sagemaker-CreateEndpoint.json": set(),
-    "cloudtrail-sagemaker/awsdocs-sagemaker-CreateModel.json": set(),
+    "cloudtrail-s3/sysdig-workshop-s3-DeleteBucketEncryption.json": {"s3-bucket-kms-encryption"},
+    "cloudtrail-sagemaker/awsdocs-sagemaker-CreateEndpoint.json": {
+        "sagemaker-endpoint-config-kms",
+        "sagemaker-endpoint-monitoring",
+    },
+    "cloudtrail-sagemaker/awsdocs-sagemaker-CreateModel.json": {"sagemaker-model-network-isolation"},
     "config-compliance-change/nzism-lambda-public-access-COMPLIANT.json": set(),
     "config-compliance-change/nzism-loggroup-retention-NON_COMPLIANT-with-old-result.json": set(),
-    # Config invocations reach a rule through its own Config rule, by resource type (EC2 here: none)
     "config-invocation/powertools-config-change-ec2-instance-real.json": set(),
     "config-invocation/powertools-config-oversized-change-ec2-instance.json": set(),
     "config-invocation/powertools-config-scheduled-notification.json": set(),
-    "handwritten/cloudtrail-s3-CreateBucket.json": {KMS},
-    "handwritten/cloudtrail-s3-PutBucketEncryption-AES256.json": {KMS},
+    "handwritten/cloudtrail-bedrock-DeleteModelInvocationLoggingConfiguration.json": {"bedrock-invocation-logging"},
+    "handwritten/cloudtrail-bedrock-PutModelInvocationLoggingConfiguration-text-delivery-off.json": {
+        "bedrock-invocation-logging"
+    },
+    "handwritten/cloudtrail-bedrock-UpdateGuardrail-content-filter-lowered.json": {"bedrock-guardrail-integrity"},
+    "handwritten/cloudtrail-cloudtrail-DeleteTrail.json": {"cloudtrail-logging"},
+    "handwritten/cloudtrail-cloudtrail-PutEventSelectors-management-events-off.json": {"cloudtrail-logging"},
+    "handwritten/cloudtrail-cloudtrail-UpdateTrail-log-file-validation-off.json": {"cloudtrail-logging"},
+    "handwritten/cloudtrail-config-DeleteConfigurationRecorder.json": {"config-recorder-enabled"},
+    "handwritten/cloudtrail-config-DeleteDeliveryChannel.json": {"config-recorder-enabled"},
+    "handwritten/cloudtrail-config-StopConfigurationRecorder.json": {"config-recorder-enabled"},
+    "handwritten/cloudtrail-ec2-AuthorizeSecurityGroupIngress-ssh-0.0.0.0.json": {"ec2-security-group-open-ingress"},
+    "handwritten/cloudtrail-ec2-ModifySecurityGroupRules-all-tcp-0.0.0.0.json": {"ec2-security-group-open-ingress"},
+    "handwritten/cloudtrail-iam-AttachRolePolicy-AdministratorAccess.json": {"iam-admin-policy-attached"},
+    "handwritten/cloudtrail-iam-CreatePolicyVersion-setAsDefault-allow-star-on-star.json": {
+        "iam-admin-policy-attached"
+    },
+    "handwritten/cloudtrail-iam-PutUserPolicy-allow-star-on-star.json": {"iam-admin-policy-attached"},
+    "handwritten/cloudtrail-kms-DisableKey.json": {"kms-key-deletion"},
+    "handwritten/cloudtrail-kms-ScheduleKeyDeletion.json": {"kms-key-deletion"},
+    "handwritten/cloudtrail-macie2-DisableMacie.json": {"macie-enabled"},
+    "handwritten/cloudtrail-macie2-UpdateMacieSession-PAUSED.json": {"macie-enabled"},
+    "handwritten/cloudtrail-s3-CreateBucket.json": {
+        "s3-bucket-kms-encryption",
+        "s3-bucket-public-access",
+        "s3-bucket-ssl-only",
+    },
+    "handwritten/cloudtrail-s3-DeleteAccountPublicAccessBlock.json": {"s3-account-public-access-block"},
+    "handwritten/cloudtrail-s3-DeleteBucketPolicy.json": {"s3-bucket-ssl-only"},
+    "handwritten/cloudtrail-s3-DeleteBucketPublicAccessBlock.json": {"s3-bucket-public-access"},
+    "handwritten/cloudtrail-s3-PutAccountPublicAccessBlock-all-off.json": {"s3-account-public-access-block"},
+    "handwritten/cloudtrail-s3-PutBucketAcl-AllUsers-read.json": {
+        "s3-bucket-external-access",
+        "s3-bucket-public-access",
+    },
+    "handwritten/cloudtrail-s3-PutBucketEncryption-AES256.json": {"s3-bucket-kms-encryption"},
     "handwritten/cloudtrail-s3-PutBucketEncryption-AccessDenied.json": set(),  # failed call
-    "handwritten/cloudtrail-s3-PutBucketEncryption-aws-kms.json": {KMS},  # routed; judged compliant live
-    "handwritten/cloudtrail-sagemaker-CreateNotebookInstance-direct-internet-enabled.json": {NOTEBOOK},
-    "handwritten/eventbridge-sagemaker-NotebookInstanceStateChange-InService.json": {NOTEBOOK},
-    "macie/aws-samples-reveal-SensitiveData-Multiple-csv-ssn-ccn.json": {MACIE},
-    "macie/siemplify-doc-SensitiveData-Personal-unencrypted-bucket.json": {MACIE},
-    "securityhub/asr-afsbp-S3.2-public-read-PASSED.json": set(),
-    "securityhub/asr-afsbp-S3.8-bucket-bpa-FAILED.json": set(),
+    "handwritten/cloudtrail-s3-PutBucketEncryption-aws-kms.json": {
+        "s3-bucket-kms-encryption"
+    },  # routed; judged compliant live
+    "handwritten/cloudtrail-s3-PutBucketPolicy-cross-account-read.json": {
+        "s3-bucket-external-access",
+        "s3-bucket-public-access",
+        "s3-bucket-ssl-only",
+    },
+    "handwritten/cloudtrail-s3-PutBucketPublicAccessBlock-all-off.json": {"s3-bucket-public-access"},
+    "handwritten/cloudtrail-sagemaker-CreateEndpointConfig-no-kms.json": {"sagemaker-endpoint-config-kms"},
+    "handwritten/cloudtrail-sagemaker-CreateModelPackage-Approved.json": {"sagemaker-model-approval"},
+    "handwritten/cloudtrail-sagemaker-CreateNotebookInstance-direct-internet-enabled.json": {
+        "sagemaker-notebook-direct-internet",
+        "sagemaker-notebook-kms",
+        "sagemaker-notebook-root-access",
+        "sagemaker-notebook-vpc",
+    },
+    "handwritten/cloudtrail-sagemaker-CreateProcessingJob-no-network-config.json": {"sagemaker-training-job-security"},
+    "handwritten/cloudtrail-sagemaker-CreateTrainingJob-no-isolation-no-kms.json": {"sagemaker-training-job-security"},
+    "handwritten/cloudtrail-sagemaker-DeleteMonitoringSchedule.json": {"sagemaker-endpoint-monitoring"},
+    "handwritten/cloudtrail-sagemaker-StopMonitoringSchedule.json": {"sagemaker-endpoint-monitoring"},
+    "handwritten/cloudtrail-sagemaker-UpdateEndpoint.json": {
+        "sagemaker-endpoint-config-kms",
+        "sagemaker-endpoint-monitoring",
+    },
+    "handwritten/cloudtrail-sagemaker-UpdateModelPackage-Approved-by-assumed-role.json": {"sagemaker-model-approval"},
+    "handwritten/cloudtrail-sagemaker-UpdateNotebookInstance-root-access-enabled.json": {
+        "sagemaker-notebook-root-access"
+    },
+    "handwritten/eventbridge-inspector2-Finding-ECR-image-HIGH-ACTIVE.json": {"inspector-critical-finding"},
+    "handwritten/eventbridge-sagemaker-ModelPackageStateChange-Approved.json": {"sagemaker-model-approval"},
+    "handwritten/eventbridge-sagemaker-NotebookInstanceStateChange-InService.json": {
+        "sagemaker-notebook-direct-internet",
+        "sagemaker-notebook-root-access",
+    },
+    "handwritten/eventbridge-sagemaker-NotebookInstanceStateChange-Stopped.json": {"sagemaker-notebook-root-access"},
+    "macie/aws-samples-reveal-SensitiveData-Multiple-csv-ssn-ccn.json": {"macie-sensitive-data"},
+    "macie/siemplify-doc-SensitiveData-Personal-unencrypted-bucket.json": {"macie-sensitive-data"},
+    "securityhub/asr-afsbp-S3.2-public-read-PASSED.json": set(),  # PASSED: never routed
+    "securityhub/asr-afsbp-S3.8-bucket-bpa-FAILED.json": {
+        "s3-bucket-public-access"
+    },  # FAILED S3.8: the rule owning the control
 }
 
 
@@ -64,7 +138,8 @@ def test_config_invocations_are_not_eventbridge_events(relative):
     assert pattern_routes(delivered) == set()
 
 
-def test_stopped_notebook_state_change_reaches_no_rule():
+def test_stopped_notebook_state_change_reaches_only_the_root_access_rule():
+    # Root access can only be turned off on a stopped instance: that rule waits for the Stopped event.
     event = load_event("handwritten/eventbridge-sagemaker-NotebookInstanceStateChange-InService.json")
     event["detail"]["NotebookInstanceStatus"] = "Stopped"
-    assert pattern_routes(event) == set()
+    assert pattern_routes(event) == {"sagemaker-notebook-root-access"}

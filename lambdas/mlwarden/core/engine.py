@@ -164,6 +164,8 @@ class Engine:
 
     def handle_config(self, event: dict[str, Any]) -> list[Decision]:
         invoking = events.parse_config_invocation(event)
+        if self.spec.config is None:
+            raise events.MalformedEvent(f"{self.spec.id} has no AWS Config rule: Config invocations are not for it")
         message_type = invoking["messageType"]
         region = _config_region(event)
         source = Source(str(event.get("configRuleName", "")), str(invoking.get("notificationCreationTime", "")))

@@ -86,10 +86,13 @@ class Permissions:
     unscoped: tuple[str, ...] = ()
     # Remediation actions granted only when a cdk.json feature is on: ((settings attribute, actions), ...).
     features: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # Actions only list_refs needs (sweeps). The function is granted them only when its periodic Config
+    # rule sweeps; otherwise they are needed by `mlwarden scan` alone, which runs with the user's credentials.
+    sweep: tuple[str, ...] = ()
 
     def all_actions(self) -> tuple[str, ...]:
         extra = tuple(a for _, actions in self.features for a in actions)
-        return tuple(dict.fromkeys(self.detect + self.remediate + extra))
+        return tuple(dict.fromkeys(self.detect + self.remediate + extra + self.sweep))
 
 
 @dataclass(frozen=True)
