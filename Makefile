@@ -7,7 +7,7 @@ STAMP := .make
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help setup demo test test-fast synth bench lint fmt docs check clean
+.PHONY: help setup browser demo test test-fast synth bench lint fmt docs check clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
@@ -28,7 +28,19 @@ setup: $(STAMP)/python $(STAMP)/node ## create .venv and node_modules (pinned ve
 demo: $(STAMP)/python ## the whole stack on a local AWS account (moto server)
 	$(BIN)/mlwarden demo
 
-test: $(STAMP)/python ## unit, functional, infra and e2e tests
+# The HTML report is tested in a real headless browser (tests/e2e/test_report.py). Installs Debian's chromium
+# when it is missing; without apt-get it says so and the test fails with the same advice.
+browser: ## install Debian's chromium (headless browser for the report test) when missing
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium (apt-get)"; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	      || echo "make: could not install chromium with apt-get; tests/e2e/test_report.py will fail" >&2; \
+	  else \
+	    echo "make: apt-get not found: install chromium yourself; tests/e2e/test_report.py will fail" >&2; \
+	  fi; }
+
+test: $(STAMP)/python browser ## unit, functional, infra and e2e tests
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP)/python ## unit and functional tests only
@@ -47,8 +59,8 @@ fmt: $(STAMP)/python ## ruff format + fixes
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-docs: $(STAMP)/python ## regenerate the README rule table from the registry
-	$(BIN)/python -m mlwarden.cli.docs README.md
+docs: $(STAMP)/python ## regenerate the README rule table and docs/rules.md from the registry
+	$(BIN)/python -m mlwarden.cli.docs
 
 check: lint test ## what CI runs
 

@@ -19,6 +19,9 @@ TRAINING_BUCKET = "ml-training-data-demo"
 FEATURES_BUCKET = "ml-features-demo"
 UPLOADS_BUCKET = "ml-raw-uploads-demo"
 UPLOADS_KEY = "customers/export-2026-11.csv"
+UPLOADS_KEY_2 = "customers/export-2026-12.csv"
+OPEN_DATA_BUCKET = "ml-open-datasets-demo"
+HEADLINE = ("s3-bucket-kms-encryption", "sagemaker-notebook-direct-internet", "macie-sensitive-data")
 NOTEBOOK = "research-notebook"
 CALLER = f"arn:aws:iam::{ACCOUNT}:role/DataScientist"
 
@@ -172,6 +175,18 @@ def create_violations(dep: LocalDeployment) -> None:
     # 4. A public bucket holding a customer export (fake data).
     s3.create_bucket(Bucket=UPLOADS_BUCKET)
     s3.put_bucket_acl(Bucket=UPLOADS_BUCKET, ACL="public-read")
+    s3.put_object(Bucket=UPLOADS_BUCKET, Key=UPLOADS_KEY_2, Body=b"name,card\nAda Lovelace,4000056655665556\n")
+    # 5. A bucket that is public and unencrypted on purpose (an open dataset mirror), exempted by tag.
+    s3.create_bucket(Bucket=OPEN_DATA_BUCKET)
+    s3.put_bucket_tagging(
+        Bucket=OPEN_DATA_BUCKET,
+        Tagging={
+            "TagSet": [
+                {"Key": "mlwarden:exempt", "Value": "all"},
+                {"Key": "mlwarden:exempt-reason", "Value": "public research dataset mirror"},
+            ]
+        },
+    )
     s3.put_object(
         Bucket=UPLOADS_BUCKET,
         Key=UPLOADS_KEY,
@@ -213,7 +228,17 @@ def violation_events() -> list[tuple[str, dict[str, Any]]]:
             ),
         ),
         ("Macie finding SensitiveData:S3Object/Multiple", macie_finding_event(UPLOADS_BUCKET, UPLOADS_KEY)),
+        (
+            "CreateBucket (open datasets, exempt by tag)",
+            cloudtrail_event("s3", "CreateBucket", {"bucketName": OPEN_DATA_BUCKET}),
+        ),
     ]
+
+
+def with_duplicate(events: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
+    """EventBridge delivers at least once: the notebook event arrives twice."""
+    (notebook,) = [e for label, e in events if label == "CreateNotebookInstance"]
+    return [*events, ("CreateNotebookInstance again (duplicate delivery)", notebook)]
 
 
 def read_state(dep: LocalDeployment) -> dict[str, Any]:
@@ -236,7 +261,12 @@ def read_state(dep: LocalDeployment) -> dict[str, Any]:
         bpa = s3.get_public_access_block(Bucket=UPLOADS_BUCKET)["PublicAccessBlockConfiguration"]
     except s3.exceptions.ClientError:
         bpa = {}
-    object_tags = s3.get_object_tagging(Bucket=UPLOADS_BUCKET, Key=UPLOADS_KEY).get("TagSet", [])
+    object_tags = s3.get_object_tagging(Bucket=UPLOADS_BUCKET, Key=UPLOADS_KEY_2).get("TagSet", [])
+    try:
+        open_data = s3.get_bucket_encryption(Bucket=OPEN_DATA_BUCKET)["ServerSideEncryptionConfiguration"]["Rules"]
+        state[OPEN_DATA_BUCKET] = {"SSEAlgorithm": open_data[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"]}
+    except s3.exceptions.ClientError:
+        state[OPEN_DATA_BUCKET] = {"SSEAlgorithm": None}
     state[UPLOADS_BUCKET] = {
         "block_public_access": all(
             bpa.get(k) for k in ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
@@ -249,14 +279,24 @@ def read_state(dep: LocalDeployment) -> dict[str, Any]:
 def show_decisions(say: Narrator, results: list[tuple[str, dict[str, Any]]]) -> None:
     for rule_id, result in results:
         for d in result["decisions"]:
-            say.line(f"   {rule_id:<36} {d['resource_id'] or '-':<50} {d['compliance']:<14} {d['action']}")
+            note = ""
+            if "duplicate:" in d["reason"]:
+                note = "  (duplicate delivery: already acted on)"
+            elif d["action"] == "exempt":
+                note = "  (exempt by tag: left alone)"
+            say.line(f"   {rule_id:<36} {d['resource_id'] or '-':<50} {d['compliance']:<14} {d['action']}{note}")
 
 
 def show_alerts(say: Narrator, alerts: list[dict[str, Any]]) -> None:
+    """The headline rules' alerts in full; the others by subject and reason (they are in notify mode)."""
     if not alerts:
         say.line("   (none)")
+    others = []
     for alert in alerts:
         body = alert["body"]
+        if body["rule_id"] not in HEADLINE:
+            others.append(alert)
+            continue
         say.line(f"   [bold]{alert['subject']}[/]" if say.console else f"   {alert['subject']}")
         say.line(f"      why:  {body['reason']}")
         say.line(f"      {'done' if body['action'] == 'remediated' else 'todo'}: {body['remediation']}")
@@ -264,6 +304,11 @@ def show_alerts(say: Narrator, alerts: list[dict[str, Any]]) -> None:
             found = ", ".join(f"{k} x{v}" for k, v in body["details"]["detections"].items())
             say.line(f"      found: {found} (counts only; no sample values leave Macie)")
         say.line(f"      attributes: {alert['attributes']}")
+    if others:
+        say.line(f"   and {len(others)} from the other AI/ML rules, in notify mode:")
+        for alert in others:
+            say.line(f"   {alert['subject']}")
+            say.line(f"      why:  {alert['body']['reason']}")
 
 
 def run_scenario(dep: LocalDeployment, say: Narrator) -> DemoResult:
@@ -273,10 +318,11 @@ def run_scenario(dep: LocalDeployment, say: Narrator) -> DemoResult:
     say.line(f"   bucket {TRAINING_BUCKET}: default encryption SSE-S3 (AES256), as AWS creates buckets today")
     say.line(f"   bucket {FEATURES_BUCKET}: SSE-KMS (compliant)")
     say.line(f"   notebook {NOTEBOOK}: DirectInternetAccess Enabled")
-    say.line(f"   bucket {UPLOADS_BUCKET}: public-read ACL, holding s3://{UPLOADS_BUCKET}/{UPLOADS_KEY} (names, cards)")
+    say.line(f"   bucket {UPLOADS_BUCKET}: public-read ACL, holding customer exports (names, card numbers)")
+    say.line(f"   bucket {OPEN_DATA_BUCKET}: unencrypted on purpose, tagged mlwarden:exempt=all")
 
     say.step("3. Send the events AWS would emit to the default event bus")
-    events = violation_events()
+    events = with_duplicate(violation_events())
     for label, _ in events:
         say.line(f"   - {label}")
     dep.put_events(*(event for _, event in events))
@@ -287,6 +333,7 @@ def run_scenario(dep: LocalDeployment, say: Narrator) -> DemoResult:
     routed = sum(len(r["decisions"]) for _, r in result.decisions)
     say.line(f"   {routed} deliveries for {len(events)} events (the failed call matched no pattern):")
     show_decisions(say, result.decisions)
+    say.line("   the second training-bucket event found the bucket already fixed (live state, not the event)")
 
     say.step("5. Alerts received by a subscriber of the topic")
     result.alerts = dep.alerts()
@@ -301,19 +348,21 @@ def run_scenario(dep: LocalDeployment, say: Narrator) -> DemoResult:
     )
     say.line(f"   {NOTEBOOK}: {n['NotebookInstanceStatus']}, tags {n['tags']} (not deleted; recreate it in a VPC)")
     say.line(
-        f"   {UPLOADS_BUCKET}: Block Public Access {'on' if u['block_public_access'] else 'off'}, "
-        f"object tags {u['object_tags']} (macie-sensitive-data is in notify mode)"
+        f"   {UPLOADS_BUCKET}: Block Public Access {'on' if u['block_public_access'] else 'off'} "
+        "(macie-sensitive-data is in notify mode)"
     )
+    open_data = result.state[OPEN_DATA_BUCKET]["SSEAlgorithm"] or "none"
+    say.line(f"   {OPEN_DATA_BUCKET}: default encryption {open_data} (exempt: left alone)")
 
-    say.step("7. Switch macie-sensitive-data to remediate at run time (no redeploy) and replay the finding")
+    say.step("7. Switch macie-sensitive-data to remediate at run time (no redeploy); Macie finds a second file")
     from mlwarden.cli.main import main as cli_main
 
     os.environ["AWS_ENDPOINT_URL"] = dep.endpoint
     cli_main(["toggle", "macie-sensitive-data", "remediate", "--region", REGION])
     from mlwarden import handler as handler_module
 
-    handler_module._runtimes.clear()  # a new invocation environment: the cached mode is refreshed
-    dep.put_events(macie_finding_event(UPLOADS_BUCKET, UPLOADS_KEY))
+    handler_module._runtimes.clear()  # a new invocation environment: the mode is read again
+    dep.put_events(macie_finding_event(UPLOADS_BUCKET, UPLOADS_KEY_2))
     replay = dep.deliver()
     result.decisions.extend(replay)
     show_decisions(say, replay)
@@ -324,8 +373,12 @@ def run_scenario(dep: LocalDeployment, say: Narrator) -> DemoResult:
     u = result.state[UPLOADS_BUCKET]
     say.line(
         f"   {UPLOADS_BUCKET}: Block Public Access {'on' if u['block_public_access'] else 'off'}, "
-        f"object tags {u['object_tags']}"
+        f"{UPLOADS_KEY_2} tags {u['object_tags']}"
     )
+    audit_table = dep.resolve(dep.template.get("Outputs", {}).get("AuditTableName", {}).get("Value", {}))
+    if isinstance(audit_table, str) and audit_table:
+        say.step("8. Every decision is in the audit table: mlwarden history --rule macie-sensitive-data")
+        cli_main(["history", "--rule", "macie-sensitive-data", "--table", audit_table, "--region", REGION])
     return result
 
 

@@ -102,8 +102,10 @@ class LocalDeployment:
     def deploy(self) -> LocalDeployment:
         sns, sqs, ssm, s3 = self.client("sns"), self.client("sqs"), self.client("ssm"), self.client("s3")
         for logical_id, props in self.of_type("AWS::SNS::Topic"):
-            self.topic_arn = sns.create_topic(Name=props.get("TopicName", logical_id))["TopicArn"]
-            self.physical[logical_id] = self.topic_arn
+            self.physical[logical_id] = sns.create_topic(Name=props.get("TopicName", logical_id))["TopicArn"]
+        # The alert topic is the one the stack outputs as AlertTopicArn (the other one carries alarms).
+        alert_topic = self.template.get("Outputs", {}).get("AlertTopicArn", {}).get("Value", {})
+        self.topic_arn = str(self.resolve(alert_topic))
         # Alerts are read the way a subscriber would receive them: an SQS queue subscribed to the topic.
         self.inbox_url = sqs.create_queue(QueueName="mlwarden-alert-inbox")["QueueUrl"]
         sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=self._queue_arn(self.inbox_url))

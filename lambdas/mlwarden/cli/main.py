@@ -1,4 +1,5 @@
-"""The ``mlwarden`` command (also ``python -m mlwarden``): rules, evaluate, scan, toggle, demo."""
+"""The ``mlwarden`` command (also ``python -m mlwarden``): rules, evaluate, scan, report, doctor, toggle, history,
+demo."""
 
 from __future__ import annotations
 
@@ -8,13 +9,17 @@ import sys
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlwarden import __version__
 from mlwarden.core import events
-from mlwarden.core.engine import Source
-from mlwarden.core.model import MODES, Decision
+from mlwarden.core.engine import Engine, Source
+from mlwarden.core.model import MODES, Decision, ResourceRef
 from mlwarden.core.registry import UnknownRule, all_rules, get_rule
+from mlwarden.core.spec import Rule
+
+if TYPE_CHECKING:
+    from mlwarden.cli.local import LocalRunner
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -24,6 +29,8 @@ examples:
   mlwarden evaluate tests/events/cloudtrail-s3/sysdig-workshop-s3-DeleteBucketEncryption.json
   AWS_ENDPOINT_URL=http://127.0.0.1:5000 mlwarden evaluate --json --apply event.json
   mlwarden scan --rule s3-bucket-kms-encryption --json
+  mlwarden report --output report.html
+  mlwarden doctor
   mlwarden toggle s3-bucket-kms-encryption remediate
   mlwarden toggle kill-switch on
   mlwarden history --rule s3-bucket-kms-encryption
@@ -51,13 +58,32 @@ def _table(rows: list[list[str]], headers: list[str], title: str = "") -> None:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
 
 
-def print_decisions(decisions: Iterable[Decision], as_json: bool) -> None:
-    if as_json:
+def print_decisions(decisions: Iterable[Decision], as_json: bool = False, *, fmt: str = "") -> None:
+    """``table`` (rich on a terminal, plain columns when piped), ``json`` (one object per line, DESIGN §2.4)
+    or ``csv`` (a header, then one row per decision with the same keys as the JSON object)."""
+    fmt = "json" if as_json else (fmt or "table")
+    if fmt == "json":
         for decision in decisions:
             print(json.dumps(decision.cli_record()), flush=True)
         return
+    if fmt == "csv":
+        import csv
+
+        from mlwarden.cli.report import csv_cell
+
+        writer = csv.writer(sys.stdout)
+        writer.writerow(Decision.CLI_KEYS)
+        for decision in decisions:
+            record = decision.cli_record()
+            writer.writerow([csv_cell(record[key]) for key in Decision.CLI_KEYS])
+        return
     rows = [[d.rule_id or "-", d.resource_id or "-", d.compliance, d.action, d.reason] for d in decisions]
     _table(rows, ["rule", "resource", "compliance", "action", "reason"])
+
+
+def output_format(args: argparse.Namespace) -> str:
+    """``--json`` (the contract) is kept as a shorthand of ``--format json``."""
+    return "json" if getattr(args, "json", False) else (getattr(args, "format", None) or "table")
 
 
 # ---------------------------------------------------------------------------------------------- commands
@@ -101,6 +127,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     runner = LocalRunner(apply=args.apply, topic_arn=args.topic_arn)
     rules = all_rules()
+    fmt = output_format(args)
     status = EXIT_OK
     collected: list[Decision] = []
     for name in args.files:
@@ -129,12 +156,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                         out.extend(runner.engine(rule).handle(event))
                     except events.MalformedEvent as exc:
                         out.append(unrouted(event_id, f"{rule.spec.id}: {exc}"))
-            if args.json:
-                print_decisions(out, True)
+            if fmt == "json":
+                print_decisions(out, fmt=fmt)
             else:
                 collected.extend(out)
-    if not args.json:
-        print_decisions(collected, False)
+    if fmt != "json":
+        print_decisions(collected, fmt=fmt)
     return status
 
 
@@ -142,39 +169,69 @@ def _safe(getter: Any, event: Any) -> str:
     return getter(event) if isinstance(event, dict) else ""
 
 
-def cmd_scan(args: argparse.Namespace) -> int:
-    from mlwarden.cli.local import LocalRunner
+def selected_rules(rule_ids: Sequence[str]) -> list[Rule]:
+    """The rules named (``--rule``, repeatable), or all of them; UnknownRule for an unknown id."""
+    return [get_rule(rule_id) for rule_id in dict.fromkeys(rule_ids)] if rule_ids else all_rules()
 
-    runner = LocalRunner(apply=args.apply, region=args.region)
-    try:
-        rules = [get_rule(rule_id) for rule_id in args.rule] if args.rule else all_rules()
-    except UnknownRule as exc:
-        print(f"mlwarden: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    work = []
+
+def sweep(runner: LocalRunner, rules: Sequence[Rule], *, workers: int = 8) -> tuple[list[Decision], list[str]]:
+    """Judge every existing resource of each rule once, concurrently: what ``scan`` and ``report`` run.
+
+    Returns the decisions (in rule, then listing order) and notes for the user (rules that cannot be swept).
+    A listing that fails becomes the engine's own NOT_APPLICABLE decision naming the failed call, so one
+    service the account (or a local AWS) lacks does not stop the sweep. Dry run unless the runner applies.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
     account = runner.account()
-    for rule in rules:
-        engine = runner.engine(rule)
-        refs = engine.refs_to_sweep(runner.region, account)
-        if not refs and not (rule.spec.config or rule.spec.cloudtrail):
-            print(f"mlwarden: {rule.spec.id} is driven by findings only; nothing to sweep", file=sys.stderr)
-        work.extend((engine, ref) for ref in refs)
     source = Source(event_id="scan")
-    decisions: list[Decision] = []
+    notes: list[str] = []
+
+    def listing(rule: Rule) -> tuple[Engine, list[ResourceRef], list[Decision]]:
+        engine = runner.engine(rule)
+        try:
+            return engine, engine.refs_to_sweep(runner.region, account), []
+        except (ClientError, BotoCoreError):
+            return engine, [], list(engine.sweep(runner.region, source, account))
+
     show_progress = sys.stderr.isatty()
-    with ThreadPoolExecutor(max_workers=args.workers) as pool:
+    with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
+        work: list[tuple[Engine, ResourceRef]] = []
+        decisions: list[Decision] = []
+        for engine, refs, failed in pool.map(listing, rules):
+            spec = engine.spec
+            if not refs and not failed and not (spec.config or spec.cloudtrail):
+                notes.append(f"{spec.id} is driven by findings only; nothing to sweep")
+            decisions.extend(failed)
+            work.extend((engine, ref) for ref in refs)
         futures = [pool.submit(engine.decide, ref, source) for engine, ref in work]
-        if show_progress:
+        if show_progress and futures:
+            from rich.console import Console
             from rich.progress import Progress
 
-            with Progress(transient=True) as progress:
+            with Progress(console=Console(stderr=True), transient=True) as progress:
                 task = progress.add_task("scanning", total=len(futures))
                 for future in futures:
                     decisions.append(future.result())
                     progress.advance(task)
         else:
-            decisions = [f.result() for f in futures]
-    print_decisions(decisions, args.json)
+            decisions.extend(f.result() for f in futures)
+    return decisions, notes
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    from mlwarden.cli.local import LocalRunner
+
+    runner = LocalRunner(apply=args.apply, region=args.region)
+    try:
+        rules = selected_rules(args.rule)
+    except UnknownRule as exc:
+        print(f"mlwarden: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    decisions, notes = sweep(runner, rules, workers=args.workers)
+    for note in notes:
+        print(f"mlwarden: {note}", file=sys.stderr)
+    print_decisions(decisions, fmt=output_format(args))
     return EXIT_OK
 
 
@@ -276,6 +333,81 @@ def cmd_history(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+NO_AUDIT_TABLE = "no audit table: pass --table, set MLWARDEN_AUDIT_TABLE, or deploy the Mlwarden stack here"
+DEFAULT_HTML_REPORT = "mlwarden-report.html"
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from mlwarden.cli import report
+    from mlwarden.cli.local import LocalRunner, default_region
+    from mlwarden.core.context import ClientFactory
+    from mlwarden.core.engine import describe_error
+
+    region = args.region or default_region()
+    try:
+        rules = selected_rules(args.rule)
+    except UnknownRule as exc:
+        print(f"mlwarden: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    table = None if args.from_scan else audit_table_name(args.table, region)
+    if args.from_history and not table:
+        print(f"mlwarden: {NO_AUDIT_TABLE}", file=sys.stderr)
+        return EXIT_INTERNAL
+    notes: list[str] = []
+    if table:
+        try:
+            decisions = report.decisions_from_history(
+                ClientFactory().client("dynamodb", region), table, [r.spec.id for r in rules] if args.rule else None
+            )
+        except (ClientError, BotoCoreError) as exc:
+            print(f"mlwarden: cannot read the audit table {table}: {describe_error(exc)}", file=sys.stderr)
+            return EXIT_INTERNAL
+        source, detail = report.SOURCE_HISTORY, f"the audit table {table} (latest decision per rule and resource)"
+    else:
+        decisions, notes = sweep(LocalRunner(apply=False, region=region), rules, workers=args.workers)
+        source, detail = report.SOURCE_SCAN, "a fresh scan (dry run: nothing was changed)"
+    built = report.build_report(
+        decisions,
+        source=source,
+        source_detail=detail,
+        region=region,
+        rule_ids=[r.spec.id for r in rules],
+        notes=notes,
+    )
+    text = report.render(built, args.format)
+    output = args.output
+    if not output and args.format == "html" and sys.stdout.isatty():
+        output = DEFAULT_HTML_REPORT  # a page of HTML on a terminal helps nobody
+    if not output or output == "-":
+        sys.stdout.write(text)
+        return EXIT_OK
+    Path(output).write_text(text, encoding="utf-8", newline="")
+    counts = built.summary
+    print(
+        f"mlwarden: report written to {output} from {detail}: {counts.judged} resources judged, "
+        f"{counts.non_compliant} non-compliant, {counts.remediated} remediated, {counts.exempt} exempt",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from mlwarden.cli.doctor import print_checks, run_checks
+    from mlwarden.cli.local import default_region, load_settings
+    from mlwarden.core.settings import SettingsError
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"mlwarden: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    checks = run_checks(args.region or default_region(), settings)
+    print_checks(checks, as_json=args.json)
+    return EXIT_OK if all(check.ok for check in checks) else EXIT_INTERNAL
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from mlwarden.cli.demo import run_demo
 
@@ -283,6 +415,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 # -------------------------------------------------------------------------------------------------- main
+def _subcommand(sub: Any, name: str, summary: str, example: str, description: str = "") -> argparse.ArgumentParser:
+    """A subcommand whose --help ends with examples."""
+    import textwrap
+
+    return sub.add_parser(
+        name,
+        help=summary,
+        description=textwrap.fill(description or summary[:1].upper() + summary[1:] + ".", 100),
+        epilog=f"{'examples' if chr(10) in example else 'example'}:\n  {example}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mlwarden",
@@ -293,32 +438,97 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mlwarden {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("rules", help="list the rule catalog")
+    p = _subcommand(sub, "rules", "list the rule catalog", "mlwarden rules\n  mlwarden rules --json | jq .id")
     p.add_argument("--json", action="store_true", help="one JSON object per rule per line")
     p.set_defaults(func=cmd_rules)
 
-    p = sub.add_parser("evaluate", help="run event files through the rules (read-only unless --apply)")
+    p = _subcommand(
+        sub,
+        "evaluate",
+        "run event files through the rules (read-only unless --apply)",
+        "mlwarden evaluate tests/events/cloudtrail-s3/sysdig-workshop-s3-DeleteBucketEncryption.json\n"
+        "  AWS_ENDPOINT_URL=http://127.0.0.1:5000 mlwarden evaluate --json --apply event.json\n"
+        "  mlwarden evaluate --format csv events/*.json > verdicts.csv",
+    )
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--json", action="store_true", help="one JSON object per (event, rule) per line")
+    p.add_argument("--format", choices=("table", "json", "csv"), help="output format (default: table)")
     p.add_argument("--apply", action="store_true", help="remediate where the mode says so, and publish alerts")
     p.add_argument("--topic-arn", help="SNS topic for alerts with --apply (default: $MLWARDEN_TOPIC_ARN)")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("scan", help="sweep existing resources of the account/region")
+    p = _subcommand(
+        sub,
+        "scan",
+        "sweep existing resources of the account/region",
+        "mlwarden scan\n  mlwarden scan --rule s3-bucket-kms-encryption --json\n"
+        "  mlwarden scan --format csv > scan.csv",
+    )
     p.add_argument("--rule", action="append", default=[], metavar="ID", help="only this rule (repeatable)")
     p.add_argument("--json", action="store_true", help="one JSON object per resource per line")
+    p.add_argument("--format", choices=("table", "json", "csv"), help="output format (default: table)")
     p.add_argument("--apply", action="store_true", help="remediate where the mode says so")
     p.add_argument("--region", help="region to sweep (default: $AWS_REGION)")
     p.add_argument("--workers", type=int, default=8, help="concurrent reads (default 8)")
     p.set_defaults(func=cmd_scan)
 
-    p = sub.add_parser("toggle", help="set a rule's runtime mode, or the kill switch")
+    p = _subcommand(
+        sub,
+        "report",
+        "compliance report (HTML, CSV or JSON) from the audit table or a fresh scan",
+        "mlwarden report --output report.html\n"
+        "  mlwarden report --from-scan --rule s3-bucket-kms-encryption --format csv > s3.csv\n"
+        "  mlwarden report --from-history --table mlwarden-audit --format json | jq .summary",
+        description="A compliance report: summary figures, charts per rule and per FSBP control, the "
+        "non-compliant resources with the reason and what to do, grouped by control and by NIST SP 800-53 "
+        "rev. 5 requirement. Default source: the audit table when one is found (--table, "
+        "$MLWARDEN_AUDIT_TABLE or the Mlwarden stack output), else a fresh scan (dry run). HTML on a "
+        f"terminal without --output goes to ./{DEFAULT_HTML_REPORT}.",
+    )
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--from-scan", action="store_true", help="judge every resource now (dry run)")
+    source.add_argument(
+        "--from-history", action="store_true", help="the latest recorded decision per rule and resource"
+    )
+    p.add_argument("--rule", action="append", default=[], metavar="ID", help="only this rule (repeatable)")
+    p.add_argument("--format", choices=("html", "csv", "json"), default="html", help="default: html")
+    p.add_argument("--output", metavar="FILE", help="write here instead of standard output ('-': stdout)")
+    p.add_argument("--region", help="region (default: $AWS_REGION)")
+    p.add_argument("--table", help="audit table (default: $MLWARDEN_AUDIT_TABLE or the stack output)")
+    p.add_argument("--workers", type=int, default=8, help="concurrent reads of a scan (default 8)")
+    p.set_defaults(func=cmd_report)
+
+    p = _subcommand(
+        sub,
+        "doctor",
+        "check the account's prerequisites and say exactly what to fix",
+        "mlwarden doctor\n  mlwarden doctor --region eu-west-1 --json | jq 'select(.ok | not)'",
+        description="Checks the target account and region: AWS Config recording, a logging multi-Region "
+        "CloudTrail trail with management events, Macie enabled, Security Hub enabled (when cdk.json "
+        "securityHub is true), the Powertools layer resolvable, and the Mlwarden stack deployed. "
+        "Exit status 0 when every check passes, 1 otherwise.",
+    )
+    p.add_argument("--region", help="region to check (default: $AWS_REGION)")
+    p.add_argument("--json", action="store_true", help="one JSON object per check per line")
+    p.set_defaults(func=cmd_doctor)
+
+    p = _subcommand(
+        sub,
+        "toggle",
+        "set a rule's runtime mode, or the kill switch",
+        "mlwarden toggle s3-bucket-kms-encryption remediate\n  mlwarden toggle kill-switch on",
+    )
     p.add_argument("rule", metavar="RULE", help="a rule id, or 'kill-switch'")
     p.add_argument("mode", metavar="MODE", help="off | notify | remediate (kill-switch: on | off)")
     p.add_argument("--region", help="region of the deployment (default: $AWS_REGION)")
     p.set_defaults(func=cmd_toggle)
 
-    p = sub.add_parser("history", help="decisions recorded in the audit table, newest first")
+    p = _subcommand(
+        sub,
+        "history",
+        "decisions recorded in the audit table, newest first",
+        "mlwarden history --rule s3-bucket-kms-encryption\n  mlwarden history --resource my-bucket --json",
+    )
     p.add_argument("--rule", metavar="ID", help="only this rule")
     p.add_argument("--resource", metavar="ID", help="only this resource id")
     p.add_argument("--json", action="store_true", help="one JSON object per decision per line")
@@ -327,7 +537,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--region", help="region of the deployment (default: $AWS_REGION)")
     p.set_defaults(func=cmd_history)
 
-    p = sub.add_parser("demo", help="the whole stack on a local AWS account (moto server)")
+    p = _subcommand(
+        sub,
+        "demo",
+        "the whole stack on a local AWS account (moto server)",
+        "mlwarden demo\n  mlwarden demo --keep-running",
+    )
     p.add_argument("--keep-running", action="store_true", help="leave the local account up until Ctrl-C")
     p.set_defaults(func=cmd_demo)
     return parser
