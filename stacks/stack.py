@@ -23,6 +23,7 @@ from constructs import Construct
 
 from mlwarden.core.registry import all_specs
 from mlwarden.core.settings import KILL_SWITCH_PARAMETER, Settings
+from stacks.dashboard import DASHBOARD_NAME, MlwardenDashboard
 from stacks.guarded_rule import GuardedRule, SharedResources, config_frequency, construct_id
 from stacks.nag import acknowledge
 
@@ -100,6 +101,7 @@ class MlwardenStack(Stack):
             for spec in all_specs()
         }
         self._only_rule_functions_publish_alerts()
+        self.dashboard = MlwardenDashboard(self, "Dashboard", rules=self.rules).dashboard
 
         CfnOutput(
             self,
@@ -113,6 +115,12 @@ class MlwardenStack(Stack):
             value=self.alarm_topic.topic_arn,
             description="Subscribe here for mlwarden's own failures: dead-lettered events, errors, throttles, "
             "failed and flapping remediations",
+        )
+        CfnOutput(
+            self,
+            "DashboardName",
+            value=DASHBOARD_NAME,
+            description="CloudWatch dashboard: violations, remediations, failures, exempt and flapping per rule",
         )
         CfnOutput(
             self,

@@ -1,0 +1,37 @@
+"""The CloudWatch dashboard shows, per rule, what mlwarden found and did, and mlwarden's own health."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mlwarden.core.registry import rule_ids
+from stacks.dashboard import DASHBOARD_NAME, RULE_METRICS
+
+pytestmark = pytest.mark.slow
+
+
+def dashboard_body(template: dict) -> str:
+    (dashboard,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::CloudWatch::Dashboard"]
+    assert dashboard["Properties"]["DashboardName"] == DASHBOARD_NAME
+    # The body is a Fn::Join of strings and references; the strings carry metric names and labels.
+    parts = dashboard["Properties"]["DashboardBody"]["Fn::Join"][1]
+    return "".join(p if isinstance(p, str) else json.dumps(p) for p in parts)
+
+
+def test_every_rule_metric_is_graphed_for_every_rule(default):
+    body = dashboard_body(default.template)
+    for metric, title in RULE_METRICS:
+        assert f'"title":"{title}"' in body
+        assert f'"mlwarden","{metric}","rule_id"' in body
+    for rule_id in rule_ids():
+        assert f'"rule_id","{rule_id}","service","mlwarden"' in body
+
+
+def test_health_graphs_cover_dead_letters_errors_and_duration(default):
+    body = dashboard_body(default.template)
+    for title in ("Dead-lettered events (DLQ depth)", "Function errors", "Function duration (p90)"):
+        assert f'"title":"{title}"' in body
+    assert body.count("ApproximateNumberOfMessagesVisible") == len(rule_ids())
+    assert body.count('"AWS/Lambda","Errors"') == len(rule_ids())
