@@ -7,7 +7,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from mlwarden.core import events
+from mlwarden.core.context import RuleContext
 from mlwarden.core.model import ResourceGone, ResourceRef
+from mlwarden.core.spec import Rule
 
 BUCKET_TYPE = "AWS::S3::Bucket"
 MISSING_BUCKET_CODES = {"NoSuchBucket", "404", "NotFound"}
@@ -71,3 +73,29 @@ def bucket_tags(s3: Any, bucket: str) -> dict[str, str]:
 
 def bucket_console_url(bucket: str, region: str) -> str:
     return f"https://s3.console.aws.amazon.com/s3/buckets/{bucket}?region={region}"
+
+
+class BucketRule(Rule):
+    """A rule judging buckets: how events, Config items, Security Hub ARNs and sweeps name a bucket, its tags
+    and its console page are the same for every such rule."""
+
+    console_tab = ""  # e.g. "permissions": the console tab where the setting lives
+
+    def refs_from_event(self, event: dict[str, Any]) -> list[ResourceRef]:
+        return bucket_refs_from_cloudtrail(event)
+
+    def ref_from_config_item(self, item: dict[str, Any]) -> ResourceRef | None:
+        return bucket_ref_from_config_item(item)
+
+    def ref_from_arn(self, arn: str, region: str, account: str) -> ResourceRef | None:
+        return bucket_ref_from_arn(arn, region, account)
+
+    def list_refs(self, ctx: RuleContext, region: str) -> list[ResourceRef]:
+        return list_bucket_refs(ctx.client("s3", region), region)
+
+    def read_tags(self, ref: ResourceRef, state: Any, ctx: RuleContext) -> dict[str, str]:
+        return bucket_tags(ctx.client("s3", ref.region, ref.account), ref.resource_id)
+
+    def console_url(self, ref: ResourceRef) -> str:
+        url = bucket_console_url(ref.resource_id, ref.region)
+        return f"{url}&tab={self.console_tab}" if self.console_tab else url

@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 from mlwarden.core import events
 from mlwarden.core.context import RuleContext
 from mlwarden.core.model import ResourceGone, ResourceRef
+from mlwarden.core.spec import Rule
 
 NOTEBOOK_TYPE = "AWS::SageMaker::NotebookInstance"
 MODEL_TYPE = "AWS::SageMaker::Model"
@@ -185,3 +186,31 @@ def notebook_summary(state: dict[str, Any], *keys: str) -> dict[str, Any]:
     summary = {"NotebookInstanceStatus": state.get("NotebookInstanceStatus")}
     summary.update({key: state.get(key) for key in keys})
     return summary
+
+
+class NotebookRule(Rule):
+    """A rule judging notebook instances: finding, reading, tagging and linking one is the same for all."""
+
+    def refs_from_event(self, event: dict[str, Any]) -> list[ResourceRef]:
+        return notebook_refs_from_event(event)
+
+    def ref_from_config_item(self, item: dict[str, Any]) -> ResourceRef | None:
+        return ref_from_config_item(item, NOTEBOOK_TYPE)
+
+    def ref_from_arn(self, arn: str, region: str, account: str) -> ResourceRef | None:
+        return ref_from_arn(arn, region, account, NOTEBOOK_TYPE)
+
+    def list_refs(self, ctx: RuleContext, region: str) -> list[ResourceRef]:
+        return list_notebook_refs(ctx, region)
+
+    def fetch(self, ref: ResourceRef, ctx: RuleContext) -> dict[str, Any]:
+        return describe_notebook(ctx, ref)
+
+    def read_tags(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> dict[str, str]:
+        return tags(ctx, ref, self.arn(ref, state))
+
+    def arn(self, ref: ResourceRef, state: dict[str, Any]) -> str:
+        return str(state.get("NotebookInstanceArn") or ref.arn)
+
+    def console_url(self, ref: ResourceRef) -> str:
+        return console_url(ref)

@@ -30,7 +30,7 @@ from mlwarden.core.model import (
     RemediationResult,
     ResourceRef,
 )
-from mlwarden.core.spec import CloudTrailTrigger, ConfigTrigger, Option, Permissions, Rule, RuleSpec
+from mlwarden.core.spec import CloudTrailTrigger, ConfigTrigger, Option, Permissions, RuleSpec
 from mlwarden.rules import _s3, _s3_access
 
 TRUSTED_ACCOUNTS = "trustedAccounts"
@@ -61,7 +61,8 @@ def _label(index: int, statement: dict[str, Any]) -> str:
     return f"statement {statement['Sid']!r}" if statement.get("Sid") else f"statement #{index + 1}"
 
 
-class S3BucketExternalAccess(Rule):
+class S3BucketExternalAccess(_s3.BucketRule):
+    console_tab = "permissions"
     spec = RuleSpec(
         id="s3-bucket-external-access",
         title="S3 bucket must not grant access to accounts outside the allow-list",
@@ -106,18 +107,6 @@ class S3BucketExternalAccess(Rule):
             "when none would remain); ACL grants are reported, not changed"
         ),
     )
-
-    def refs_from_event(self, event: dict[str, Any]) -> list[ResourceRef]:
-        return _s3.bucket_refs_from_cloudtrail(event)
-
-    def ref_from_config_item(self, item: dict[str, Any]) -> ResourceRef | None:
-        return _s3.bucket_ref_from_config_item(item)
-
-    def ref_from_arn(self, arn: str, region: str, account: str) -> ResourceRef | None:
-        return _s3.bucket_ref_from_arn(arn, region, account)
-
-    def list_refs(self, ctx: RuleContext, region: str) -> list[ResourceRef]:
-        return _s3.list_bucket_refs(ctx.client("s3", region), region)
 
     def fetch(self, ref: ResourceRef, ctx: RuleContext) -> dict[str, Any]:
         s3 = ctx.client("s3", ref.region, ref.account)
@@ -188,12 +177,6 @@ class S3BucketExternalAccess(Rule):
             remaining = f"ACL still grants {'; '.join(grants)}: {ACL_FIX}"
             return RemediationResult(bool(offending), f"{done}; {remaining}" if done else remaining, after, done=False)
         return RemediationResult(True, done, after)
-
-    def read_tags(self, ref: ResourceRef, state: Any, ctx: RuleContext) -> dict[str, str]:
-        return _s3.bucket_tags(ctx.client("s3", ref.region, ref.account), ref.resource_id)
-
-    def console_url(self, ref: ResourceRef) -> str:
-        return f"{_s3.bucket_console_url(ref.resource_id, ref.region)}&tab=permissions"
 
 
 RULE = S3BucketExternalAccess()

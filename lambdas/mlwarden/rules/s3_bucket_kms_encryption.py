@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 
 from mlwarden.core.context import RuleContext
 from mlwarden.core.model import COMPLIANT, NON_COMPLIANT, Evaluation, RemediationResult, ResourceRef
-from mlwarden.core.spec import CloudTrailTrigger, ConfigTrigger, Permissions, Rule, RuleSpec
+from mlwarden.core.spec import CloudTrailTrigger, ConfigTrigger, Permissions, RuleSpec
 from mlwarden.rules import _s3
 
 KMS_ALGORITHMS = ("aws:kms", "aws:kms:dsse")
@@ -31,7 +31,7 @@ def encryption_rule(state: dict[str, Any]) -> dict[str, Any]:
     return rules[0] if rules else {}
 
 
-class S3BucketKmsEncryption(Rule):
+class S3BucketKmsEncryption(_s3.BucketRule):
     spec = RuleSpec(
         id="s3-bucket-kms-encryption",
         title="S3 bucket default encryption must use a KMS key",
@@ -55,18 +55,6 @@ class S3BucketKmsEncryption(Rule):
         config_managed_rules=("S3_DEFAULT_ENCRYPTION_KMS",),
         remediation_summary="PutBucketEncryption with SSE-KMS (cdk.json kmsKeyArn, else aws/s3) and BucketKeyEnabled",
     )
-
-    def refs_from_event(self, event: dict[str, Any]) -> list[ResourceRef]:
-        return _s3.bucket_refs_from_cloudtrail(event)
-
-    def ref_from_config_item(self, item: dict[str, Any]) -> ResourceRef | None:
-        return _s3.bucket_ref_from_config_item(item)
-
-    def ref_from_arn(self, arn: str, region: str, account: str) -> ResourceRef | None:
-        return _s3.bucket_ref_from_arn(arn, region, account)
-
-    def list_refs(self, ctx: RuleContext, region: str) -> list[ResourceRef]:
-        return _s3.list_bucket_refs(ctx.client("s3", region), region)
 
     def fetch(self, ref: ResourceRef, ctx: RuleContext) -> dict[str, Any]:
         s3 = ctx.client("s3", ref.region, ref.account)
@@ -117,12 +105,6 @@ class S3BucketKmsEncryption(Rule):
             raise
         target = ctx.settings.kms_key_arn or AWS_MANAGED_S3_KEY
         return RemediationResult(True, f"default encryption set to SSE-KMS with {target}, Bucket Key on", new_rule)
-
-    def read_tags(self, ref: ResourceRef, state: Any, ctx: RuleContext) -> dict[str, str]:
-        return _s3.bucket_tags(ctx.client("s3", ref.region, ref.account), ref.resource_id)
-
-    def console_url(self, ref: ResourceRef) -> str:
-        return _s3.bucket_console_url(ref.resource_id, ref.region)
 
 
 RULE = S3BucketKmsEncryption()

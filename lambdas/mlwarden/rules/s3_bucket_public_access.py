@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 
 from mlwarden.core.context import RuleContext
 from mlwarden.core.model import COMPLIANT, NON_COMPLIANT, Evaluation, RemediationResult, ResourceRef
-from mlwarden.core.spec import CloudTrailTrigger, ConfigTrigger, Permissions, Rule, RuleSpec
+from mlwarden.core.spec import CloudTrailTrigger, ConfigTrigger, Permissions, RuleSpec
 from mlwarden.rules import _s3, _s3_access
 
 RULE_ID = "s3-bucket-public-access"
@@ -37,7 +37,8 @@ def exposures(state: dict[str, Any]) -> list[str]:
     return found
 
 
-class S3BucketPublicAccess(Rule):
+class S3BucketPublicAccess(_s3.BucketRule):
+    console_tab = "permissions"
     spec = RuleSpec(
         id=RULE_ID,
         title="S3 bucket must not be public and must have Block Public Access on",
@@ -77,18 +78,6 @@ class S3BucketPublicAccess(Rule):
         ),
         remediation_summary="all four bucket Block Public Access settings on (PutPublicAccessBlock)",
     )
-
-    def refs_from_event(self, event: dict[str, Any]) -> list[ResourceRef]:
-        return _s3.bucket_refs_from_cloudtrail(event)
-
-    def ref_from_config_item(self, item: dict[str, Any]) -> ResourceRef | None:
-        return _s3.bucket_ref_from_config_item(item)
-
-    def ref_from_arn(self, arn: str, region: str, account: str) -> ResourceRef | None:
-        return _s3.bucket_ref_from_arn(arn, region, account)
-
-    def list_refs(self, ctx: RuleContext, region: str) -> list[ResourceRef]:
-        return _s3.list_bucket_refs(ctx.client("s3", region), region)
 
     def fetch(self, ref: ResourceRef, ctx: RuleContext) -> dict[str, Any]:
         s3 = ctx.client("s3", ref.region, ref.account)
@@ -163,14 +152,8 @@ class S3BucketPublicAccess(Rule):
             {"PublicAccessBlockConfiguration": dict(_s3_access.FULL_BLOCK)},
         )
 
-    def read_tags(self, ref: ResourceRef, state: Any, ctx: RuleContext) -> dict[str, str]:
-        return _s3.bucket_tags(ctx.client("s3", ref.region, ref.account), ref.resource_id)
-
     def severity(self, ref: ResourceRef, state: dict[str, Any]) -> str:
         return "CRITICAL" if exposures(state) else self.spec.severity
-
-    def console_url(self, ref: ResourceRef) -> str:
-        return f"{_s3.bucket_console_url(ref.resource_id, ref.region)}&tab=permissions"
 
 
 RULE = S3BucketPublicAccess()

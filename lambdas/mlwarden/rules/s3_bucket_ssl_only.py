@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 
 from mlwarden.core.context import RuleContext
 from mlwarden.core.model import COMPLIANT, NON_COMPLIANT, Evaluation, RemediationResult, ResourceRef
-from mlwarden.core.spec import CloudTrailTrigger, ConfigTrigger, Permissions, Rule, RuleSpec
+from mlwarden.core.spec import CloudTrailTrigger, ConfigTrigger, Permissions, RuleSpec
 from mlwarden.rules import _s3, _s3_access
 
 SID = "mlwarden-DenyInsecureTransport"
@@ -77,7 +77,8 @@ def partition_of(policy: dict[str, Any] | None) -> str:
     return "aws"
 
 
-class S3BucketSslOnly(Rule):
+class S3BucketSslOnly(_s3.BucketRule):
+    console_tab = "permissions"
     spec = RuleSpec(
         id="s3-bucket-ssl-only",
         title="S3 bucket policy must deny requests without TLS",
@@ -107,18 +108,6 @@ class S3BucketSslOnly(Rule):
             "a Deny on aws:SecureTransport = false merged into the existing bucket policy; no statement lost"
         ),
     )
-
-    def refs_from_event(self, event: dict[str, Any]) -> list[ResourceRef]:
-        return _s3.bucket_refs_from_cloudtrail(event)
-
-    def ref_from_config_item(self, item: dict[str, Any]) -> ResourceRef | None:
-        return _s3.bucket_ref_from_config_item(item)
-
-    def ref_from_arn(self, arn: str, region: str, account: str) -> ResourceRef | None:
-        return _s3.bucket_ref_from_arn(arn, region, account)
-
-    def list_refs(self, ctx: RuleContext, region: str) -> list[ResourceRef]:
-        return _s3.list_bucket_refs(ctx.client("s3", region), region)
 
     def fetch(self, ref: ResourceRef, ctx: RuleContext) -> dict[str, Any]:
         policy = _s3_access.read_bucket_policy(ctx.client("s3", ref.region, ref.account), ref.resource_id)
@@ -183,12 +172,6 @@ class S3BucketSslOnly(Rule):
         else:
             what = f"statement {SID} added; the {len(kept)} existing statement(s) kept unchanged"
         return RemediationResult(True, f"{what}: requests without TLS are now denied", {"policy": merged})
-
-    def read_tags(self, ref: ResourceRef, state: Any, ctx: RuleContext) -> dict[str, str]:
-        return _s3.bucket_tags(ctx.client("s3", ref.region, ref.account), ref.resource_id)
-
-    def console_url(self, ref: ResourceRef) -> str:
-        return f"{_s3.bucket_console_url(ref.resource_id, ref.region)}&tab=permissions"
 
 
 RULE = S3BucketSslOnly()

@@ -22,7 +22,6 @@ from mlwarden.core.spec import (
     CloudTrailTrigger,
     ConfigTrigger,
     Permissions,
-    Rule,
     RuleSpec,
     ServiceEventTrigger,
 )
@@ -37,7 +36,7 @@ RECREATE = (
 )
 
 
-class SageMakerNotebookDirectInternet(Rule):
+class SageMakerNotebookDirectInternet(_sagemaker.NotebookRule):
     spec = RuleSpec(
         id="sagemaker-notebook-direct-internet",
         title="SageMaker notebook instance must not have direct internet access",
@@ -72,21 +71,6 @@ class SageMakerNotebookDirectInternet(Rule):
         config_managed_rules=("SAGEMAKER_NOTEBOOK_NO_DIRECT_INTERNET_ACCESS",),
         remediation_summary="stop the instance if Pending/InService and tag it mlwarden:quarantined; never delete",
     )
-
-    def refs_from_event(self, event: dict[str, Any]) -> list[ResourceRef]:
-        return _sagemaker.notebook_refs_from_event(event)
-
-    def ref_from_config_item(self, item: dict[str, Any]) -> ResourceRef | None:
-        return _sagemaker.ref_from_config_item(item, NOTEBOOK_TYPE)
-
-    def ref_from_arn(self, arn: str, region: str, account: str) -> ResourceRef | None:
-        return _sagemaker.ref_from_arn(arn, region, account, NOTEBOOK_TYPE)
-
-    def list_refs(self, ctx: RuleContext, region: str) -> list[ResourceRef]:
-        return _sagemaker.list_notebook_refs(ctx, region)
-
-    def fetch(self, ref: ResourceRef, ctx: RuleContext) -> dict[str, Any]:
-        return _sagemaker.describe_notebook(ctx, ref)
 
     def evaluate(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> Evaluation:
         access = state.get("DirectInternetAccess", "Enabled")  # the API default is Enabled
@@ -137,15 +121,6 @@ class SageMakerNotebookDirectInternet(Rule):
             f"{what}. A human must {RECREATE}",
             {"NotebookInstanceStatus": status, QUARANTINED_TAG: self.spec.id},
         )
-
-    def read_tags(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> dict[str, str]:
-        return _sagemaker.tags(ctx, ref, state["NotebookInstanceArn"])
-
-    def arn(self, ref: ResourceRef, state: dict[str, Any]) -> str:
-        return str(state.get("NotebookInstanceArn") or ref.arn)
-
-    def console_url(self, ref: ResourceRef) -> str:
-        return _sagemaker.console_url(ref)
 
 
 RULE = SageMakerNotebookDirectInternet()

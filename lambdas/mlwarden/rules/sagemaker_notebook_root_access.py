@@ -16,7 +16,6 @@ from mlwarden.core.spec import (
     CloudTrailTrigger,
     ConfigTrigger,
     Permissions,
-    Rule,
     RuleSpec,
     ServiceEventTrigger,
 )
@@ -34,7 +33,7 @@ def root_access(state: dict[str, Any]) -> str:
     return str(state.get("RootAccess") or "Enabled")  # the API default is Enabled
 
 
-class SageMakerNotebookRootAccess(Rule):
+class SageMakerNotebookRootAccess(_sagemaker.NotebookRule):
     spec = RuleSpec(
         id="sagemaker-notebook-root-access",
         title="SageMaker notebook instance users must not have root access",
@@ -70,21 +69,6 @@ class SageMakerNotebookRootAccess(Rule):
         config_managed_rules=("SAGEMAKER_NOTEBOOK_INSTANCE_ROOT_ACCESS_CHECK",),
         remediation_summary="stop the instance, set RootAccess Disabled once it is Stopped, leave it stopped",
     )
-
-    def refs_from_event(self, event: dict[str, Any]) -> list[ResourceRef]:
-        return _sagemaker.notebook_refs_from_event(event)
-
-    def ref_from_config_item(self, item: dict[str, Any]) -> ResourceRef | None:
-        return _sagemaker.ref_from_config_item(item, NOTEBOOK_TYPE)
-
-    def ref_from_arn(self, arn: str, region: str, account: str) -> ResourceRef | None:
-        return _sagemaker.ref_from_arn(arn, region, account, NOTEBOOK_TYPE)
-
-    def list_refs(self, ctx: RuleContext, region: str) -> list[ResourceRef]:
-        return _sagemaker.list_notebook_refs(ctx, region)
-
-    def fetch(self, ref: ResourceRef, ctx: RuleContext) -> dict[str, Any]:
-        return _sagemaker.describe_notebook(ctx, ref)
 
     def evaluate(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> Evaluation:
         access = root_access(state)
@@ -139,15 +123,6 @@ class SageMakerNotebookRootAccess(Rule):
     @staticmethod
     def _after(state: dict[str, Any]) -> dict[str, Any]:
         return {"NotebookInstanceStatus": state.get("NotebookInstanceStatus"), "RootAccess": root_access(state)}
-
-    def read_tags(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> dict[str, str]:
-        return _sagemaker.tags(ctx, ref, self.arn(ref, state))
-
-    def arn(self, ref: ResourceRef, state: dict[str, Any]) -> str:
-        return str(state.get("NotebookInstanceArn") or ref.arn)
-
-    def console_url(self, ref: ResourceRef) -> str:
-        return _sagemaker.console_url(ref)
 
 
 RULE = SageMakerNotebookRootAccess()

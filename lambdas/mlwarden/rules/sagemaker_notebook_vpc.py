@@ -11,7 +11,7 @@ from typing import Any
 
 from mlwarden.core.context import RuleContext
 from mlwarden.core.model import COMPLIANT, NON_COMPLIANT, Evaluation, ResourceRef
-from mlwarden.core.spec import CloudTrailTrigger, ConfigTrigger, Permissions, Rule, RuleSpec
+from mlwarden.core.spec import CloudTrailTrigger, ConfigTrigger, Permissions, RuleSpec
 from mlwarden.rules import _sagemaker
 
 NOTEBOOK_TYPE = _sagemaker.NOTEBOOK_TYPE
@@ -23,7 +23,7 @@ RECREATE = (
 )
 
 
-class SageMakerNotebookVpc(Rule):
+class SageMakerNotebookVpc(_sagemaker.NotebookRule):
     spec = RuleSpec(
         id="sagemaker-notebook-vpc",
         title="SageMaker notebook instance must run in a subnet of your VPC",
@@ -51,21 +51,6 @@ class SageMakerNotebookVpc(Rule):
         config_managed_rules=("SAGEMAKER_NOTEBOOK_INSTANCE_INSIDE_VPC",),
     )
 
-    def refs_from_event(self, event: dict[str, Any]) -> list[ResourceRef]:
-        return _sagemaker.notebook_refs_from_event(event)
-
-    def ref_from_config_item(self, item: dict[str, Any]) -> ResourceRef | None:
-        return _sagemaker.ref_from_config_item(item, NOTEBOOK_TYPE)
-
-    def ref_from_arn(self, arn: str, region: str, account: str) -> ResourceRef | None:
-        return _sagemaker.ref_from_arn(arn, region, account, NOTEBOOK_TYPE)
-
-    def list_refs(self, ctx: RuleContext, region: str) -> list[ResourceRef]:
-        return _sagemaker.list_notebook_refs(ctx, region)
-
-    def fetch(self, ref: ResourceRef, ctx: RuleContext) -> dict[str, Any]:
-        return _sagemaker.describe_notebook(ctx, ref)
-
     def evaluate(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> Evaluation:
         subnet = state.get("SubnetId")
         if subnet:
@@ -76,15 +61,6 @@ class SageMakerNotebookVpc(Rule):
             RECREATE,
             _sagemaker.notebook_summary(state, "SubnetId", "DirectInternetAccess"),
         )
-
-    def read_tags(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> dict[str, str]:
-        return _sagemaker.tags(ctx, ref, self.arn(ref, state))
-
-    def arn(self, ref: ResourceRef, state: dict[str, Any]) -> str:
-        return str(state.get("NotebookInstanceArn") or ref.arn)
-
-    def console_url(self, ref: ResourceRef) -> str:
-        return _sagemaker.console_url(ref)
 
 
 RULE = SageMakerNotebookVpc()
