@@ -81,20 +81,22 @@ class Runtime:
         ctx = RuleContext(settings=settings, clients=clients or ClientFactory())
         region = _region()
         publisher = (
-            Publisher(ctx.client("sns", region), settings.topic_arn, chatbot=settings.chatbot)
+            Publisher(ctx.clients.lazy("sns", region), settings.topic_arn, chatbot=settings.chatbot)
             if settings.topic_arn
             else None
         )
         reporters = []
         if settings.security_hub:
             account = _account_of(settings.topic_arn)
-            hub = SecurityHubReporter(ctx.client("securityhub", region), region, account, _partition())
+            hub = SecurityHubReporter(ctx.clients.lazy("securityhub", region), region, account, _partition())
             reporters.append(hub.report)
         guard = limiter = audit = None
         if settings.idempotency_table:
-            guard = ActionGuard(settings.idempotency_table, settings.dedup_seconds, ctx.client("dynamodb", region))
+            guard = ActionGuard(
+                settings.idempotency_table, settings.dedup_seconds, ctx.clients.lazy("dynamodb", region)
+            )
         if settings.audit_table:
-            dynamodb = ctx.client("dynamodb", region)
+            dynamodb = ctx.clients.lazy("dynamodb", region)
             limiter = RemediationLimiter(settings.audit_table, settings.max_remediations_per_hour, dynamodb)
             audit = AuditLog(settings.audit_table, settings.audit_ttl_days, dynamodb)
         engine = Engine(

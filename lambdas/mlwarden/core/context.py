@@ -46,6 +46,9 @@ class ClientFactory:
             self._session = boto3.session.Session()
         return self._session
 
+    def lazy(self, service: str, region: str, account: str = "") -> LazyClient:
+        return LazyClient(self, service, region, account)
+
     def client(self, service: str, region: str, account: str = "") -> Any:
         key = (service, account, region)
         with self._lock:  # boto3 sessions are not thread-safe when creating clients
@@ -58,6 +61,20 @@ class ClientFactory:
                     client.meta.events.register("before-sign.s3-control", _unprefix_account_host)
                 self._clients[key] = client
         return client
+
+
+class LazyClient:
+    """A client made on first use: a function builds only the clients its invocation needs (cold start)."""
+
+    def __init__(self, factory: ClientFactory, service: str, region: str, account: str = "") -> None:
+        self._args = (factory, service, region, account)
+        self._client: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._client is None:
+            factory, service, region, account = self._args
+            self._client = factory.client(service, region, account)
+        return getattr(self._client, name)
 
 
 @dataclass

@@ -39,17 +39,25 @@ class ActionGuard:
     """Runs an action at most once per (rule, resource, time bucket)."""
 
     def __init__(self, table_name: str, dedup_seconds: int, dynamodb_client: Any) -> None:
+        self.table_name = table_name
         self.dedup_seconds = dedup_seconds
         self.config = IdempotencyConfig(expires_after_seconds=dedup_seconds, raise_on_no_idempotency_key=True)
-        persistence = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=dynamodb_client)
+        self._dynamodb = dynamodb_client
         self._pending: Callable[[], dict[str, Any]] | None = None
+        self._act: Callable[..., dict[str, Any]] | None = None
 
-        @idempotent_function(data_keyword_argument="key", persistence_store=persistence, config=self.config)
-        def act(key: dict[str, Any]) -> dict[str, Any]:
-            assert self._pending is not None
-            return self._pending()
+    def _idempotent(self) -> Callable[..., dict[str, Any]]:
+        # Built on first use: the persistence layer touches its DynamoDB client as soon as it exists.
+        if self._act is None:
+            persistence = DynamoDBPersistenceLayer(table_name=self.table_name, boto3_client=self._dynamodb)
 
-        self._act = act
+            @idempotent_function(data_keyword_argument="key", persistence_store=persistence, config=self.config)
+            def act(key: dict[str, Any]) -> dict[str, Any]:
+                assert self._pending is not None
+                return self._pending()
+
+            self._act = act
+        return self._act
 
     def bucket(self, now: float | None = None) -> int:
         return int((now if now is not None else time.time()) // self.dedup_seconds)
@@ -65,7 +73,7 @@ class ActionGuard:
 
         self._pending = run
         try:
-            result = self._act(key={"rule_id": rule_id, "resource": resource, "bucket": self.bucket()})
+            result = self._idempotent()(key={"rule_id": rule_id, "resource": resource, "bucket": self.bucket()})
         finally:
             self._pending = None
         return result, ran
