@@ -35,3 +35,9 @@ def test_health_graphs_cover_dead_letters_errors_and_duration(default):
         assert f'"title":"{title}"' in body
     assert body.count("ApproximateNumberOfMessagesVisible") == len(rule_ids())
     assert body.count('"AWS/Lambda","Errors"') == len(rule_ids())
+
+
+def test_the_stack_stays_clear_of_cloudformation_resource_limit(full):
+    # CloudFormation allows 500 resources per stack; with every option on we must keep a margin.
+    # When this fails, split the rules across nested stacks before adding more.
+    assert len(full.template["Resources"]) <= 480
