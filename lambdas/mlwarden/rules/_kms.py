@@ -7,7 +7,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from mlwarden.core import events
+from mlwarden.core.context import RuleContext
 from mlwarden.core.model import ResourceGone, ResourceRef
+from mlwarden.core.spec import Rule
 
 KEY_TYPE = "AWS::KMS::Key"
 KEY_ARN_PATTERN = "arn:{partition}:kms:{region}:{account}:key/*"
@@ -99,3 +101,30 @@ def iso(value: Any) -> str | None:
     if value is None:
         return None
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+class KeyRule(Rule):
+    """A rule judging customer KMS keys: how a key is named, listed, tagged and linked is shared."""
+
+    def refs_from_event(self, event: dict[str, Any]) -> list[ResourceRef]:
+        return key_refs_from_cloudtrail(event)
+
+    def ref_from_config_item(self, item: dict[str, Any]) -> ResourceRef | None:
+        return key_ref_from_config_item(item)
+
+    def ref_from_arn(self, arn: str, region: str, account: str) -> ResourceRef | None:
+        return key_ref_from_arn(arn, region, account)
+
+    def list_refs(self, ctx: RuleContext, region: str) -> list[ResourceRef]:
+        return list_key_refs(ctx.client("kms", region), region)
+
+    def read_tags(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> dict[str, str]:
+        if "Tags" in state:  # already read to judge (e.g. the mlwarden:guarded tag)
+            return dict(state["Tags"])
+        return key_tags(ctx.client("kms", ref.region, ref.account), state["KeyMetadata"]["KeyId"])
+
+    def arn(self, ref: ResourceRef, state: dict[str, Any]) -> str:
+        return key_arn(ref, state.get("KeyMetadata"))
+
+    def console_url(self, ref: ResourceRef) -> str:
+        return key_console_url(ref)

@@ -31,7 +31,7 @@ from mlwarden.core.model import (
     RemediationResult,
     ResourceRef,
 )
-from mlwarden.core.spec import CloudTrailTrigger, ConfigTrigger, Permissions, Rule, RuleSpec
+from mlwarden.core.spec import CloudTrailTrigger, ConfigTrigger, Permissions, RuleSpec
 from mlwarden.rules import _kms
 
 GUARDED_TAG = "mlwarden:guarded"
@@ -57,7 +57,7 @@ def days_left(deletion_date: Any, now: datetime | None = None) -> int | None:
     return max((deletion_date - now).days, 0)
 
 
-class KmsKeyDeletion(Rule):
+class KmsKeyDeletion(_kms.KeyRule):
     spec = RuleSpec(
         id="kms-key-deletion",
         title="Customer managed KMS keys must not be scheduled for deletion or disabled",
@@ -82,18 +82,6 @@ class KmsKeyDeletion(Rule):
         config_managed_rules=("KMS_CMK_NOT_SCHEDULED_FOR_DELETION",),
         remediation_summary="CancelKeyDeletion, then EnableKey (a cancelled deletion leaves the key Disabled)",
     )
-
-    def refs_from_event(self, event: dict[str, Any]) -> list[ResourceRef]:
-        return _kms.key_refs_from_cloudtrail(event)
-
-    def ref_from_config_item(self, item: dict[str, Any]) -> ResourceRef | None:
-        return _kms.key_ref_from_config_item(item)
-
-    def ref_from_arn(self, arn: str, region: str, account: str) -> ResourceRef | None:
-        return _kms.key_ref_from_arn(arn, region, account)
-
-    def list_refs(self, ctx: RuleContext, region: str) -> list[ResourceRef]:
-        return _kms.list_key_refs(ctx.client("kms", region), region)
 
     def fetch(self, ref: ResourceRef, ctx: RuleContext) -> dict[str, Any]:
         kms = ctx.client("kms", ref.region, ref.account)
@@ -146,17 +134,6 @@ class KmsKeyDeletion(Rule):
         kms.enable_key(KeyId=key_id)  # after a cancelled deletion the key is Disabled
         steps.append("re-enabled the key (EnableKey)")
         return RemediationResult(True, "; ".join(steps), {"KeyState": "Enabled", "DeletionDate": None})
-
-    def read_tags(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> dict[str, str]:
-        if "Tags" in state:
-            return dict(state["Tags"])
-        return _kms.key_tags(ctx.client("kms", ref.region, ref.account), state["KeyMetadata"]["KeyId"])
-
-    def arn(self, ref: ResourceRef, state: dict[str, Any]) -> str:
-        return _kms.key_arn(ref, state.get("KeyMetadata"))
-
-    def console_url(self, ref: ResourceRef) -> str:
-        return _kms.key_console_url(ref)
 
     def severity(self, ref: ResourceRef, state: dict[str, Any]) -> str:
         return "CRITICAL" if state.get("Guarded") else self.spec.severity

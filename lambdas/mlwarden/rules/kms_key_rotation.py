@@ -24,7 +24,7 @@ from mlwarden.core.model import (
     RemediationResult,
     ResourceRef,
 )
-from mlwarden.core.spec import CloudTrailTrigger, ConfigTrigger, Permissions, Rule, RuleSpec
+from mlwarden.core.spec import CloudTrailTrigger, ConfigTrigger, Permissions, RuleSpec
 from mlwarden.rules import _kms
 
 CUSTOM_KEY_STORE_ORIGINS = ("AWS_CLOUDHSM", "EXTERNAL_KEY_STORE")
@@ -53,7 +53,7 @@ def out_of_scope(metadata: dict[str, Any]) -> str:
     return ""
 
 
-class KmsKeyRotation(Rule):
+class KmsKeyRotation(_kms.KeyRule):
     spec = RuleSpec(
         id="kms-key-rotation",
         title="Customer managed KMS keys must rotate automatically",
@@ -75,18 +75,6 @@ class KmsKeyRotation(Rule):
         config_managed_rules=("CMK_BACKING_KEY_ROTATION_ENABLED",),
         remediation_summary="EnableKeyRotation on the customer managed symmetric key",
     )
-
-    def refs_from_event(self, event: dict[str, Any]) -> list[ResourceRef]:
-        return _kms.key_refs_from_cloudtrail(event)
-
-    def ref_from_config_item(self, item: dict[str, Any]) -> ResourceRef | None:
-        return _kms.key_ref_from_config_item(item)
-
-    def ref_from_arn(self, arn: str, region: str, account: str) -> ResourceRef | None:
-        return _kms.key_ref_from_arn(arn, region, account)
-
-    def list_refs(self, ctx: RuleContext, region: str) -> list[ResourceRef]:
-        return _kms.list_key_refs(ctx.client("kms", region), region)
 
     def fetch(self, ref: ResourceRef, ctx: RuleContext) -> dict[str, Any]:
         kms = ctx.client("kms", ref.region, ref.account)
@@ -122,15 +110,6 @@ class KmsKeyRotation(Rule):
         return RemediationResult(
             True, "automatic key rotation enabled (EnableKeyRotation)", {"KeyRotationEnabled": True}
         )
-
-    def read_tags(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> dict[str, str]:
-        return _kms.key_tags(ctx.client("kms", ref.region, ref.account), state["KeyMetadata"]["KeyId"])
-
-    def arn(self, ref: ResourceRef, state: dict[str, Any]) -> str:
-        return _kms.key_arn(ref, state.get("KeyMetadata"))
-
-    def console_url(self, ref: ResourceRef) -> str:
-        return _kms.key_console_url(ref)
 
     def details(self, ref: ResourceRef, state: dict[str, Any]) -> dict[str, Any]:
         metadata = state.get("KeyMetadata") or {}
