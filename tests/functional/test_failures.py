@@ -44,7 +44,8 @@ def test_access_denied_on_the_read_is_a_failed_action_naming_the_denied_call(aws
     assert alert["subject"] == f"[HIGH] {RULE}: locked-down action failed"
     assert alert["attributes"]["status"] == "failed"
     assert "GetBucketEncryption: AccessDenied" in alert["body"]["reason"]
-    assert "grant the missing permission" in alert["body"]["reason"]
+    # the alert names the IAM action to grant, not only the API call (S3 says just "Access Denied")
+    assert "grant s3:GetEncryptionConfiguration to the rule's role" in alert["body"]["reason"]
 
 
 def test_unreadable_exemption_tags_block_remediation(aws, harness):
@@ -73,6 +74,7 @@ def test_access_denied_on_the_fix_is_a_failed_remediation(aws, harness):
     assert run.decision["action"] == "failed"
     assert "remediation failed" in run.decision["reason"]
     assert "PutBucketEncryption" in run.decision["reason"]
+    assert "grant s3:PutEncryptionConfiguration to the rule's role" in run.decision["reason"]
     assert run.alerts[0]["attributes"]["status"] == "failed"
     assert not has_default_encryption(aws, "no-put")
 

@@ -106,3 +106,19 @@ def test_macie_finding_without_an_object_names_no_resource():
     finding = load_event(MULTIPLE)
     del finding["resourcesAffected"]["s3Object"]
     assert get_rule("macie-sensitive-data").refs_from_event(as_macie_event(finding)) == []
+
+
+def test_the_denied_iam_action_is_taken_from_the_message_or_derived_from_the_call():
+    from mlwarden.core.iam import denied_action
+
+    iam_message = (
+        "User: arn:aws:sts::1:assumed-role/r/mlwarden-x is not authorized to perform: "
+        "sagemaker:StopNotebookInstance on resource: arn:aws:sagemaker:us-east-1:1:notebook-instance/nb"
+    )
+    assert denied_action(iam_message, "StopNotebookInstance", ("sagemaker:DescribeNotebookInstance",)) == (
+        "sagemaker:StopNotebookInstance"
+    )
+    # S3 says only "Access Denied": the action comes from the call and the rule's service
+    assert denied_action("Access Denied", "PutPublicAccessBlock", ("s3:GetBucketAcl",)) == (
+        "s3:PutBucketPublicAccessBlock"
+    )

@@ -22,6 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, Rea
 
 from mlwarden.core import events, exemptions, findings
 from mlwarden.core.context import RuleContext
+from mlwarden.core.iam import denied_action
 from mlwarden.core.model import (
     ACTION_EXEMPT,
     ACTION_FAILED,
@@ -376,8 +377,13 @@ class Engine:
 
     def _failed(self, decision: Decision, exc: BaseException) -> None:
         what = describe_error(exc)
-        if error_code(exc) in ACCESS_DENIED_CODES:
-            what = f"access denied — grant the missing permission to the rule's role ({what})"
+        if error_code(exc) in ACCESS_DENIED_CODES and isinstance(exc, ClientError):
+            message = str(exc.response.get("Error", {}).get("Message", ""))
+            action = denied_action(message, getattr(exc, "operation_name", ""), self.spec.permissions.all_actions())
+            grant = (
+                f"grant {action} to the rule's role" if action else "grant the missing permission to the rule's role"
+            )
+            what = f"access denied — {grant} ({what})"
         if decision.compliance == NON_COMPLIANT and decision.action in (
             ACTION_REMEDIATED,
             ACTION_WOULD_REMEDIATE,

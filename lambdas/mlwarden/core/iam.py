@@ -1,8 +1,12 @@
 """Which IAM action(s) an AWS API call needs. Most are "<prefix>:<Operation>"; the rest are listed here,
-each from the service's "Actions, resources, and condition keys" page in the IAM documentation."""
+each from the service's "Actions, resources, and condition keys" page in the IAM documentation.
+
+Used to name the missing permission when AWS answers AccessDenied, and by the least-privilege proof.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 # botocore service name -> IAM service prefix, where they differ
@@ -38,3 +42,22 @@ def iam_actions(service: str, operation: str, params: dict[str, Any]) -> tuple[s
     if (service, operation) in SPECIAL:
         return SPECIAL[(service, operation)]
     return (f"{PREFIX.get(service, service)}:{operation}",)
+
+
+_PERFORM = re.compile(r"perform: ([\w-]+:[\w*]+)")
+# IAM prefix -> botocore services that use it
+_SERVICES = {"s3": ("s3", "s3control"), "bedrock": ("bedrock", "bedrock-agent")}
+
+
+def denied_action(message: str, operation: str, granted: tuple[str, ...]) -> str:
+    """The IAM action an AccessDenied answer is about: named in the message when AWS says it, else derived
+    from the operation and the rule's own action prefixes (S3 says only "Access Denied")."""
+    said = _PERFORM.search(message or "")
+    if said:
+        return said.group(1)
+    for prefix in dict.fromkeys(action.split(":")[0] for action in granted):
+        for service in _SERVICES.get(prefix, (prefix,)):
+            actions = iam_actions(service, operation, {})
+            if actions:
+                return actions[0]
+    return ""
