@@ -62,7 +62,7 @@ def account(event: dict[str, Any]) -> str:
         _str(event.get("account"))
         or _str(d.get("recipientAccountId"))
         or _str(d.get("accountId"))
-        or _str(_obj(d.get("userIdentity")).get("accountId"))
+        or _str(obj(d.get("userIdentity")).get("accountId"))
     )
 
 
@@ -71,20 +71,21 @@ def request_parameters(event: dict[str, Any]) -> dict[str, Any]:
     return params if isinstance(params, dict) else {}
 
 
-def _obj(value: Any) -> dict[str, Any]:
+def obj(value: Any) -> dict[str, Any]:
+    """The value if it is a JSON object, else an empty one: event fields are never trusted to have a type."""
     return value if isinstance(value, dict) else {}
 
 
 def caller_arn(event: dict[str, Any]) -> str:
     """The principal behind a CloudTrail call: the role for assumed-role sessions, else the caller's ARN."""
-    identity = _obj(detail(event).get("userIdentity"))
-    issuer = _obj(_obj(identity.get("sessionContext")).get("sessionIssuer"))
+    identity = obj(detail(event).get("userIdentity"))
+    issuer = obj(obj(identity.get("sessionContext")).get("sessionIssuer"))
     return _str(issuer.get("arn")) or _str(identity.get("arn"))
 
 
 def session_arn(event: dict[str, Any]) -> str:
     """The caller's own ARN (for an assumed role: the session, named after the Lambda function)."""
-    return _str(_obj(detail(event).get("userIdentity")).get("arn"))
+    return _str(obj(detail(event).get("userIdentity")).get("arn"))
 
 
 def describe(event: dict[str, Any]) -> dict[str, str]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlwarden.core import events
+from mlwarden.core.events import obj
 from mlwarden.core.model import ResourceRef
 from mlwarden.core.patterns import (
     COMPLIANCE_CHANGE_DETAIL_TYPE,
@@ -21,10 +22,6 @@ from mlwarden.core.patterns import (
     managed_rule_name,
 )
 from mlwarden.core.spec import Rule
-
-
-def _d(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def is_securityhub(event: dict[str, Any]) -> bool:
@@ -37,8 +34,8 @@ def is_compliance_change(event: dict[str, Any]) -> bool:
 
 def control_id(finding: dict[str, Any]) -> str:
     return str(
-        _d(finding.get("Compliance")).get("SecurityControlId")
-        or _d(finding.get("ProductFields")).get("ControlId")
+        obj(finding.get("Compliance")).get("SecurityControlId")
+        or obj(finding.get("ProductFields")).get("ControlId")
         or ""
     )
 
@@ -46,18 +43,18 @@ def control_id(finding: dict[str, Any]) -> str:
 def refs_from_securityhub(rule: Rule, event: dict[str, Any]) -> list[ResourceRef]:
     refs: dict[tuple[str, str], ResourceRef] = {}
     for finding in events.detail(event).get("findings") or []:
-        finding = _d(finding)
+        finding = obj(finding)
         if (
-            _d(finding.get("Compliance")).get("Status") != "FAILED"
+            obj(finding.get("Compliance")).get("Status") != "FAILED"
             or finding.get("RecordState") != "ACTIVE"
-            or _d(finding.get("Workflow")).get("Status") == "SUPPRESSED"
+            or obj(finding.get("Workflow")).get("Status") == "SUPPRESSED"
             or str(finding.get("GeneratorId", "")).startswith(MLWARDEN_GENERATOR_PREFIX)
             or control_id(finding) not in rule.spec.controls
         ):
             continue
         account = str(finding.get("AwsAccountId") or events.account(event))
         for resource in finding.get("Resources") or []:
-            resource = _d(resource)
+            resource = obj(resource)
             region = str(resource.get("Region") or finding.get("Region") or events.region(event, "us-east-1"))
             ref = rule.ref_from_arn(str(resource.get("Id", "")), region, account)
             if ref is not None:
@@ -68,12 +65,12 @@ def refs_from_securityhub(rule: Rule, event: dict[str, Any]) -> list[ResourceRef
 def refs_from_compliance_change(rule: Rule, event: dict[str, Any]) -> list[ResourceRef]:
     detail = events.detail(event)
     name = str(detail.get("configRuleName", ""))
-    result = _d(detail.get("newEvaluationResult"))
+    result = obj(detail.get("newEvaluationResult"))
     if result.get("complianceType") != "NON_COMPLIANT":
         return []
     if not any(name.startswith(managed_rule_name(r)) for r in rule.spec.config_managed_rules):
         return []
-    qualifier = _d(_d(result.get("evaluationResultIdentifier")).get("evaluationResultQualifier"))
+    qualifier = obj(obj(result.get("evaluationResultIdentifier")).get("evaluationResultQualifier"))
     item = {
         "resourceType": detail.get("resourceType") or qualifier.get("resourceType", ""),
         "resourceId": detail.get("resourceId") or qualifier.get("resourceId", ""),

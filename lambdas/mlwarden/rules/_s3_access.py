@@ -12,6 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from mlwarden.core.events import obj
 from mlwarden.rules import _s3
 
 BPA_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
@@ -27,10 +28,6 @@ POLICY_VERSION = "2012-10-17"
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 ANY_ACCOUNT = "*"
-
-
-def _d(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def as_list(value: Any) -> list[Any]:
@@ -80,7 +77,7 @@ def read_bucket_policy(s3: Any, bucket: str) -> dict[str, Any] | None:
 
 def statements(policy: dict[str, Any] | None) -> list[dict[str, Any]]:
     """The policy's statements as a list (a policy may hold one statement object instead of a list)."""
-    return [_d(s) for s in as_list((policy or {}).get("Statement"))]
+    return [obj(s) for s in as_list((policy or {}).get("Statement"))]
 
 
 def policy_text(policy: dict[str, Any]) -> str:
@@ -116,7 +113,7 @@ def is_everyone(principal: Any) -> bool:
     """Principal "*" or {"AWS": "*"} (also inside a list)."""
     if principal == "*":
         return True
-    return "*" in as_list(_d(principal).get("AWS"))
+    return "*" in as_list(obj(principal).get("AWS"))
 
 
 # ---------------------------------------------------------------------------------------------------- ACL
@@ -126,14 +123,14 @@ def read_bucket_acl(s3: Any, bucket: str) -> dict[str, Any]:
     except ClientError as exc:
         _s3.raise_if_gone(exc, f"bucket {bucket}")
         raise
-    return {"Owner": _d(response.get("Owner")), "Grants": list(response.get("Grants") or [])}
+    return {"Owner": obj(response.get("Owner")), "Grants": list(response.get("Grants") or [])}
 
 
 def public_acl_grants(acl: dict[str, Any] | None) -> list[str]:
     """'READ to everyone (AllUsers)', … for each grant to the AllUsers or AuthenticatedUsers group."""
     out = []
     for grant in (acl or {}).get("Grants") or []:
-        uri = _d(_d(grant).get("Grantee")).get("URI")
+        uri = obj(obj(grant).get("Grantee")).get("URI")
         if uri in PUBLIC_GROUPS:
             out.append(f"{grant.get('Permission', 'access')} to {PUBLIC_GROUPS[uri]}")
     return out
@@ -173,11 +170,11 @@ def condition_accounts(condition: Any) -> set[str] | None:
     (trusted); None means the condition does not restrict who may call."""
     accounts: set[str] = set()
     org = False
-    for operator, entries in _d(condition).items():
+    for operator, entries in obj(condition).items():
         base = operator.split(":")[-1].lower()  # "ForAnyValue:StringEquals" -> "stringequals"
         if base not in RESTRICTING_OPERATORS:
             continue
-        for key, values in _d(entries).items():
+        for key, values in obj(entries).items():
             key = key.lower()
             if key in ORG_KEYS:
                 org = True
@@ -205,7 +202,7 @@ def external_grantees(statement: dict[str, Any], own_account: str, trusted: set[
         identifiers = ["*"]
     else:
         principal = statement.get("Principal")
-        identifiers = ["*"] if principal == "*" else [str(p) for p in as_list(_d(principal).get("AWS"))]
+        identifiers = ["*"] if principal == "*" else [str(p) for p in as_list(obj(principal).get("AWS"))]
     found: list[str] = []
     for identifier in identifiers:
         account = account_of(identifier)
@@ -226,10 +223,10 @@ def external_acl_grants(acl: dict[str, Any] | None, trusted: set[str]) -> list[s
     """ACL grants to anyone but the bucket owner: other canonical users (unless their canonical id is in
     ``trusted``), e-mail grantees, and the AllUsers / AuthenticatedUsers groups. LogDelivery is AWS's own."""
     acl = acl or {}
-    owner = str(_d(acl.get("Owner")).get("ID", ""))
+    owner = str(obj(acl.get("Owner")).get("ID", ""))
     out = []
     for grant in acl.get("Grants") or []:
-        grantee = _d(_d(grant).get("Grantee"))
+        grantee = obj(obj(grant).get("Grantee"))
         permission = grant.get("Permission", "access")
         kind = grantee.get("Type")
         if kind == "CanonicalUser":

@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 
 from mlwarden.core import events
 from mlwarden.core.context import RuleContext
+from mlwarden.core.events import obj
 from mlwarden.core.model import (
     COMPLIANT,
     NON_COMPLIANT,
@@ -34,10 +35,6 @@ DEFAULT_ALLOWED_PORTS = [80, 443]
 GONE_CODES = {"InvalidGroup.NotFound", "InvalidGroupId.NotFound", "InvalidGroupId.Malformed"}
 PORT_PROTOCOLS = {"tcp": "tcp", "6": "tcp", "udp": "udp", "17": "udp"}
 ALL_TRAFFIC = ("-1", "all")
-
-
-def _d(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def group_ref(group_id: str, region: str, account: str = "") -> ResourceRef:
@@ -151,12 +148,12 @@ class Ec2SecurityGroupOpenIngress(Rule):
     # ------------------------------------------------------------------------------------------ refs
     def refs_from_event(self, event: dict[str, Any]) -> list[ResourceRef]:
         params = events.request_parameters(event)
-        group_id = params.get("groupId") or _d(params.get("ModifySecurityGroupRulesRequest")).get("GroupId")
+        group_id = params.get("groupId") or obj(params.get("ModifySecurityGroupRulesRequest")).get("GroupId")
         if not group_id:
             # AuthorizeSecurityGroupIngress by groupName (default VPC): the response names the group id.
-            response = _d(events.detail(event).get("responseElements"))
-            items = _d(response.get("securityGroupRuleSet")).get("items") or []
-            group_id = next((_d(i).get("groupId") for i in items if _d(i).get("groupId")), None)
+            response = obj(events.detail(event).get("responseElements"))
+            items = obj(response.get("securityGroupRuleSet")).get("items") or []
+            group_id = next((obj(i).get("groupId") for i in items if obj(i).get("groupId")), None)
         if not isinstance(group_id, str) or not group_id:
             return []
         return [group_ref(group_id, events.region(event, "us-east-1"), events.account(event))]

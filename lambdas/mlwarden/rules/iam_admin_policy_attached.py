@@ -32,6 +32,7 @@ from botocore.exceptions import ClientError
 
 from mlwarden.core import events
 from mlwarden.core.context import RuleContext
+from mlwarden.core.events import obj
 from mlwarden.core.model import (
     COMPLIANT,
     NON_COMPLIANT,
@@ -55,10 +56,6 @@ PUT_EVENTS = {"PutUserPolicy": "user", "PutRolePolicy": "role", "PutGroupPolicy"
 POLICY_EVENTS = ("CreatePolicyVersion", "SetDefaultPolicyVersion")
 
 
-def _d(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
 def _as_list(value: Any) -> list[Any]:
     if value is None:
         return []
@@ -80,7 +77,7 @@ def policy_document(raw: Any) -> dict[str, Any]:
         return raw
     if isinstance(raw, str) and raw:
         try:
-            return _d(json.loads(unquote(raw)))
+            return obj(json.loads(unquote(raw)))
         except json.JSONDecodeError:
             return {}
     return {}
@@ -90,7 +87,7 @@ def admin_statements(document: Any) -> list[str]:
     """Statements of the document that allow every action on every resource (described for the alert)."""
     found = []
     for index, statement in enumerate(_as_list(policy_document(document).get("Statement"))):
-        statement = _d(statement)
+        statement = obj(statement)
         if statement.get("Effect") != "Allow":
             continue
         actions = [str(a) for a in _as_list(statement.get("Action"))]

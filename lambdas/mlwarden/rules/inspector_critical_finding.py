@@ -17,6 +17,7 @@ from typing import Any
 
 from mlwarden.core import events
 from mlwarden.core.context import RuleContext
+from mlwarden.core.events import obj
 from mlwarden.core.model import (
     COMPLIANT,
     NON_COMPLIANT,
@@ -38,16 +39,12 @@ RESOURCE_TYPES = {
 OTHER_TYPE = "AWS::Inspector2::Finding"
 
 
-def _d(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
 def _l(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
 def affected(finding: dict[str, Any]) -> dict[str, Any]:
-    return _d(next(iter(_l(finding.get("resources"))), {}))
+    return obj(next(iter(_l(finding.get("resources"))), {}))
 
 
 def resource_identity(finding: dict[str, Any]) -> tuple[str, str, str]:
@@ -55,12 +52,12 @@ def resource_identity(finding: dict[str, Any]) -> tuple[str, str, str]:
     resource = affected(finding)
     kind = str(resource.get("type", ""))
     raw_id = str(resource.get("id", ""))
-    details = _d(resource.get("details"))
+    details = obj(resource.get("details"))
     if kind == "AWS_ECR_CONTAINER_IMAGE":
-        image = _d(details.get("awsEcrContainerImage"))
+        image = obj(details.get("awsEcrContainerImage"))
         return RESOURCE_TYPES[kind], str(image.get("repositoryName") or raw_id), raw_id
     if kind == "AWS_LAMBDA_FUNCTION":
-        function = _d(details.get("awsLambdaFunction"))
+        function = obj(details.get("awsLambdaFunction"))
         name = str(function.get("functionName") or raw_id.split(":function:")[-1].split(":")[0])
         return RESOURCE_TYPES[kind], name, raw_id
     if kind == "AWS_EC2_INSTANCE":
@@ -72,7 +69,7 @@ def resource_identity(finding: dict[str, Any]) -> tuple[str, str, str]:
 
 def summarize(finding: dict[str, Any]) -> dict[str, Any]:
     """The facts an owner needs to fix it: vulnerability, packages with installed and fixed-in versions."""
-    vuln = _d(finding.get("packageVulnerabilityDetails"))
+    vuln = obj(finding.get("packageVulnerabilityDetails"))
     packages = [
         {
             "name": p.get("name"),
@@ -80,11 +77,11 @@ def summarize(finding: dict[str, Any]) -> dict[str, Any]:
             "fixed_in": p.get("fixedInVersion") or "no fix yet",
             **({"path": p["filePath"]} if p.get("filePath") else {}),
         }
-        for p in (_d(x) for x in _l(vuln.get("vulnerablePackages")))
+        for p in (obj(x) for x in _l(vuln.get("vulnerablePackages")))
     ]
     resource = affected(finding)
-    details = _d(resource.get("details"))
-    image = _d(details.get("awsEcrContainerImage"))
+    details = obj(resource.get("details"))
+    image = obj(details.get("awsEcrContainerImage"))
     out: dict[str, Any] = {
         "finding_arn": finding.get("findingArn"),
         "finding_type": finding.get("type"),
@@ -230,7 +227,7 @@ class InspectorCriticalFinding(Rule):
         )
 
     def read_tags(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> dict[str, str]:
-        tags = _d(affected(state.get("finding") or {}).get("tags"))
+        tags = obj(affected(state.get("finding") or {}).get("tags"))
         return {str(k): str(v) for k, v in tags.items()}
 
     def severity(self, ref: ResourceRef, state: dict[str, Any]) -> str:

@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 
 from mlwarden.core import events
 from mlwarden.core.context import RuleContext
+from mlwarden.core.events import obj
 from mlwarden.core.model import NON_COMPLIANT, Evaluation, RemediationResult, ResourceRef
 from mlwarden.core.spec import FindingTrigger, Permissions, Rule, RuleSpec
 from mlwarden.rules import _s3
@@ -35,31 +36,27 @@ PUBLIC_GROUPS = (
 SEVERITY_MAP = {"low": "LOW", "medium": "MEDIUM", "high": "HIGH", "critical": "CRITICAL"}
 
 
-def _d(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
 def summarize_finding(finding: dict[str, Any]) -> dict[str, Any]:
     """What Macie found, as counts per category and type; never the sample values or their locations."""
-    result = _d(_d(finding.get("classificationDetails")).get("result"))
+    result = obj(obj(finding.get("classificationDetails")).get("result"))
     categories: dict[str, int] = {}
     types: dict[str, int] = {}
     for group in result.get("sensitiveData") or []:
-        group = _d(group)
+        group = obj(group)
         category = str(group.get("category", "UNKNOWN"))
         categories[category] = categories.get(category, 0) + int(group.get("totalCount") or 0)
         for detection in group.get("detections") or []:
-            detection = _d(detection)
+            detection = obj(detection)
             kind = str(detection.get("type", "UNKNOWN"))
             types[kind] = types.get(kind, 0) + int(detection.get("count") or 0)
-    custom = _d(result.get("customDataIdentifiers"))
+    custom = obj(result.get("customDataIdentifiers"))
     for detection in custom.get("detections") or []:
-        detection = _d(detection)
+        detection = obj(detection)
         kind = f"CUSTOM:{detection.get('name', 'unnamed')}"
         types[kind] = types.get(kind, 0) + int(detection.get("count") or 0)
     if custom.get("totalCount"):
         categories["CUSTOM_IDENTIFIER"] = int(custom["totalCount"])
-    severity = _d(finding.get("severity")).get("description", "")
+    severity = obj(finding.get("severity")).get("description", "")
     return {
         "finding_id": str(finding.get("id", "")),
         "finding_type": str(finding.get("type", "")),
@@ -73,7 +70,7 @@ def is_public(acl: dict[str, Any] | None, policy_public: bool | None) -> tuple[b
     if policy_public:
         return True, "bucket policy is public"
     for grant in (acl or {}).get("Grants", []):
-        if _d(grant.get("Grantee")).get("URI") in PUBLIC_GROUPS:
+        if obj(grant.get("Grantee")).get("URI") in PUBLIC_GROUPS:
             return True, f"bucket ACL grants {grant.get('Permission', 'access')} to everyone"
     return False, "bucket is not public"
 
@@ -114,14 +111,14 @@ class MacieSensitiveData(Rule):
 
     def refs_from_event(self, event: dict[str, Any]) -> list[ResourceRef]:
         finding = events.detail(event)
-        affected = _d(finding.get("resourcesAffected"))
-        bucket = _d(affected.get("s3Bucket")).get("name")
-        obj = _d(affected.get("s3Object"))
-        key = obj.get("key")
+        affected = obj(finding.get("resourcesAffected"))
+        bucket = obj(affected.get("s3Bucket")).get("name")
+        s3_object = obj(affected.get("s3Object"))
+        key = s3_object.get("key")
         if not isinstance(bucket, str) or not bucket or not isinstance(key, str) or not key:
             return []
         context = summarize_finding(finding)
-        context.update(bucket=bucket, key=key, version_id=str(obj.get("versionId") or ""))
+        context.update(bucket=bucket, key=key, version_id=str(s3_object.get("versionId") or ""))
         return [
             ResourceRef(
                 OBJECT_TYPE,
