@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from mlwarden.core import events
 from mlwarden.core.context import RuleContext
 from mlwarden.core.model import ResourceGone, ResourceRef
-from mlwarden.core.spec import Rule
+from mlwarden.core.spec import Permissions, Rule
 
 NOTEBOOK_TYPE = "AWS::SageMaker::NotebookInstance"
 MODEL_TYPE = "AWS::SageMaker::Model"
@@ -186,6 +186,16 @@ def notebook_summary(state: dict[str, Any], *keys: str) -> dict[str, Any]:
     summary = {"NotebookInstanceStatus": state.get("NotebookInstanceStatus")}
     summary.update({key: state.get(key) for key in keys})
     return summary
+
+
+def notebook_permissions(remediate: tuple[str, ...] = ()) -> Permissions:
+    """What ``NotebookRule``'s own calls need (describe, tags, the sweep's listing) plus the rule's fixes."""
+    return Permissions(
+        detect=("sagemaker:DescribeNotebookInstance", "sagemaker:ListTags", "sagemaker:ListNotebookInstances"),
+        remediate=remediate,
+        resources=("arn:{partition}:sagemaker:{region}:{account}:notebook-instance/*",),
+        unscoped=("sagemaker:ListNotebookInstances",),
+    )
 
 
 class NotebookRule(Rule):

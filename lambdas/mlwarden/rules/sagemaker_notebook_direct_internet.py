@@ -21,7 +21,6 @@ from mlwarden.core.model import (
 from mlwarden.core.spec import (
     CloudTrailTrigger,
     ConfigTrigger,
-    Permissions,
     RuleSpec,
     ServiceEventTrigger,
 )
@@ -43,16 +42,7 @@ class SageMakerNotebookDirectInternet(_sagemaker.NotebookRule):
         severity="HIGH",
         resource_type=NOTEBOOK_TYPE,
         controls=("SageMaker.1",),
-        permissions=Permissions(
-            detect=(
-                "sagemaker:DescribeNotebookInstance",
-                "sagemaker:ListTags",
-                "sagemaker:ListNotebookInstances",
-            ),
-            remediate=("sagemaker:StopNotebookInstance", "sagemaker:AddTags"),
-            resources=("arn:{partition}:sagemaker:{region}:{account}:notebook-instance/*",),
-            unscoped=("sagemaker:ListNotebookInstances",),
-        ),
+        permissions=_sagemaker.notebook_permissions(remediate=("sagemaker:StopNotebookInstance", "sagemaker:AddTags")),
         cloudtrail=(
             CloudTrailTrigger(
                 source="aws.sagemaker",

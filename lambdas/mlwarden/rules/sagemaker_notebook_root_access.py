@@ -15,7 +15,6 @@ from mlwarden.core.model import COMPLIANT, NON_COMPLIANT, Evaluation, Remediatio
 from mlwarden.core.spec import (
     CloudTrailTrigger,
     ConfigTrigger,
-    Permissions,
     RuleSpec,
     ServiceEventTrigger,
 )
@@ -40,15 +39,8 @@ class SageMakerNotebookRootAccess(_sagemaker.NotebookRule):
         severity="HIGH",
         resource_type=NOTEBOOK_TYPE,
         controls=("SageMaker.3",),
-        permissions=Permissions(
-            detect=(
-                "sagemaker:DescribeNotebookInstance",
-                "sagemaker:ListTags",
-                "sagemaker:ListNotebookInstances",
-            ),
-            remediate=("sagemaker:StopNotebookInstance", "sagemaker:UpdateNotebookInstance"),
-            resources=("arn:{partition}:sagemaker:{region}:{account}:notebook-instance/*",),
-            unscoped=("sagemaker:ListNotebookInstances",),
+        permissions=_sagemaker.notebook_permissions(
+            remediate=("sagemaker:StopNotebookInstance", "sagemaker:UpdateNotebookInstance")
         ),
         cloudtrail=(
             CloudTrailTrigger(

@@ -11,7 +11,7 @@ from typing import Any
 
 from mlwarden.core.context import RuleContext
 from mlwarden.core.model import COMPLIANT, NON_COMPLIANT, Evaluation, ResourceRef
-from mlwarden.core.spec import CloudTrailTrigger, ConfigTrigger, Permissions, RuleSpec
+from mlwarden.core.spec import CloudTrailTrigger, ConfigTrigger, RuleSpec
 from mlwarden.rules import _sagemaker
 
 NOTEBOOK_TYPE = _sagemaker.NOTEBOOK_TYPE
@@ -30,15 +30,7 @@ class SageMakerNotebookVpc(_sagemaker.NotebookRule):
         severity="HIGH",
         resource_type=NOTEBOOK_TYPE,
         controls=("SageMaker.2",),
-        permissions=Permissions(
-            detect=(
-                "sagemaker:DescribeNotebookInstance",
-                "sagemaker:ListTags",
-                "sagemaker:ListNotebookInstances",
-            ),
-            resources=("arn:{partition}:sagemaker:{region}:{account}:notebook-instance/*",),
-            unscoped=("sagemaker:ListNotebookInstances",),
-        ),
+        permissions=_sagemaker.notebook_permissions(),
         # The subnet is chosen only at creation; existing instances are swept by the Config backstop.
         cloudtrail=(
             CloudTrailTrigger(
