@@ -27,7 +27,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from mlwarden.core.patterns import event_patterns
+from mlwarden.core.patterns import Deployment, event_patterns
 from mlwarden.core.settings import (
     ALLOW_REMEDIATION_TAG,
     RuleSettings,
@@ -256,11 +256,18 @@ class GuardedRule(Construct):
             max_remediations_per_hour=settings.max_remediations_per_hour,
             security_hub=settings.security_hub,
             chatbot=settings.chatbot,
+            own_role_arn=self.role.role_arn,
+            account=Aws.ACCOUNT_ID,
+            max_exemption_days=settings.max_exemption_days,
         ).to_env()
         environment.update(POWERTOOLS_ENV)
         self.function = self._function(shared, environment)
 
-        self.event_rules = [self._event_rule(index, pattern) for index, pattern in enumerate(event_patterns(spec))]
+        # The loop guard drops only this function's own calls; findings about other accounts are not routed.
+        deployment = Deployment(role_arn=self.role.role_arn, account=Aws.ACCOUNT_ID)
+        self.event_rules = [
+            self._event_rule(index, pattern) for index, pattern in enumerate(event_patterns(spec, deployment))
+        ]
 
         self.config_rule: config.CustomRule | None = None
         if spec.config:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+from datetime import date, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -181,3 +182,7 @@ def as_delivered(sample: dict[str, Any]) -> dict[str, Any]:
 def sample_files() -> list[str]:
     """Every event file under tests/events, relative to it (sorted)."""
     return sorted(str(p.relative_to(EVENTS)) for p in EVENTS.rglob("*.json"))
+
+
+# A valid mlwarden:exempt-until (a whole ISO date, within the default 90-day limit).
+EXEMPT_UNTIL = (date.today() + timedelta(days=30)).isoformat()

@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger, Metrics, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 
 from mlwarden.core import events
@@ -30,8 +30,10 @@ from mlwarden.core.safety import ActionGuard, AuditLog, RemediationLimiter
 from mlwarden.core.securityhub import SecurityHubReporter
 from mlwarden.core.settings import RuntimeSettings
 
-logger = Logger(service="mlwarden")
-metrics = Metrics(namespace="mlwarden", service="mlwarden")
+NAMESPACE = SERVICE = "mlwarden"
+ALERT_FAILURES = "AlertFailures"
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 
 def _region() -> str:
@@ -68,6 +70,18 @@ def record_metrics(decision: Decision) -> None:
         metrics.add_metric(name="ReportFailures", unit=MetricUnit.Count, value=1)
     if decision.details.get("audit_failed"):
         metrics.add_metric(name="AuditFailures", unit=MetricUnit.Count, value=1)
+    if decision.details.get("rule_off"):
+        # A violation nobody hears of because the rule is switched off: counted, so the dashboard shows it.
+        metrics.add_metric(name="SkippedOff", unit=MetricUnit.Count, value=1)
+    if decision.details.get("idempotency_failed"):
+        metrics.add_metric(name="IdempotencyFailures", unit=MetricUnit.Count, value=1)
+
+
+def record_alert_failure(decision: Decision) -> None:
+    """A failed alert: per rule, and once without the rule dimension for the stack-wide alarm."""
+    metrics.add_metric(name=ALERT_FAILURES, unit=MetricUnit.Count, value=1)
+    with single_metric(name=ALERT_FAILURES, unit=MetricUnit.Count, value=1, namespace=NAMESPACE):
+        pass  # dimension: service only (POWERTOOLS_SERVICE_NAME), for the stack-wide alarm
 
 
 @dataclass
@@ -111,6 +125,7 @@ class Runtime:
             limiter=limiter,
             audit=audit,
             reporters=reporters,
+            alert_failed=record_alert_failure,
         )
         return cls(settings, engine)
 

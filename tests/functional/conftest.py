@@ -212,3 +212,52 @@ class RuleHarness:
 @pytest.fixture
 def harness(aws, monkeypatch, lambda_context) -> RuleHarness:
     return RuleHarness(aws, monkeypatch, lambda_context)
+
+
+def assert_exempt_alert(run: Run) -> None:
+    """An exempt violation is not silent (issue 9): exactly one LOW alert, status ``exempt``, saying why."""
+    (alert,) = run.alerts
+    assert alert["attributes"]["status"] == "exempt", alert["attributes"]
+    assert alert["attributes"]["severity"] == "LOW"
+    assert alert["body"]["action"] == "exempt"
+    assert "exempt" in alert["body"]["reason"]
+
+
+@pytest.fixture
+def tables(aws):
+    """The stack's two tables, as the stack creates them."""
+    ddb = aws.client("dynamodb")
+    ddb.create_table(
+        TableName="mlwarden-idempotency",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    ddb.create_table(
+        TableName="mlwarden-audit",
+        KeySchema=[{"AttributeName": "rule_id", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "rule_id", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+            {"AttributeName": "resource_id", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by-resource",
+                "KeySchema": [
+                    {"AttributeName": "resource_id", "KeyType": "HASH"},
+                    {"AttributeName": "sk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return ddb
+
+
+@pytest.fixture
+def aws_managed_policies(monkeypatch):
+    """moto knows AdministratorAccess and the other AWS managed policies only when asked to load them (read
+    when its IAM backend is built after the per-test reset; it costs seconds, so only where the test needs it)."""
+    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")

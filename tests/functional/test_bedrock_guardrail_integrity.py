@@ -14,7 +14,8 @@ import pytest
 from mlwarden.core.context import RuleContext
 from mlwarden.core.registry import get_rule
 from mlwarden.core.settings import RuntimeSettings
-from tests.conftest import as_cloudtrail_event, load_event
+from tests.conftest import EXEMPT_UNTIL, as_cloudtrail_event, load_event
+from tests.functional.conftest import assert_exempt_alert
 
 RULE = "bedrock-guardrail-integrity"
 DELETE_SAMPLE = "cloudtrail-other/stratus-bedrock-DeleteGuardrail.json"  # real: us-west-2, 847129010505
@@ -186,18 +187,22 @@ def test_guardrails_not_listed_in_guarded_guardrails_are_out_of_scope(aws, harne
 
 
 @pytest.mark.parametrize("mode", ["notify", "remediate"])
-def test_exempt_guardrail_is_not_alerted(aws, harness, mode):
+def test_exempt_guardrail_is_reported_once_but_not_acted_on(aws, harness, mode):
     Guardrails(
         harness.clients,
         weakened_draft(),
         {"1": PUBLISHED},
-        tags={"mlwarden:exempt": RULE, "mlwarden:exempt-reason": "red-team sandbox"},
+        tags={
+            "mlwarden:exempt": RULE,
+            "mlwarden:exempt-reason": "red-team sandbox",
+            "mlwarden:exempt-until": EXEMPT_UNTIL,
+        },
     )
     harness.set_mode(RULE, mode)
     run = harness.invoke(RULE, update_event())
     assert run.decision["action"] == "exempt"
     assert "red-team sandbox" in run.decision["reason"]
-    assert run.alerts == []
+    assert_exempt_alert(run)
 
 
 def test_sweep_lists_each_guardrail_once(aws, harness):

@@ -9,7 +9,8 @@ import json
 
 import pytest
 
-from tests.conftest import as_cloudtrail_event, load_event
+from tests.conftest import EXEMPT_UNTIL, as_cloudtrail_event, load_event
+from tests.functional.conftest import assert_exempt_alert
 from tests.unit.routing import routes
 
 RULE = "cloudtrail-logging"
@@ -287,13 +288,14 @@ def test_exempt_trail_is_never_changed(aws, harness, mode):
         TagsList=[
             {"Key": "mlwarden:exempt", "Value": RULE},
             {"Key": "mlwarden:exempt-reason", "Value": "red-team exercise"},
+            {"Key": "mlwarden:exempt-until", "Value": EXEMPT_UNTIL},
         ],
     )
     set_mode(harness, mode)
     run = harness.invoke(RULE, stop_event())
     assert run.decision["action"] == "exempt"
     assert "red-team exercise" in run.decision["reason"]
-    assert run.alerts == []
+    assert_exempt_alert(run)
     assert not is_logging(aws, STRATUS_TRAIL)
 
 

@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from tests.conftest import as_cloudtrail_event, load_event
+from tests.conftest import EXEMPT_UNTIL, as_cloudtrail_event, load_event
+from tests.functional.conftest import assert_exempt_alert
 
 RULE = "ec2-security-group-open-ingress"
 AUTHORIZE_EVENT = "handwritten/cloudtrail-ec2-AuthorizeSecurityGroupIngress-ssh-0.0.0.0.json"
@@ -171,14 +172,20 @@ def test_deleted_group_is_not_applicable_and_silent(aws, harness):
 @pytest.mark.parametrize("mode", ["notify", "remediate"])
 def test_exempt_group_is_never_changed(aws, harness, mode):
     group = security_group(
-        aws, "bastion", tags={"mlwarden:exempt": RULE, "mlwarden:exempt-reason": "break-glass bastion"}
+        aws,
+        "bastion",
+        tags={
+            "mlwarden:exempt": RULE,
+            "mlwarden:exempt-reason": "break-glass bastion",
+            "mlwarden:exempt-until": EXEMPT_UNTIL,
+        },
     )
     ssh = allow(aws, group, "tcp", 22, 22)
     harness.set_mode(RULE, mode)
     run = harness.invoke(RULE, authorize_event(group))
     assert run.decision["action"] == "exempt"
     assert "break-glass bastion" in run.decision["reason"]
-    assert run.alerts == []
+    assert_exempt_alert(run)
     assert ssh in ingress(aws, group)
 
 

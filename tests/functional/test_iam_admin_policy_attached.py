@@ -12,7 +12,8 @@ import pytest
 from mlwarden.core.context import RuleContext
 from mlwarden.core.settings import RuntimeSettings
 from mlwarden.rules.iam_admin_policy_attached import RULE as IAM_RULE
-from tests.conftest import as_cloudtrail_event, load_event
+from tests.conftest import EXEMPT_UNTIL, as_cloudtrail_event, load_event
+from tests.functional.conftest import assert_exempt_alert
 
 RULE = "iam-admin-policy-attached"
 ATTACH_EVENT = "handwritten/cloudtrail-iam-AttachRolePolicy-AdministratorAccess.json"
@@ -33,13 +34,6 @@ TRUST = json.dumps(
         ],
     }
 )
-
-
-@pytest.fixture
-def aws_managed_policies(monkeypatch):
-    """moto knows AdministratorAccess and the other AWS managed policies only when asked to load them (read
-    when its IAM backend is built after the per-test reset; it costs seconds, so only where the test needs it)."""
-    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
 
 
 def attach_event(kind: str, name: str, policy_arn: str = ADMIN) -> dict:
@@ -214,14 +208,23 @@ def test_deleted_principal_is_not_applicable_and_silent(aws, harness):
 
 @pytest.mark.parametrize("mode", ["notify", "remediate"])
 def test_exempt_principal_is_never_changed(aws, harness, mode):
-    principal(aws, "user", "ops-admin", tags={"mlwarden:exempt": RULE, "mlwarden:exempt-reason": "on-call admin"})
+    principal(
+        aws,
+        "user",
+        "ops-admin",
+        tags={
+            "mlwarden:exempt": RULE,
+            "mlwarden:exempt-reason": "on-call admin",
+            "mlwarden:exempt-until": EXEMPT_UNTIL,
+        },
+    )
     admin = customer_policy(aws, "platform-admin", STAR)
     attach(aws, "user", "ops-admin", admin)
     harness.set_mode(RULE, mode)
     run = harness.invoke(RULE, attach_event("user", "ops-admin", admin))
     assert run.decision["action"] == "exempt"
     assert "on-call admin" in run.decision["reason"]
-    assert run.alerts == []
+    assert_exempt_alert(run)
     assert attached(aws, "user", "ops-admin") == [admin]
 
 
@@ -276,6 +279,7 @@ def test_exempt_policy_is_never_detached(aws, harness, mode):
         Tags=[
             {"Key": "mlwarden:exempt", "Value": "all"},
             {"Key": "mlwarden:exempt-reason", "Value": "sandbox account"},
+            {"Key": "mlwarden:exempt-until", "Value": EXEMPT_UNTIL},
         ],
     )["Policy"]["Arn"]
     principal(aws, "user", "tinkerer")

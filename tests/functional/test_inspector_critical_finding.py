@@ -15,7 +15,8 @@ import pytest
 from mlwarden.core.context import RuleContext
 from mlwarden.core.settings import RuntimeSettings
 from mlwarden.rules.inspector_critical_finding import RULE as INSPECTOR_RULE
-from tests.conftest import load_event
+from tests.conftest import EXEMPT_UNTIL, load_event
+from tests.functional.conftest import assert_exempt_alert
 
 RULE = "inspector-critical-finding"
 FINDING_EVENT = "handwritten/eventbridge-inspector2-Finding-ECR-image-HIGH-ACTIVE.json"
@@ -157,18 +158,19 @@ def test_inspector_severities_option_decides_what_alerts(aws, harness):
 
 
 @pytest.mark.parametrize("mode", ["notify", "remediate"])
-def test_resource_tagged_exempt_is_not_alerted(aws, harness, mode):
+def test_resource_tagged_exempt_is_reported_once_but_not_acted_on(aws, harness, mode):
     event = finding_event()
     event["detail"]["resources"][0]["tags"] = {
         "mlwarden:exempt": RULE,
         "mlwarden:exempt-reason": "base image replaced next sprint",
+        "mlwarden:exempt-until": EXEMPT_UNTIL,
     }
     inspector_holds(harness, event["detail"])
     harness.set_mode(RULE, mode)
     run = harness.invoke(RULE, event)
     assert run.decision["action"] == "exempt"
     assert "base image replaced next sprint" in run.decision["reason"]
-    assert run.alerts == []
+    assert_exempt_alert(run)
 
 
 def test_scan_lists_active_findings_of_the_configured_severities(aws, harness):

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import as_cloudtrail_event, load_event
+from tests.conftest import EXEMPT_UNTIL, as_cloudtrail_event, load_event
+from tests.functional.conftest import assert_exempt_alert
 
 RULE = "kms-key-deletion"
 SCHEDULE_EVENT = "handwritten/cloudtrail-kms-ScheduleKeyDeletion.json"
@@ -132,12 +133,13 @@ def test_exempt_key_is_never_changed(aws, harness, mode):
         Tags=[
             {"TagKey": "mlwarden:exempt", "TagValue": "all"},
             {"TagKey": "mlwarden:exempt-reason", "TagValue": "retiring the old pipeline"},
+            {"TagKey": "mlwarden:exempt-until", "TagValue": EXEMPT_UNTIL},
         ],
     )
     harness.set_mode(RULE, mode)
     run = harness.invoke(RULE, event(SCHEDULE_EVENT, metadata["Arn"]))
     assert run.decision["action"] == "exempt"
-    assert run.alerts == []
+    assert_exempt_alert(run)
     assert key_state(aws, metadata["KeyId"]) == "PendingDeletion"
     # the tags read for the severity serve the exemption too: one ListResourceTags
     assert harness.clients.operations("kms").count("ListResourceTags") == 1

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import as_cloudtrail_event, load_event
+from tests.conftest import EXEMPT_UNTIL, as_cloudtrail_event, load_event
+from tests.functional.conftest import assert_exempt_alert
 
 RULE = "kms-key-rotation"
 SAMPLE = "cloudtrail-other/awsdocs-kms-DisableKeyRotation.json"
@@ -138,13 +139,14 @@ def test_exempt_key_is_never_changed(aws, harness, mode):
         Tags=[
             {"TagKey": "mlwarden:exempt", "TagValue": f"kms-key-deletion+{RULE}"},
             {"TagKey": "mlwarden:exempt-reason", "TagValue": "short-lived test key"},
+            {"TagKey": "mlwarden:exempt-until", "TagValue": EXEMPT_UNTIL},
         ],
     )
     harness.set_mode(RULE, mode)
     run = harness.invoke(RULE, disable_rotation_event(metadata["Arn"]))
     assert run.decision["action"] == "exempt"
     assert "short-lived test key" in run.decision["reason"]
-    assert run.alerts == []
+    assert_exempt_alert(run)
     assert not rotation_enabled(aws, metadata["KeyId"])
 
 

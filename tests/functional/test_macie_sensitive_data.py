@@ -12,7 +12,8 @@ from moto.events.models import EventPattern
 
 from mlwarden.core.patterns import event_patterns
 from mlwarden.core.registry import get_rule
-from tests.conftest import as_macie_event, load_event
+from tests.conftest import EXEMPT_UNTIL, as_macie_event, load_event
+from tests.functional.conftest import assert_exempt_alert
 
 RULE = "macie-sensitive-data"
 MULTIPLE = "macie/aws-samples-reveal-SensitiveData-Multiple-csv-ssn-ccn.json"  # High, CSV, cells
@@ -267,13 +268,14 @@ def test_exemption_is_read_from_the_bucket(aws, harness):
             "TagSet": [
                 {"Key": "mlwarden:exempt", "Value": "all"},
                 {"Key": "mlwarden:exempt-reason", "Value": "synthetic data"},
+                {"Key": "mlwarden:exempt-until", "Value": EXEMPT_UNTIL},
             ]
         },
     )
     harness.set_mode(RULE, "remediate")
     run = harness.invoke(RULE, finding_event(MULTIPLE, "synthetic-pii"))
     assert run.decision["action"] == "exempt"
-    assert run.alerts == []
+    assert_exempt_alert(run)
     assert block_public_access(aws, "synthetic-pii") is None
     assert "mlwarden:sensitive-data" not in object_tags(aws, "synthetic-pii", "macie-workshop/sample-data.csv")
 

@@ -9,7 +9,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import ACCOUNT, as_cloudtrail_event, as_securityhub_event, load_event
+from tests.conftest import ACCOUNT, EXEMPT_UNTIL, as_cloudtrail_event, as_securityhub_event, load_event
 
 RULE = "s3-bucket-external-access"
 PUT_POLICY = "handwritten/cloudtrail-s3-PutBucketPolicy-cross-account-read.json"
@@ -182,6 +182,7 @@ def test_exempt_bucket_is_never_changed(aws, harness):
             "TagSet": [
                 {"Key": "mlwarden:exempt", "Value": "all"},
                 {"Key": "mlwarden:exempt-reason", "Value": "data exchange agreement"},
+                {"Key": "mlwarden:exempt-until", "Value": EXEMPT_UNTIL},
             ]
         },
     )

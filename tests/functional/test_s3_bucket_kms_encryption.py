@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from tests.conftest import as_cloudtrail_event, load_event
+from tests.conftest import EXEMPT_UNTIL, as_cloudtrail_event, load_event
+from tests.functional.conftest import assert_exempt_alert
 
 RULE = "s3-bucket-kms-encryption"
 SAMPLE = "cloudtrail-s3/sysdig-workshop-s3-DeleteBucketEncryption.json"
@@ -166,6 +167,7 @@ def test_exempt_bucket_is_reported_but_never_changed(aws, harness):
             "TagSet": [
                 {"Key": "mlwarden:exempt", "Value": RULE},
                 {"Key": "mlwarden:exempt-reason", "Value": "open data"},
+                {"Key": "mlwarden:exempt-until", "Value": EXEMPT_UNTIL},
             ]
         },
     )
@@ -173,7 +175,7 @@ def test_exempt_bucket_is_reported_but_never_changed(aws, harness):
     run = harness.invoke(RULE, delete_encryption_event("public-dataset"))
     assert run.decision["action"] == "exempt"
     assert "open data" in run.decision["reason"]
-    assert run.alerts == []
+    assert_exempt_alert(run)
     assert not has_default_encryption(aws, "public-dataset")
 
 

@@ -8,7 +8,8 @@ import json
 
 from botocore.exceptions import ClientError
 
-from tests.conftest import ACCOUNT, as_cloudtrail_event, as_securityhub_event, load_event
+from tests.conftest import ACCOUNT, EXEMPT_UNTIL, as_cloudtrail_event, as_securityhub_event, load_event
+from tests.functional.conftest import assert_exempt_alert
 
 RULE = "s3-bucket-public-access"
 FULL = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True}
@@ -138,6 +139,7 @@ def test_exempt_public_dataset_is_reported_but_never_changed(aws, harness):
             "TagSet": [
                 {"Key": "mlwarden:exempt", "Value": f"{RULE}+s3-bucket-external-access"},
                 {"Key": "mlwarden:exempt-reason", "Value": "open benchmark data"},
+                {"Key": "mlwarden:exempt-until", "Value": EXEMPT_UNTIL},
             ]
         },
     )
@@ -145,7 +147,7 @@ def test_exempt_public_dataset_is_reported_but_never_changed(aws, harness):
     run = harness.invoke(RULE, event(PUT_ACL, "public-dataset"))
     assert run.decision["action"] == "exempt"
     assert "open benchmark data" in run.decision["reason"]
-    assert run.alerts == []
+    assert_exempt_alert(run)
     assert bpa(aws, "public-dataset") is None
 
 

@@ -7,7 +7,8 @@ import json
 
 from botocore.exceptions import ClientError
 
-from tests.conftest import as_cloudtrail_event, load_event
+from tests.conftest import EXEMPT_UNTIL, as_cloudtrail_event, load_event
+from tests.functional.conftest import assert_exempt_alert
 
 RULE = "s3-bucket-ssl-only"
 SID = "mlwarden-DenyInsecureTransport"
@@ -167,13 +168,14 @@ def test_exempt_bucket_is_never_changed(aws, harness):
             "TagSet": [
                 {"Key": "mlwarden:exempt", "Value": RULE},
                 {"Key": "mlwarden:exempt-reason", "Value": "old client without TLS"},
+                {"Key": "mlwarden:exempt-until", "Value": EXEMPT_UNTIL},
             ]
         },
     )
     harness.set_mode(RULE, "remediate")
     run = harness.invoke(RULE, event(DELETE_POLICY, "legacy-http"))
     assert run.decision["action"] == "exempt"
-    assert run.alerts == []
+    assert_exempt_alert(run)
     assert policy_of(aws, "legacy-http") is None
 
 

@@ -12,11 +12,13 @@ from datetime import date, timedelta
 import pytest
 
 from mlwarden.core.safety import read_history
-from tests.conftest import as_cloudtrail_event, load_event
+from tests.conftest import EXEMPT_UNTIL, as_cloudtrail_event, load_event
 
 RULE = "s3-bucket-kms-encryption"
 SAMPLE = "cloudtrail-s3/sysdig-workshop-s3-DeleteBucketEncryption.json"
 IDEMPOTENCY, AUDIT = "mlwarden-idempotency", "mlwarden-audit"
+YESTERDAY = (date.today() - timedelta(days=1)).isoformat()
+IN_30_DAYS = (date.today() + timedelta(days=30)).isoformat()
 
 
 def event(bucket: str, **changes) -> dict:
@@ -40,49 +42,37 @@ def algorithm(aws, bucket: str) -> str | None:
     return rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"]
 
 
-@pytest.fixture
-def tables(aws):
-    """The stack's two tables, as the stack creates them."""
-    ddb = aws.client("dynamodb")
-    ddb.create_table(
-        TableName=IDEMPOTENCY,
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    ddb.create_table(
-        TableName=AUDIT,
-        KeySchema=[{"AttributeName": "rule_id", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "rule_id", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-            {"AttributeName": "resource_id", "AttributeType": "S"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "by-resource",
-                "KeySchema": [
-                    {"AttributeName": "resource_id", "KeyType": "HASH"},
-                    {"AttributeName": "sk", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    return ddb
-
-
 # ------------------------------------------------------------------------------------------- exemptions
 @pytest.mark.parametrize(
     ("tags", "exempt"),
     [
-        ({"mlwarden:exempt": "all", "mlwarden:exempt-reason": "public dataset"}, True),
-        ({"mlwarden:exempt": f"s3-bucket-public-access+{RULE}", "mlwarden:exempt-reason": "vendor bucket"}, True),
-        ({"mlwarden:exempt": "s3-bucket-public-access", "mlwarden:exempt-reason": "other rule only"}, False),
-        ({"mlwarden:exempt": "all", "mlwarden:exempt-until": (date.today() - timedelta(days=1)).isoformat()}, False),
-        ({"mlwarden:exempt": "all", "mlwarden:exempt-until": (date.today() + timedelta(days=30)).isoformat()}, True),
-        ({"mlwarden:exempt": "all", "mlwarden:exempt-until": "next tuesday"}, False),
+        (
+            {
+                "mlwarden:exempt": "all",
+                "mlwarden:exempt-reason": "public dataset",
+                "mlwarden:exempt-until": EXEMPT_UNTIL,
+            },
+            True,
+        ),
+        (
+            {
+                "mlwarden:exempt": f"s3-bucket-public-access+{RULE}",
+                "mlwarden:exempt-reason": "vendor bucket",
+                "mlwarden:exempt-until": EXEMPT_UNTIL,
+            },
+            True,
+        ),
+        (
+            {
+                "mlwarden:exempt": "s3-bucket-public-access",
+                "mlwarden:exempt-reason": "other rule only",
+                "mlwarden:exempt-until": EXEMPT_UNTIL,
+            },
+            False,
+        ),
+        ({"mlwarden:exempt": "all", "mlwarden:exempt-reason": "x", "mlwarden:exempt-until": YESTERDAY}, False),
+        ({"mlwarden:exempt": "all", "mlwarden:exempt-reason": "x", "mlwarden:exempt-until": IN_30_DAYS}, True),
+        ({"mlwarden:exempt": "all", "mlwarden:exempt-reason": "x", "mlwarden:exempt-until": "next tuesday"}, False),
     ],
 )
 def test_exemption_tags_decide_whether_the_bucket_is_left_alone(aws, harness, tags, exempt):
@@ -95,7 +85,10 @@ def test_exemption_tags_decide_whether_the_bucket_is_left_alone(aws, harness, ta
     assert run.decision["compliance"] == "NON_COMPLIANT"  # still evaluated and reported
     if exempt:
         assert run.decision["action"] == "exempt"
-        assert algorithm(aws, "tagged") is None and run.alerts == []
+        assert algorithm(aws, "tagged") is None
+        # an exempt violation is not silent: one LOW alert, filterable by status=exempt
+        (alert,) = run.alerts
+        assert alert["attributes"]["status"] == "exempt" and alert["attributes"]["severity"] == "LOW"
     else:
         assert run.decision["action"] == "remediated"
         assert algorithm(aws, "tagged") == "aws:kms"
@@ -154,11 +147,13 @@ def test_events_caused_by_mlwarden_itself_are_ignored(aws, harness):
     aws.client("s3").create_bucket(Bucket="looped")
     harness.set_mode(RULE, "remediate")
     own = event("looped")
+    role = "arn:aws:iam::123456789012:role/Mlwarden-Role-1ABC"
     own["detail"]["userIdentity"] = {
         "type": "AssumedRole",
         "arn": "arn:aws:sts::123456789012:assumed-role/Mlwarden-Role-1ABC/mlwarden-s3-bucket-kms-encryption",
+        "sessionContext": {"sessionIssuer": {"type": "Role", "arn": role}},
     }
-    run = harness.invoke(RULE, own)
+    run = harness.invoke(RULE, own, own_role_arn=role)
     assert run.decision["compliance"] == "NOT_APPLICABLE"
     assert "loop guard" in run.decision["reason"]
     assert run.alerts == [] and algorithm(aws, "looped") is None

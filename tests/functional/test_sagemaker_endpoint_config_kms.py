@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import as_cloudtrail_event, load_event
+from tests.conftest import EXEMPT_UNTIL, as_cloudtrail_event, load_event
+from tests.functional.conftest import assert_exempt_alert
 
 RULE = "sagemaker-endpoint-config-kms"
 CREATE_CONFIG_EVENT = "handwritten/cloudtrail-sagemaker-CreateEndpointConfig-no-kms.json"
@@ -98,7 +99,7 @@ def test_deleted_config_is_not_applicable_and_silent(aws, harness):
     assert run.alerts == []
 
 
-def test_exempt_config_is_not_alerted(aws, harness):
+def test_exempt_config_is_reported_once_but_not_acted_on(aws, harness):
     # Instance types with local NVMe storage cannot take a KmsKeyId: their configurations are exempted
     endpoint_config(
         aws,
@@ -106,12 +107,13 @@ def test_exempt_config_is_not_alerted(aws, harness):
         tags=[
             {"Key": "mlwarden:exempt", "Value": RULE},
             {"Key": "mlwarden:exempt-reason", "Value": "ml.g4dn local NVMe storage"},
+            {"Key": "mlwarden:exempt-until", "Value": EXEMPT_UNTIL},
         ],
     )
     run = harness.invoke(RULE, create_config_event("gpu-serving"))
     assert run.decision["action"] == "exempt"
     assert "ml.g4dn local NVMe storage" in run.decision["reason"]
-    assert run.alerts == []
+    assert_exempt_alert(run)
 
 
 def test_config_periodic_sweep_judges_every_configuration_of_the_region(aws, harness):

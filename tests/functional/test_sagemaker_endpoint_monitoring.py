@@ -11,7 +11,8 @@ import json
 import pytest
 
 from mlwarden.core.events import MalformedEvent
-from tests.conftest import as_cloudtrail_event, load_event
+from tests.conftest import EXEMPT_UNTIL, as_cloudtrail_event, load_event
+from tests.functional.conftest import assert_exempt_alert
 
 RULE = "sagemaker-endpoint-monitoring"
 CREATE_SAMPLE = "cloudtrail-sagemaker/awsdocs-sagemaker-CreateEndpoint.json"  # real: us-west-2, ExampleEndpoint
@@ -252,7 +253,11 @@ def test_exempt_endpoint_is_never_changed(aws, harness, mode):
     endpoint(
         aws,
         "churn",
-        tags=[{"Key": "mlwarden:exempt", "Value": RULE}, {"Key": "mlwarden:exempt-reason", "Value": "load test"}],
+        tags=[
+            {"Key": "mlwarden:exempt", "Value": RULE},
+            {"Key": "mlwarden:exempt-reason", "Value": "load test"},
+            {"Key": "mlwarden:exempt-until", "Value": EXEMPT_UNTIL},
+        ],
     )
     monitor = Monitor(harness.clients)
     monitor.add("churn-data-quality", "churn", status="Stopped")
@@ -261,7 +266,7 @@ def test_exempt_endpoint_is_never_changed(aws, harness, mode):
     run = harness.invoke(RULE, event(STOP_EVENT))
     assert run.decision["action"] == "exempt"
     assert "load test" in run.decision["reason"]
-    assert run.alerts == []
+    assert_exempt_alert(run)
     assert monitor.schedules["churn-data-quality"]["MonitoringScheduleStatus"] == "Stopped"
 
 

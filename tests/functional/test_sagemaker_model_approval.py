@@ -10,7 +10,8 @@ import json
 
 import pytest
 
-from tests.conftest import as_cloudtrail_event, load_event
+from tests.conftest import EXEMPT_UNTIL, as_cloudtrail_event, load_event
+from tests.functional.conftest import assert_exempt_alert
 
 RULE = "sagemaker-model-approval"
 UPDATE_EVENT = "handwritten/cloudtrail-sagemaker-UpdateModelPackage-Approved-by-assumed-role.json"
@@ -173,14 +174,21 @@ def test_exempt_model_package_group_is_never_changed(aws, harness, mode):
     group_arn = arn.split("model-package/")[0] + "model-package-group/churn"
     tags_by_arn(
         harness,
-        {group_arn: {"mlwarden:exempt": "all", "mlwarden:exempt-reason": "sandbox registry"}, arn: {}},
+        {
+            group_arn: {
+                "mlwarden:exempt": "all",
+                "mlwarden:exempt-reason": "sandbox registry",
+                "mlwarden:exempt-until": EXEMPT_UNTIL,
+            },
+            arn: {},
+        },
     )
     harness.set_mode(RULE, mode)
     run = harness.invoke(RULE, update_event(requestParameters__modelPackageArn=arn), options=approvers(ML_LEAD))
     assert run.decision["resource_id"] == "churn/1"
     assert run.decision["action"] == "exempt"
     assert "sandbox registry" in run.decision["reason"]
-    assert run.alerts == []
+    assert_exempt_alert(run)
     assert described(aws, arn)["ModelApprovalStatus"] == "Approved"
 
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import ACCOUNT, as_cloudtrail_event, load_event
+from tests.conftest import ACCOUNT, EXEMPT_UNTIL, as_cloudtrail_event, load_event
+from tests.functional.conftest import assert_exempt_alert
 
 RULE = "sagemaker-model-network-isolation"
 CREATE_MODEL_EVENT = "cloudtrail-sagemaker/awsdocs-sagemaker-CreateModel.json"  # real, us-west-2, no isolation/VPC
@@ -93,20 +94,21 @@ def test_deleted_model_is_not_applicable_and_silent(aws, harness):
 
 
 @pytest.mark.parametrize("mode", ["notify", "remediate"])
-def test_exempt_model_is_not_alerted(aws, harness, mode):
+def test_exempt_model_is_reported_once_but_not_acted_on(aws, harness, mode):
     arn = model(aws, "vendor-model")
     aws.client("sagemaker").add_tags(
         ResourceArn=arn,
         Tags=[
             {"Key": "mlwarden:exempt", "Value": RULE},
             {"Key": "mlwarden:exempt-reason", "Value": "vendor container needs its licence server"},
+            {"Key": "mlwarden:exempt-until", "Value": EXEMPT_UNTIL},
         ],
     )
     harness.set_mode(RULE, mode)
     run = harness.invoke(RULE, create_event("vendor-model"))
     assert run.decision["action"] == "exempt"
     assert "licence server" in run.decision["reason"]
-    assert run.alerts == []
+    assert_exempt_alert(run)
 
 
 def test_config_compliance_change_of_the_managed_vpc_rule_reaches_the_model(aws, harness):

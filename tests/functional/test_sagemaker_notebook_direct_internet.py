@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import as_cloudtrail_event, load_event
+from tests.conftest import EXEMPT_UNTIL, as_cloudtrail_event, load_event
+from tests.functional.conftest import assert_exempt_alert
 
 RULE = "sagemaker-notebook-direct-internet"
 CREATE_EVENT = "handwritten/cloudtrail-sagemaker-CreateNotebookInstance-direct-internet-enabled.json"
@@ -173,13 +174,14 @@ def test_exempt_notebook_is_never_changed(aws, harness, mode):
         Tags=[
             {"Key": "mlwarden:exempt", "Value": f"s3-bucket-kms-encryption+{RULE}"},
             {"Key": "mlwarden:exempt-reason", "Value": "public workshop"},
+            {"Key": "mlwarden:exempt-until", "Value": EXEMPT_UNTIL},
         ],
     )
     harness.set_mode(RULE, mode)
     run = harness.invoke(RULE, create_event("demo-box"))
     assert run.decision["action"] == "exempt"
     assert "public workshop" in run.decision["reason"]
-    assert run.alerts == []
+    assert_exempt_alert(run)
     assert status(aws, "demo-box") == "InService"
     assert QUARANTINED not in tags(aws, arn)
 

@@ -11,7 +11,8 @@ import pytest
 
 from mlwarden.core.settings import RuntimeSettings
 from mlwarden.handler import Runtime
-from tests.conftest import ACCOUNT, REGION, as_cloudtrail_event, load_event
+from tests.conftest import ACCOUNT, EXEMPT_UNTIL, REGION, as_cloudtrail_event, load_event
+from tests.functional.conftest import assert_exempt_alert
 
 RULE = "sagemaker-notebook-root-access"
 UPDATE_EVENT = "handwritten/cloudtrail-sagemaker-UpdateNotebookInstance-root-access-enabled.json"
@@ -166,13 +167,14 @@ def test_exempt_notebook_is_never_changed(aws, harness, mode):
         Tags=[
             {"Key": "mlwarden:exempt", "Value": RULE},
             {"Key": "mlwarden:exempt-reason", "Value": "platform team image builds"},
+            {"Key": "mlwarden:exempt-until", "Value": EXEMPT_UNTIL},
         ],
     )
     harness.set_mode(RULE, mode)
     run = harness.invoke(RULE, cloudtrail_event("admin-box"))
     assert run.decision["action"] == "exempt"
     assert "platform team image builds" in run.decision["reason"]
-    assert run.alerts == []
+    assert_exempt_alert(run)
     assert changes(harness) == []
     assert status(aws, "admin-box") == "InService"
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import as_cloudtrail_event, load_event
+from tests.conftest import EXEMPT_UNTIL, as_cloudtrail_event, load_event
+from tests.functional.conftest import assert_exempt_alert
 
 RULE = "sagemaker-notebook-vpc"
 CREATE_EVENT = "handwritten/cloudtrail-sagemaker-CreateNotebookInstance-direct-internet-enabled.json"
@@ -74,15 +75,19 @@ def test_deleted_notebook_is_not_applicable_and_silent(aws, harness):
     assert run.alerts == []
 
 
-def test_exempt_notebook_is_not_alerted(aws, harness):
+def test_exempt_notebook_is_reported_once_but_not_acted_on(aws, harness):
     arn = notebook(aws, "sandbox")
     aws.client("sagemaker").add_tags(
         ResourceArn=arn,
-        Tags=[{"Key": "mlwarden:exempt", "Value": "all"}, {"Key": "mlwarden:exempt-reason", "Value": "sandbox"}],
+        Tags=[
+            {"Key": "mlwarden:exempt", "Value": "all"},
+            {"Key": "mlwarden:exempt-reason", "Value": "sandbox"},
+            {"Key": "mlwarden:exempt-until", "Value": EXEMPT_UNTIL},
+        ],
     )
     run = harness.invoke(RULE, create_event("sandbox"))
     assert run.decision["action"] == "exempt"
-    assert run.alerts == []
+    assert_exempt_alert(run)
 
 
 def test_config_periodic_sweep_judges_every_notebook_of_the_region(aws, harness):

@@ -11,7 +11,8 @@ import pytest
 
 from mlwarden.core.settings import RuntimeSettings
 from mlwarden.handler import Runtime
-from tests.conftest import REGION, as_cloudtrail_event, load_event
+from tests.conftest import EXEMPT_UNTIL, REGION, as_cloudtrail_event, load_event
+from tests.functional.conftest import assert_exempt_alert
 
 RULE = "sagemaker-training-job-security"
 TRAINING_EVENT = "handwritten/cloudtrail-sagemaker-CreateTrainingJob-no-isolation-no-kms.json"
@@ -187,13 +188,17 @@ def test_exempt_job_is_never_stopped(aws, harness, mode):
     arn = training_job(aws, "benchmark")
     aws.client("sagemaker").add_tags(
         ResourceArn=arn,
-        Tags=[{"Key": "mlwarden:exempt", "Value": RULE}, {"Key": "mlwarden:exempt-reason", "Value": "public data"}],
+        Tags=[
+            {"Key": "mlwarden:exempt", "Value": RULE},
+            {"Key": "mlwarden:exempt-reason", "Value": "public data"},
+            {"Key": "mlwarden:exempt-until", "Value": EXEMPT_UNTIL},
+        ],
     )
     harness.set_mode(RULE, mode)
     training_status(harness, "InProgress")
     run = harness.invoke(RULE, training_event("benchmark"))
     assert run.decision["action"] == "exempt"
-    assert run.alerts == []
+    assert_exempt_alert(run)
     assert stops(harness) == []
 
 

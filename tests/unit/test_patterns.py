@@ -7,7 +7,7 @@ import json
 import pytest
 from moto.events.models import EventPattern
 
-from mlwarden.core.patterns import CLOUDTRAIL_DETAIL_TYPE, NOT_MLWARDEN_CALLER, event_patterns, matches
+from mlwarden.core.patterns import CLOUDTRAIL_DETAIL_TYPE, Deployment, event_patterns, matches
 from mlwarden.core.registry import all_rules, get_rule
 from tests.conftest import as_cloudtrail_event, load_event
 
@@ -29,7 +29,6 @@ def test_s3_kms_rule_listens_to_successful_encryption_calls_only():
                 "eventSource": ["s3.amazonaws.com"],
                 "eventName": ["CreateBucket", "DeleteBucketEncryption", "PutBucketEncryption"],
                 "errorCode": [{"exists": False}],
-                **NOT_MLWARDEN_CALLER,
             },
         }
     ]
@@ -44,7 +43,6 @@ def test_notebook_rule_listens_to_creation_start_and_running_states():
                 "eventSource": ["sagemaker.amazonaws.com"],
                 "eventName": ["CreateNotebookInstance", "StartNotebookInstance"],
                 "errorCode": [{"exists": False}],
-                **NOT_MLWARDEN_CALLER,
             },
         },
         {
@@ -189,34 +187,44 @@ def test_our_matcher_agrees_with_moto_on_every_sample_and_pattern():
     assert compared > 50
 
 
+OWN_ROLE = "arn:aws:iam::123456789012:role/Mlwarden-RuleS3BucketKmsEncryptionRole1A2B-XYZ"
+DEPLOYED = Deployment(role_arn=OWN_ROLE, account="123456789012")
+
+
+def assumed(role: str, session: str, partition: str = "aws") -> dict:
+    return {
+        "type": "AssumedRole",
+        "arn": f"arn:{partition}:sts::123456789012:assumed-role/{role}/{session}",
+        "sessionContext": {
+            "sessionIssuer": {"type": "Role", "arn": f"arn:{partition}:iam::123456789012:role/{role}"},
+        },
+    }
+
+
 @pytest.mark.parametrize(
     ("identity", "routed"),
     [
-        ({"type": "AssumedRole", "arn": "arn:aws:sts::123456789012:assumed-role/Admin/alice"}, True),
+        (assumed("Admin", "alice"), True),
         ({"type": "IAMUser", "arn": "arn:aws:iam::123456789012:user/bob"}, True),
-        ({"type": "AWSService", "invokedBy": "cloudformation.amazonaws.com"}, True),  # no ARN: still judged
-        # mlwarden's own function (its session is named after the function): never re-triggers a rule
-        (
-            {
-                "type": "AssumedRole",
-                "arn": "arn:aws:sts::123456789012:assumed-role/Mlwarden-Role1A2B/mlwarden-s3-bucket-kms-encryption",
-            },
-            False,
-        ),
-        (
-            {
-                "type": "AssumedRole",
-                "arn": "arn:aws-cn:sts::123456789012:assumed-role/R/mlwarden-sagemaker-notebook-direct-internet",
-            },
-            False,
-        ),
+        ({"type": "AWSService", "invokedBy": "cloudformation.amazonaws.com"}, True),  # no issuer: still judged
+        # Attack: a session *named* like mlwarden's, from any other role, must not be hidden
+        (assumed("Admin", "mlwarden-x"), True),
+        (assumed("Admin", "mlwarden-s3-bucket-kms-encryption"), True),
+        # An IAM Identity Center user called mlwarden-ops is an ordinary user
+        (assumed("AWSReservedSSO_Admin_1234", "mlwarden-ops"), True),
+        # Another mlwarden function's role: judged too (the rule re-reads live state)
+        (assumed("Mlwarden-RuleIamAdminPolicyAttachedRole9Z-ABC", "anything"), True),
+        # This rule's own function role, whatever the session name: never re-triggers it
+        (assumed("Mlwarden-RuleS3BucketKmsEncryptionRole1A2B-XYZ", "i-chose-this-name"), False),
     ],
 )
 @pytest.mark.parametrize("rule_id", RULE_IDS)
-def test_loop_guard_excludes_mlwarden_own_calls_from_every_cloudtrail_pattern(rule_id, identity, routed):
+def test_attack_session_named_mlwarden_is_not_hidden_only_the_rules_own_role_is(rule_id, identity, routed):
     spec = get_rule(rule_id).spec
     for pattern, trigger in zip(
-        [p for p in event_patterns(spec) if p["detail-type"] == [CLOUDTRAIL_DETAIL_TYPE]], spec.cloudtrail, strict=True
+        [p for p in event_patterns(spec, DEPLOYED) if p["detail-type"] == [CLOUDTRAIL_DETAIL_TYPE]],
+        spec.cloudtrail,
+        strict=True,
     ):
         event = {
             "source": trigger.source,
@@ -229,3 +237,66 @@ def test_loop_guard_excludes_mlwarden_own_calls_from_every_cloudtrail_pattern(ru
         }
         assert matches(pattern, event) is routed
         assert EventPattern.load(json.dumps(pattern)).matches_event(event) is routed
+
+
+@pytest.mark.parametrize("rule_id", RULE_IDS)
+def test_no_deployed_pattern_uses_eventbridge_wildcards(rule_id):
+    # EventBridge allows at most 30 rules with wildcard filters per bus (not adjustable); mlwarden deploys ~60.
+    for pattern in event_patterns(get_rule(rule_id).spec, DEPLOYED):
+        assert '"wildcard"' not in json.dumps(pattern)
+
+
+def _finding_events(account: str) -> list[dict]:
+    control = {"Compliance": {"Status": "FAILED", "SecurityControlId": "IAM.1"}, "RecordState": "ACTIVE"}
+    return [
+        {
+            "source": "aws.securityhub",
+            "detail-type": "Security Hub Findings - Imported",
+            "account": "123456789012",
+            "detail": {
+                "findings": [
+                    {
+                        **control,
+                        "AwsAccountId": account,
+                        "Workflow": {"Status": "NEW"},
+                        "GeneratorId": "security-control/IAM.1",
+                    }
+                ]
+            },
+        },
+        {
+            "source": "aws.config",
+            "detail-type": "Config Rules Compliance Change",
+            "account": "123456789012",
+            "detail": {
+                "awsAccountId": account,
+                "messageType": "ComplianceChangeNotification",
+                "configRuleName": "s3-default-encryption-kms",
+                "newEvaluationResult": {"complianceType": "NON_COMPLIANT"},
+            },
+        },
+        {
+            "source": "aws.macie",
+            "detail-type": "Macie Finding",
+            "account": "123456789012",
+            "detail": {"accountId": account, "type": "SensitiveData:S3Object/Personal"},
+        },
+        {
+            "source": "aws.inspector2",
+            "detail-type": "Inspector2 Finding",
+            "account": "123456789012",
+            "detail": {"awsAccountId": account, "status": "ACTIVE", "severity": "CRITICAL"},
+        },
+    ]
+
+
+@pytest.mark.parametrize("kind", ["securityhub", "config", "macie", "inspector"])
+def test_attack_finding_about_another_account_is_not_routed_to_this_deployment(kind):
+    index = ["securityhub", "config", "macie", "inspector"].index(kind)
+    own, other = _finding_events("123456789012")[index], _finding_events("999999999999")[index]
+    deployed = [
+        p for rule in all_rules() for p in event_patterns(rule.spec, DEPLOYED) if p["source"] == [own["source"]]
+    ]
+    assert deployed
+    assert any(matches(p, own) for p in deployed), "the deployment's own findings are routed"
+    assert not any(matches(p, other) for p in deployed), "another account's findings are not"

@@ -11,6 +11,7 @@ import os
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 
 from mlwarden.cli.local_account import ACCOUNT, REGION, LocalDeployment, moto_server, synthesize_template
@@ -184,6 +185,7 @@ def create_violations(dep: LocalDeployment) -> None:
             "TagSet": [
                 {"Key": "mlwarden:exempt", "Value": "all"},
                 {"Key": "mlwarden:exempt-reason", "Value": "public research dataset mirror"},
+                {"Key": "mlwarden:exempt-until", "Value": (date.today() + timedelta(days=30)).isoformat()},
             ]
         },
     )

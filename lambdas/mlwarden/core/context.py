@@ -84,3 +84,8 @@ class RuleContext:
 
     def client(self, service: str, region: str, account: str = "") -> Any:
         return self.clients.client(service, region, account)
+
+    def own_account(self) -> str:
+        """The deployment's account (the function's MLWARDEN_ACCOUNT; the CLI fills it from STS), or "" when
+        unknown. Resources of any other account are not handled (until org-wide operation exists)."""
+        return self.settings.account or ""

@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -18,7 +19,13 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
     IdempotencyPersistenceLayerError,
 )
-from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ReadTimeoutError
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError, ReadTimeoutError
+from botocore.retries.standard import (
+    OrRetryChecker,
+    RetryContext,
+    ThrottledRetryableChecker,
+    TransientRetryableChecker,
+)
 
 from mlwarden.core import events, exemptions, findings
 from mlwarden.core.context import RuleContext
@@ -42,27 +49,27 @@ from mlwarden.core.model import (
 )
 from mlwarden.core.modes import ModeSource
 from mlwarden.core.notify import Publisher
-from mlwarden.core.patterns import MLWARDEN_SESSION_WILDCARD, wildcard
-from mlwarden.core.safety import ActionGuard, AuditLog, RemediationLimiter
+from mlwarden.core.safety import ActionGuard, AuditLog, RemediationLimiter, fingerprint
 from mlwarden.core.spec import Rule
 
 logger = Logger(service="mlwarden", child=True)
 
 ACCESS_DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError"}
-RETRYABLE_CODES = {
-    "Throttling",
-    "ThrottlingException",
-    "ThrottledException",
-    "RequestLimitExceeded",
-    "TooManyRequestsException",
-    "SlowDown",
-    "ServiceUnavailable",
-    "InternalError",
-    "InternalFailure",
-}
+# botocore's own classification of throttling and transient errors (the standard retry mode's checkers),
+# plus DynamoDB's TransactionConflictException, which DynamoDB documents as "retry the request".
+_RETRYABLE = OrRetryChecker([ThrottledRetryableChecker(), TransientRetryableChecker()])
+EXTRA_RETRYABLE_CODES = {"TransactionConflictException", "ServiceUnavailable", "InternalError", "InternalFailure"}
 CONFIG_DELETED_STATUSES = {"ResourceDeleted", "ResourceDeletedNotRecorded", "ResourceNotRecorded"}
 CONFIG_BATCH = 100  # PutEvaluations accepts at most 100 evaluations per call
 ANNOTATION_LIMIT = 256
+EXEMPT_ALERT_SEVERITY = "LOW"
+# How long an exemption is reported only once when it names no end (cdk.json entries without "until").
+EXEMPT_REPORT_SECONDS = 90 * 86400
+
+
+class AlertNotDelivered(Exception):
+    """The alert could not be published. The decision stands (its audit record and outcome are stored);
+    the retry of this event re-sends the stored alert instead of deciding again."""
 
 
 def error_code(exc: BaseException) -> str:
@@ -73,13 +80,24 @@ def error_code(exc: BaseException) -> str:
 
 def is_retryable(exc: BaseException) -> bool:
     """Throttling, server errors and network failures: worth another try (Lambda retry, then DLQ)."""
-    if isinstance(exc, ConnectionError | ReadTimeoutError):
+    if isinstance(exc, ConnectionError | ReadTimeoutError | HTTPClientError | AlertNotDelivered):
         return True
-    if isinstance(exc, IdempotencyAlreadyInProgressError | IdempotencyPersistenceLayerError):
-        return True  # another delivery is acting on this resource now, or the table is unreachable
+    if isinstance(exc, IdempotencyAlreadyInProgressError):
+        return True  # another delivery is acting on this resource now
+    if isinstance(exc, IdempotencyPersistenceLayerError):
+        cause = exc.__cause__ or (exc.args[1] if len(exc.args) > 1 else None)
+        return isinstance(cause, BaseException) and is_retryable(cause)
     if isinstance(exc, ClientError):
+        if error_code(exc) in EXTRA_RETRYABLE_CODES:
+            return True
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        return error_code(exc) in RETRYABLE_CODES or (isinstance(status, int) and status >= 500)
+        context = RetryContext(
+            attempt_number=1,
+            parsed_response=exc.response,
+            http_response=SimpleNamespace(status_code=status) if isinstance(status, int) and status else None,
+            caught_exception=exc,
+        )
+        return bool(_RETRYABLE.is_retryable(context))
     return False
 
 
@@ -119,6 +137,7 @@ class Engine:
         limiter: RemediationLimiter | None = None,
         audit: AuditLog | None = None,
         reporters: list[Callable[[Decision], None]] | None = None,
+        alert_failed: Callable[[Decision], None] | None = None,
     ) -> None:
         self.rule = rule
         self.spec = rule.spec
@@ -132,6 +151,7 @@ class Engine:
         self.limiter = limiter
         self.audit = audit
         self.reporters = reporters or []  # e.g. the Security Hub import
+        self.alert_failed = alert_failed  # counts AlertFailures (the handler's metric)
 
     # ----------------------------------------------------------------------------------------- inputs
     def handle(self, event: Any) -> list[Decision]:
@@ -142,11 +162,12 @@ class Engine:
 
     def handle_eventbridge(self, event: dict[str, Any]) -> list[Decision]:
         source = Source(events.event_id(event), events.event_time(event), events.caller_arn(event))
-        caller = events.session_arn(event)
-        if caller and wildcard(caller, MLWARDEN_SESSION_WILDCARD):
-            # The EventBridge patterns already exclude these; this is the second line of the loop guard.
+        own_role = self.ctx.settings.own_role_arn
+        if own_role and events.issuer_arn(event) == own_role:
+            # The EventBridge patterns already exclude these; this is the second line of the loop guard. Only
+            # calls made through this function's own role: a session *name* is chosen by whoever assumes a role.
             logger.info("event caused by mlwarden itself; ignored", rule_id=self.spec.id, event_id=source.event_id)
-            return [self._no_resource(event, source, "caused by mlwarden's own function (loop guard): ignored")]
+            return [self._no_resource(event, source, "caused by this rule's own function (loop guard): ignored")]
         if findings.is_securityhub(event):
             refs = findings.refs_from_securityhub(self.rule, event)
         elif findings.is_compliance_change(event):
@@ -337,8 +358,83 @@ class Engine:
             detected_at=now_iso(),
         )
         log_keys = {"rule_id": self.spec.id, "resource_id": ref.resource_id, "event_id": source.event_id}
+        foreign = self._foreign_account(ref)
+        redelivered = False
+        if foreign:
+            decision.reason = f"another account's resource ({foreign}): not handled by this deployment"
+        elif self.apply and self.guard is not None:
+            decision, redelivered = self._decide_once(ref, source, decision, log_keys)
+        else:
+            self._judge(ref, decision, log_keys)
+        logger.info("decision", compliance=decision.compliance, action=decision.action, **log_keys)
+        if self.observer:
+            self.observer(decision)
+        if not redelivered:
+            # The outcome is stored (idempotency) and audited before anyone is told: a failed alert can then be
+            # re-sent from the stored outcome, and the audit trail never misses a change mlwarden made.
+            self._record(decision, source, log_keys)
+        if decision.alert:
+            self._deliver(decision, source, ref, log_keys)
+        return decision
+
+    # ----------------------------------------------------------------------------------- exactly once
+    def _resource_key(self, ref: ResourceRef) -> str:
+        return ref.arn or f"{ref.account}:{ref.region}:{ref.resource_type}:{ref.resource_id}"
+
+    @staticmethod
+    def _event_key(source: Source) -> str:
+        return f"{source.event_id}|{source.event_time}"
+
+    def _decide_once(
+        self, ref: ResourceRef, source: Source, decision: Decision, log_keys: dict[str, str]
+    ) -> tuple[Decision, bool]:
+        """Decide (and act) at most once per event and resource. (decision, redelivered)."""
+        assert self.guard is not None
+
+        def run() -> dict[str, Any]:
+            self._judge(ref, decision, log_keys)
+            return {"decision": decision.to_store()}
+
         try:
-            self._decide(ref, decision)
+            stored, ran = self.guard.once(self.spec.id, self._resource_key(ref), self._event_key(source), run)
+        except IdempotencyPersistenceLayerError as exc:
+            if getattr(exc, "mlwarden_ran", False):
+                # Decided (and maybe acted) but the outcome could not be stored: report what was done.
+                logger.warning("outcome not stored", error=describe_error(exc.__cause__ or exc), **log_keys)
+                decision.details["idempotency_failed"] = True
+                return decision, False
+            if self.raise_retryable and is_retryable(exc):
+                raise  # throttled: the Lambda retry decides again (and the DLQ keeps it if that fails too)
+            # The table is unreachable: never act without the exactly-once guarantee, but never go silent.
+            logger.warning("exactly-once store unreachable", error=describe_error(exc.__cause__ or exc), **log_keys)
+            fresh = replace(decision, details={}, reason="")
+            self._judge(ref, fresh, log_keys, may_fix=False)
+            fresh.details["idempotency_failed"] = True
+            if fresh.compliance == NON_COMPLIANT and fresh.action in (ACTION_NOTIFIED, ACTION_NONE):
+                fresh.reason += "; could not ensure exactly-once (idempotency table unreachable): not remediated"
+                fresh.action, fresh.alert = ACTION_NOTIFIED, True
+            return fresh, False
+        if ran:
+            return decision, False
+        previous = Decision.from_store(stored.get("decision") or {})
+        if previous.alert and not self.guard.delivered(self.spec.id, self._resource_key(ref), self._event_key(source)):
+            # The first delivery decided and acted, then could not alert: send that alert now, not a new verdict.
+            previous.details["alert_retry"] = True
+            return previous, True
+        decision.compliance = previous.compliance or decision.compliance
+        decision.resource_arn = previous.resource_arn or decision.resource_arn
+        decision.action = ACTION_NONE
+        decision.reason = (
+            f"duplicate: already handled ({previous.action}, event {previous.event_id or '-'}): "
+            "the same event was delivered again"
+        )
+        decision.details["duplicate"] = True
+        return decision, True
+
+    # ---------------------------------------------------------------------------------------- judging
+    def _judge(self, ref: ResourceRef, decision: Decision, log_keys: dict[str, str], *, may_fix: bool = True) -> None:
+        try:
+            self._decide(ref, decision, may_fix=may_fix)
         except Exception as exc:
             if self.raise_retryable and is_retryable(exc):
                 logger.warning("retryable AWS error; handing back for retry", error=describe_error(exc), **log_keys)
@@ -348,14 +444,8 @@ class Engine:
                 logger.exception("unexpected error while judging a resource", **log_keys)
                 if self.raise_retryable:
                     raise
-        logger.info(
-            "decision",
-            compliance=decision.compliance,
-            action=decision.action,
-            **log_keys,
-        )
-        if self.observer:
-            self.observer(decision)
+
+    def _record(self, decision: Decision, source: Source, log_keys: dict[str, str]) -> None:
         if self.audit:
             try:
                 self.audit.record(decision, source.principal)
@@ -373,7 +463,34 @@ class Engine:
                     **log_keys,
                 )
                 decision.details["report_failed"] = True
-        return decision
+
+    def _deliver(self, decision: Decision, source: Source, ref: ResourceRef, log_keys: dict[str, str]) -> None:
+        if self.publisher is None:
+            decision.details["not_sent"] = "no alert topic configured"
+            return
+        try:
+            self.publisher.publish(decision)
+        except (ClientError, BotoCoreError) as exc:
+            logger.error("alert not delivered", error=describe_error(exc), **log_keys)
+            decision.details["alert_failed"] = True
+            if self.alert_failed:
+                self.alert_failed(decision)
+            if self.raise_retryable and self.guard is not None:
+                # Retried as an alert: the retry finds the stored outcome and re-sends it (see _decide_once).
+                raise AlertNotDelivered(describe_error(exc)) from exc
+            return
+        if self.guard is not None:
+            self.guard.mark_delivered(self.spec.id, self._resource_key(ref), self._event_key(source))
+
+    def _foreign_account(self, ref: ResourceRef) -> str:
+        """The other account a resource belongs to, or "" when it is this deployment's (or unknown)."""
+        own = self.ctx.own_account()
+        if not own:
+            return ""
+        for account in (ref.account, _arn_account(ref.arn)):
+            if account and account != own:
+                return account
+        return ""
 
     def _failed(self, decision: Decision, exc: BaseException) -> None:
         what = describe_error(exc)
@@ -393,10 +510,9 @@ class Engine:
             decision.compliance = decision.compliance if decision.compliance == NON_COMPLIANT else NOT_APPLICABLE
             decision.reason = f"{decision.reason + '; ' if decision.reason else ''}could not check: {what}"
         decision.action = ACTION_FAILED if self.apply else ACTION_NONE
-        if self.apply:
-            self._alert(decision)
+        decision.alert = self.apply
 
-    def _decide(self, ref: ResourceRef, decision: Decision) -> None:
+    def _decide(self, ref: ResourceRef, decision: Decision, *, may_fix: bool = True) -> None:
         rule, spec, settings = self.rule, self.spec, self.ctx.settings
         try:
             state = rule.fetch(ref, self.ctx)
@@ -417,6 +533,7 @@ class Engine:
         mode = self.modes.mode(spec.id, settings.default_mode)
         if mode == MODE_OFF:
             decision.reason += " (rule is off: no alert, no action)"
+            decision.details["rule_off"] = True
             return
 
         # Exemption tags are read only for non-compliant resources. Unreadable tags fail closed.
@@ -430,7 +547,7 @@ class Engine:
             if self.raise_retryable and is_retryable(exc):
                 raise
             tags, tags_error = None, describe_error(exc)
-        exemption = exemptions.check(tags, spec.id)
+        exemption = exemptions.check(tags, spec.id, max_days=settings.max_exemption_days)
         if not exemption.exempt:
             configured = exemptions.check_configured(
                 settings.exemption_entries(), (ref.resource_id, ref.arn, decision.resource_arn)
@@ -440,6 +557,9 @@ class Engine:
         if exemption.exempt:
             decision.action = ACTION_EXEMPT
             decision.reason += f"; {exemption.note}"
+            decision.details["exemption"] = exemption.note
+            if self.apply:
+                self._report_exemption(ref, decision, exemption)
             return
         if exemption.note:
             decision.reason += f"; {exemption.note}"
@@ -453,36 +573,42 @@ class Engine:
                 blockers.append("remediation withheld by the deployment (allowRemediation: false)")
             elif tags_error:
                 blockers.append(f"could not verify exemption, so nothing was changed ({tags_error})")
+            elif not may_fix:
+                pass  # the caller says why (the exactly-once store is unreachable)
             elif self.modes.kill_switch_on():
                 blockers.append("kill switch is on")
         if blockers:
             decision.reason += "; " + "; ".join(blockers)
-        remediate = wants_fix and not blockers
+        remediate = wants_fix and not blockers and may_fix
 
         if not self.apply:
             decision.action = ACTION_WOULD_REMEDIATE if remediate else ACTION_WOULD_NOTIFY
             return
+        self._act(ref, state, decision, remediate)
 
-        def act() -> dict[str, Any]:
-            self._act(ref, state, decision, remediate)
-            return {"action": decision.action, "detected_at": decision.detected_at, "event_id": decision.event_id}
-
-        if self.guard is None:
-            act()
-            return
-        # Exactly once: a duplicate delivery, or another event about this resource in the same short window,
-        # gets the first one's outcome and acts and alerts no more.
-        first, ran = self.guard.once(spec.id, decision.resource_arn or ref.resource_id, act)
-        if not ran:
-            decision.action = ACTION_NONE
-            decision.reason += (
-                f"; duplicate: already handled ({first.get('action')}, event {first.get('event_id') or '-'}) "
-                f"within {self.guard.dedup_seconds} s"
+    def _report_exemption(self, ref: ResourceRef, decision: Decision, exemption: exemptions.Exemption) -> None:
+        """An exempt violation is reported (LOW, status ``exempt``) the first time per resource and exemption."""
+        ttl = EXEMPT_REPORT_SECONDS
+        if exemption.until is not None:
+            ttl = max(
+                int(
+                    (datetime.combine(exemption.until, datetime.min.time(), UTC).timestamp() + 86400)
+                    - datetime.now(UTC).timestamp()
+                ),
+                1,
             )
-            decision.details["duplicate"] = True
+        first = True
+        if self.guard is not None:
+            first, _ = self.guard.first(
+                "exempt", self.spec.id, self._resource_key(ref), exemption.note, ttl_seconds=ttl
+            )
+        if first:
+            decision.details["rule_severity"] = decision.severity
+            decision.severity = EXEMPT_ALERT_SEVERITY
+            decision.alert = True
 
     def _act(self, ref: ResourceRef, state: Any, decision: Decision, remediate: bool) -> None:
-        """Remediate (when allowed and not flapping), then alert."""
+        """Remediate (when allowed and not flapping). The alert is sent by decide(), after the outcome is stored."""
         if remediate and self.limiter is not None:
             allowed, count = self.limiter.allow(self.spec.id, decision.resource_arn or ref.resource_id)
             if not allowed:
@@ -506,14 +632,28 @@ class Engine:
             if not result.done:
                 # Say why a remediate-mode violation was only notified (the reason is what the CLI shows).
                 decision.reason += f"; not remediated yet: {result.description}"
-        else:
-            decision.action = ACTION_NOTIFIED
-        self._alert(decision)
-
-    def _alert(self, decision: Decision) -> None:
-        if self.publisher is None:
+            decision.alert = True
             return
-        self.publisher.publish(decision)
+        decision.action = ACTION_NOTIFIED
+        decision.alert = True
+        if self.guard is not None:
+            # A burst of distinct events about one unchanged violation alerts once per window (nothing was
+            # changed, so nothing new to say). Keyed on the violating state, so a different violation — or the
+            # same one back after a fix — alerts again.
+            first, since = self.guard.first(
+                "notified",
+                self.spec.id,
+                self._resource_key(ref),
+                fingerprint(decision.compliance, decision.reason, decision.before),
+                ttl_seconds=self.guard.dedup_seconds,
+            )
+            if not first:
+                decision.action, decision.alert = ACTION_NONE, False
+                decision.details["duplicate"] = True
+                decision.reason += (
+                    f"; duplicate: this unchanged violation was already alerted{' at ' + since if since else ''} "
+                    f"(within {self.guard.dedup_seconds} s)"
+                )
 
 
 def _config_region(event: dict[str, Any]) -> str:
@@ -522,6 +662,11 @@ def _config_region(event: dict[str, Any]) -> str:
     if len(parts) > 3 and parts[3]:
         return parts[3]
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+def _arn_account(arn: str) -> str:
+    parts = (arn or "").split(":")
+    return parts[4] if len(parts) > 5 and parts[0] == "arn" else ""
 
 
 def _parse_time(value: str) -> datetime | None:

@@ -84,8 +84,15 @@ def caller_arn(event: dict[str, Any]) -> str:
 
 
 def session_arn(event: dict[str, Any]) -> str:
-    """The caller's own ARN (for an assumed role: the session, named after the Lambda function)."""
+    """The caller's own ARN (for an assumed role: the session, whose name the caller chose)."""
     return _str(obj(detail(event).get("userIdentity")).get("arn"))
+
+
+def issuer_arn(event: dict[str, Any]) -> str:
+    """The role (or user) that issued the caller's session: ``sessionContext.sessionIssuer.arn``, set by AWS.
+    Empty for callers without an issued session (IAM users, root, AWS services)."""
+    identity = obj(detail(event).get("userIdentity"))
+    return _str(obj(obj(identity.get("sessionContext")).get("sessionIssuer")).get("arn"))
 
 
 def describe(event: dict[str, Any]) -> dict[str, str]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 # AWS Config's three words (cdk-nag and rdklib use the same).
@@ -87,6 +88,8 @@ class Decision:
     details: dict[str, Any] = field(default_factory=dict)
     # The id AWS Config knows the resource by, when the decision answers a Config invocation.
     config_resource_id: str = ""
+    # Set by the engine: this decision is to be sent as an alert (not part of the CLI record or the alert).
+    alert: bool = False
 
     CLI_KEYS = (
         "event_id",
@@ -120,6 +123,15 @@ class Decision:
         if self.details:
             record["details"] = self.details
         return record
+
+    def to_store(self) -> dict[str, Any]:
+        """JSON-safe copy (the idempotency store keeps it so a redelivered event re-sends this alert)."""
+        return json.loads(json.dumps(asdict(self), default=str))
+
+    @classmethod
+    def from_store(cls, data: dict[str, Any]) -> Decision:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 class ResourceGone(Exception):

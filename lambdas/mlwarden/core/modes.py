@@ -17,6 +17,7 @@ from mlwarden.core.settings import KILL_SWITCH_PARAMETER, mode_parameter_name
 logger = Logger(service="mlwarden", child=True)
 
 CACHE_SECONDS = 60
+KILL_SWITCH_OFF = "off"
 
 
 def _not_found(exc: BaseException) -> bool:
@@ -66,9 +67,12 @@ class ModeSource:
         return value
 
     def kill_switch_on(self) -> bool:
-        """True stops every remediation. Unreadable counts as on: never act when we cannot tell."""
+        """True stops every remediation: any value but exactly ``off`` (``on``, ``true``, ``1``, ``enabled``, a
+        typo…) stops it. Unreadable counts as on: never act when we cannot tell. A missing parameter is off
+        (no switch deployed, e.g. the CLI against an account without mlwarden; deleting it is reported by the
+        tamper watch)."""
         try:
-            return self._get(KILL_SWITCH_PARAMETER).lower() == "on"
+            return self._get(KILL_SWITCH_PARAMETER) != KILL_SWITCH_OFF
         except GetParameterError as exc:
             if _not_found(exc):
                 return False

@@ -7,6 +7,7 @@ events with the same patterns, so local routing cannot drift from the deployed w
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from mlwarden.core.spec import RuleSpec
@@ -16,15 +17,36 @@ SECURITYHUB_DETAIL_TYPE = "Security Hub Findings - Imported"
 COMPLIANCE_CHANGE_DETAIL_TYPE = "Config Rules Compliance Change"
 # Findings mlwarden imports into Security Hub carry this GeneratorId prefix and are never routed back.
 MLWARDEN_GENERATOR_PREFIX = "mlwarden/"
-# Loop guard: API calls made by mlwarden's own functions (their sessions are named after the function,
-# "mlwarden-<rule-id>") never trigger a rule. Callers without an ARN (AWS services) still do.
-MLWARDEN_SESSION_WILDCARD = "arn:*:sts::*:assumed-role/*/mlwarden-*"
-NOT_MLWARDEN_CALLER = {
-    "$or": [
-        {"userIdentity": {"arn": [{"anything-but": {"wildcard": MLWARDEN_SESSION_WILDCARD}}]}},
-        {"userIdentity": {"arn": [{"exists": False}]}},
-    ]
-}
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """What the deployed patterns know of the deployment they run in.
+
+    - ``role_arn``: the rule function's own IAM role. The loop guard drops CloudTrail calls whose session was
+      issued by that role, matched on ``userIdentity.sessionContext.sessionIssuer.arn`` — never on a session
+      name, which whoever calls sts:AssumeRole chooses. Nothing else is dropped: calls of other mlwarden
+      functions reach this rule too, which re-reads live state (and the flapping limit bounds any tug of war).
+    - ``account``: the deployment's account. Findings (Security Hub, Config compliance changes, Macie,
+      Inspector) about another account's resources are not routed here.
+
+    ``None`` (the CLI's local routing) adds neither filter; the engine applies both at run time as well.
+    """
+
+    role_arn: str
+    account: str
+
+
+def not_own_caller(role_arn: str) -> dict[str, Any]:
+    issuer = ("userIdentity", "sessionContext", "sessionIssuer", "arn")
+    return {"$or": [_nested(issuer, [{"anything-but": [role_arn]}]), _nested(issuer, [{"exists": False}])]}
+
+
+def _nested(path: tuple[str, ...], leaf: Any) -> dict[str, Any]:
+    node: Any = leaf
+    for key in reversed(path):
+        node = {key: node}
+    return node
 
 
 def managed_rule_name(identifier: str) -> str:
@@ -33,8 +55,9 @@ def managed_rule_name(identifier: str) -> str:
     return identifier.lower().replace("_", "-")
 
 
-def event_patterns(spec: RuleSpec) -> list[dict[str, Any]]:
+def event_patterns(spec: RuleSpec, deployment: Deployment | None = None) -> list[dict[str, Any]]:
     patterns: list[dict[str, Any]] = []
+    account = [deployment.account] if deployment else None
     for ct in spec.cloudtrail:
         detail: dict[str, Any] = {
             "eventSource": [ct.event_source],
@@ -42,21 +65,27 @@ def event_patterns(spec: RuleSpec) -> list[dict[str, Any]]:
         }
         if ct.successful_only:
             detail["errorCode"] = [{"exists": False}]
-        detail.update(NOT_MLWARDEN_CALLER)
+        if deployment:
+            detail.update(not_own_caller(deployment.role_arn))
         patterns.append({"source": [ct.source], "detail-type": [CLOUDTRAIL_DETAIL_TYPE], "detail": detail})
     for se in spec.service_events:
         pattern: dict[str, Any] = {"source": [se.source], "detail-type": list(se.detail_types)}
-        if se.detail:
-            pattern["detail"] = se.detail
+        se_detail = dict(se.detail)
+        if se.account_field and account:
+            se_detail[se.account_field] = account
+        if se_detail:
+            pattern["detail"] = se_detail
         patterns.append(pattern)
     if spec.controls and spec.securityhub:
         controls = list(spec.controls)
+        findings: dict[str, Any] = {"AwsAccountId": account} if account else {}
         patterns.append(
             {
                 "source": ["aws.securityhub"],
                 "detail-type": [SECURITYHUB_DETAIL_TYPE],
                 "detail": {
                     "findings": {
+                        **findings,
                         "Compliance": {"Status": ["FAILED"]},
                         "RecordState": ["ACTIVE"],
                         "Workflow": {"Status": [{"anything-but": ["SUPPRESSED"]}]},
@@ -75,6 +104,7 @@ def event_patterns(spec: RuleSpec) -> list[dict[str, Any]]:
                 "source": ["aws.config"],
                 "detail-type": [COMPLIANCE_CHANGE_DETAIL_TYPE],
                 "detail": {
+                    **({"awsAccountId": account} if account else {}),
                     "messageType": ["ComplianceChangeNotification"],
                     "newEvaluationResult": {"complianceType": ["NON_COMPLIANT"]},
                     "configRuleName": [{"prefix": managed_rule_name(r)} for r in spec.config_managed_rules],
@@ -83,8 +113,11 @@ def event_patterns(spec: RuleSpec) -> list[dict[str, Any]]:
         )
     for finding in spec.findings:
         pattern = {"source": [finding.source], "detail-type": [finding.detail_type]}
+        detail = {finding.account_field: account} if account else {}
         if finding.type_prefixes:
-            pattern["detail"] = {finding.type_field: [{"prefix": p} for p in finding.type_prefixes]}
+            detail[finding.type_field] = [{"prefix": p} for p in finding.type_prefixes]
+        if detail:
+            pattern["detail"] = detail
         patterns.append(pattern)
     return patterns
 

@@ -1,7 +1,13 @@
 """What makes remediation safe to leave on: exactly-once action, a loop limit, and the audit trail.
 
-- ``ActionGuard``: Powertools Idempotency on DynamoDB, keyed on rule + resource + a short time bucket, so a
-  duplicate delivery (or two events about one resource close together) acts and alerts once.
+- ``ActionGuard``: Powertools Idempotency on DynamoDB, keyed on rule + resource + the *event* (its id and
+  time), so the same event delivered twice (EventBridge or Lambda retries) is decided, acted on and alerted
+  once — and a retry after a failed alert re-sends the stored alert instead of deciding again. A different
+  event about the same resource is always decided on live state: a violation that comes back after a fix is
+  fixed (and counted toward the flapping limit) again.
+  It also keeps one-off markers in the same table: "this unchanged violation was already alerted" (a burst of
+  distinct events about one violation in notify mode alerts once per window), "this exemption was already
+  reported", and "this event's alert was delivered".
 - ``RemediationLimiter``: at most N remediations per resource per hour; past that the resource is
   "flapping" (something keeps undoing the fix): mlwarden stops acting and a human is alerted.
 - ``AuditLog``: one DynamoDB item per decision (verdict, action, before/after, event, causing principal).
@@ -11,6 +17,7 @@ All three are optional: the CLI runs without them; the deployed functions get th
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import uuid
@@ -24,6 +31,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import BotoCoreError, ClientError
 
 from mlwarden.core.model import Decision
 
@@ -31,17 +39,30 @@ logger = Logger(service="mlwarden", child=True)
 
 DECISION_PREFIX = "decision#"
 COUNTER_PREFIX = "counter#"
+MARKER_PREFIX = "mlwarden-marker#"
+# EventBridge retries a delivery for up to 2 hours and Lambda retries an asynchronous invocation for up to
+# 6 hours: the same event can come back that late, so its outcome is kept that long.
+REDELIVERY_WINDOW_SECONDS = 6 * 3600
+# Powertools Idempotency's DynamoDB persistence layer: its default key and expiry attributes (the table's TTL).
+KEY_ATTRIBUTE = "id"
+EXPIRY_ATTRIBUTE = "expiration"
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 
+def fingerprint(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
 class ActionGuard:
-    """Runs an action at most once per (rule, resource, time bucket)."""
+    """Decides each (rule, resource, event) at most once, and keeps the one-off markers."""
 
     def __init__(self, table_name: str, dedup_seconds: int, dynamodb_client: Any) -> None:
         self.table_name = table_name
         self.dedup_seconds = dedup_seconds
-        self.config = IdempotencyConfig(expires_after_seconds=dedup_seconds, raise_on_no_idempotency_key=True)
+        self.config = IdempotencyConfig(
+            expires_after_seconds=max(dedup_seconds, REDELIVERY_WINDOW_SECONDS), raise_on_no_idempotency_key=True
+        )
         self._dynamodb = dynamodb_client
         self._pending: Callable[[], dict[str, Any]] | None = None
         self._act: Callable[..., dict[str, Any]] | None = None
@@ -59,11 +80,11 @@ class ActionGuard:
             self._act = act
         return self._act
 
-    def bucket(self, now: float | None = None) -> int:
-        return int((now if now is not None else time.time()) // self.dedup_seconds)
-
-    def once(self, rule_id: str, resource: str, action: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], bool]:
-        """(result, ran): ``ran`` is False when an earlier delivery already acted in this time bucket."""
+    def once(
+        self, rule_id: str, resource: str, event_key: str, action: Callable[[], dict[str, Any]]
+    ) -> tuple[dict[str, Any], bool]:
+        """(result, ran): ``ran`` is False when this event was already decided for this resource; the result
+        is then the stored one."""
         ran = False
 
         def run() -> dict[str, Any]:
@@ -73,10 +94,71 @@ class ActionGuard:
 
         self._pending = run
         try:
-            result = self._idempotent()(key={"rule_id": rule_id, "resource": resource, "bucket": self.bucket()})
+            result = self._idempotent()(key={"rule_id": rule_id, "resource": resource, "event": event_key})
+        except Exception as exc:
+            exc.mlwarden_ran = ran  # type: ignore[attr-defined]  # did the action run before the store failed?
+            raise
         finally:
             self._pending = None
         return result, ran
+
+    # ------------------------------------------------------------------------------------------ markers
+    def _marker_id(self, kind: str, *parts: str) -> str:
+        return f"{MARKER_PREFIX}{kind}#{fingerprint(*parts)}"
+
+    def first(self, kind: str, *parts: str, ttl_seconds: int) -> tuple[bool, str]:
+        """Claim a one-off marker: (True, "") the first time within ``ttl_seconds``, else (False, when the
+        marker was set). Unreachable or throttled table: (True, "") — an extra alert, never a silent one."""
+        now = int(time.time())
+        try:
+            self._dynamodb.put_item(
+                TableName=self.table_name,
+                Item={
+                    KEY_ATTRIBUTE: {"S": self._marker_id(kind, *parts)},
+                    EXPIRY_ATTRIBUTE: {"N": str(now + max(ttl_seconds, 1))},
+                    "set_at": {"N": str(now)},
+                },
+                ConditionExpression="attribute_not_exists(#k) OR #e < :now",
+                ExpressionAttributeNames={"#k": KEY_ATTRIBUTE, "#e": EXPIRY_ATTRIBUTE},
+                ExpressionAttributeValues={":now": {"N": str(now)}},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+            return True, ""
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                old = exc.response.get("Item") or {}
+                set_at = old.get("set_at", {}).get("N", "")
+                when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(set_at))) if set_at else ""
+                return False, when
+            logger.warning("marker not written; alerting anyway", kind=kind, error=str(exc))
+            return True, ""
+        except BotoCoreError as exc:
+            logger.warning("marker not written; alerting anyway", kind=kind, error=str(exc))
+            return True, ""
+
+    def delivered(self, rule_id: str, resource: str, event_key: str) -> bool:
+        """Was this event's alert published? Unreadable: False (re-send rather than lose it)."""
+        try:
+            item = self._dynamodb.get_item(
+                TableName=self.table_name,
+                Key={KEY_ATTRIBUTE: {"S": self._marker_id("alerted", rule_id, resource, event_key)}},
+                ConsistentRead=True,
+            ).get("Item")
+        except (ClientError, BotoCoreError):
+            return False
+        return bool(item) and int(item.get(EXPIRY_ATTRIBUTE, {}).get("N", "0")) >= int(time.time())
+
+    def mark_delivered(self, rule_id: str, resource: str, event_key: str) -> None:
+        try:
+            self._dynamodb.put_item(
+                TableName=self.table_name,
+                Item={
+                    KEY_ATTRIBUTE: {"S": self._marker_id("alerted", rule_id, resource, event_key)},
+                    EXPIRY_ATTRIBUTE: {"N": str(int(time.time()) + self.config.expires_after_seconds)},
+                },
+            )
+        except (ClientError, BotoCoreError) as exc:  # a retry would re-send: one extra alert at worst
+            logger.warning("alert delivery not recorded", error=str(exc))
 
 
 class RemediationLimiter:

@@ -37,10 +37,14 @@ ENV_DEDUP_SECONDS = "MLWARDEN_DEDUP_SECONDS"
 ENV_MAX_REMEDIATIONS = "MLWARDEN_MAX_REMEDIATIONS_PER_HOUR"
 ENV_SECURITY_HUB = "MLWARDEN_SECURITY_HUB"  # "true": import every verdict into Security Hub
 ENV_CHATBOT = "MLWARDEN_CHATBOT"  # "true": HTTPS subscribers get AWS Chatbot custom notifications
+ENV_ROLE_ARN = "MLWARDEN_ROLE_ARN"  # the function's own role: the loop guard ignores calls made by it, no others
+ENV_ACCOUNT = "MLWARDEN_ACCOUNT"  # the deployment's account: resources of other accounts are not handled
+ENV_MAX_EXEMPTION_DAYS = "MLWARDEN_MAX_EXEMPTION_DAYS"  # furthest mlwarden:exempt-until a tag may set
 
 DEFAULT_DEDUP_SECONDS = 300
 DEFAULT_MAX_REMEDIATIONS_PER_HOUR = 3
 DEFAULT_AUDIT_RETENTION_DAYS = 365
+DEFAULT_MAX_EXEMPTION_DAYS = 90
 
 KILL_SWITCH_PARAMETER = "/mlwarden/kill-switch"
 # Tag on each mode parameter: "false" when the deployment withheld the rule's remediation actions.
@@ -75,6 +79,7 @@ class Settings:
     max_remediations_per_hour: int = DEFAULT_MAX_REMEDIATIONS_PER_HOUR
     audit_retention_days: int = DEFAULT_AUDIT_RETENTION_DAYS
     alarm_emails: tuple[str, ...] = ()
+    max_exemption_days: int = DEFAULT_MAX_EXEMPTION_DAYS
     # Ecosystem (README): Security Hub import, Chatbot-formatted alerts.
     security_hub: bool = False
     chatbot: bool = False
@@ -148,6 +153,7 @@ class Settings:
             max_remediations_per_hour=_positive_int(block, "maxRemediationsPerHour", DEFAULT_MAX_REMEDIATIONS_PER_HOUR),
             audit_retention_days=_positive_int(block, "auditRetentionDays", DEFAULT_AUDIT_RETENTION_DAYS),
             alarm_emails=tuple(alarm_emails),
+            max_exemption_days=_positive_int(block, "maxExemptionDays", DEFAULT_MAX_EXEMPTION_DAYS),
             security_hub=_bool(block, "securityHub"),
             chatbot=_bool(block, "chatbotNotifications"),
             notification_emails=tuple(emails),
@@ -226,6 +232,9 @@ class RuntimeSettings:
     max_remediations_per_hour: int = DEFAULT_MAX_REMEDIATIONS_PER_HOUR
     security_hub: bool = False
     chatbot: bool = False
+    own_role_arn: str | None = None
+    account: str | None = None
+    max_exemption_days: int = DEFAULT_MAX_EXEMPTION_DAYS
 
     def option(self, key: str, default: Any = None) -> Any:
         if not self.options:
@@ -257,6 +266,9 @@ class RuntimeSettings:
             max_remediations_per_hour=_int(env.get(ENV_MAX_REMEDIATIONS), DEFAULT_MAX_REMEDIATIONS_PER_HOUR),
             security_hub=_flag(env.get(ENV_SECURITY_HUB), False),
             chatbot=_flag(env.get(ENV_CHATBOT), False),
+            own_role_arn=env.get(ENV_ROLE_ARN) or None,
+            account=env.get(ENV_ACCOUNT) or None,
+            max_exemption_days=_int(env.get(ENV_MAX_EXEMPTION_DAYS), DEFAULT_MAX_EXEMPTION_DAYS),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -286,6 +298,11 @@ class RuntimeSettings:
             env[ENV_SECURITY_HUB] = "true"
         if self.chatbot:
             env[ENV_CHATBOT] = "true"
+        if self.own_role_arn:
+            env[ENV_ROLE_ARN] = self.own_role_arn
+        if self.account:
+            env[ENV_ACCOUNT] = self.account
+        env[ENV_MAX_EXEMPTION_DAYS] = str(self.max_exemption_days)
         return env
 
     def exemption_entries(self) -> list[dict[str, str]]:

@@ -35,6 +35,8 @@ class ServiceEventTrigger:
     source: str
     detail_types: tuple[str, ...]
     detail: dict[str, Any] = field(default_factory=dict)
+    # For findings delivered as service events (Inspector): the detail field naming the resource's account.
+    account_field: str | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,8 @@ class FindingTrigger:
     detail_type: str
     type_prefixes: tuple[str, ...] = ()
     type_field: str = "type"
+    # Where the finding names the account of the affected resource (Macie: accountId; Inspector: awsAccountId).
+    account_field: str = "accountId"
 
 
 @dataclass(frozen=True)

@@ -157,6 +157,7 @@ class InspectorCriticalFinding(Rule):
                 source="aws.inspector2",
                 detail_types=("Inspector2 Finding",),
                 detail={"status": [ACTIVE]},
+                account_field="awsAccountId",
             ),
         ),
         options=(
