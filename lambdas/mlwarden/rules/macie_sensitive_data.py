@@ -33,6 +33,8 @@ PUBLIC_GROUPS = (
     "http://acs.amazonaws.com/groups/global/AllUsers",
     "http://acs.amazonaws.com/groups/global/AuthenticatedUsers",
 )
+SENSITIVE_DATA = "detail.classificationDetails.result.sensitiveData"
+CUSTOM_IDENTIFIERS = "detail.classificationDetails.result.customDataIdentifiers"
 SEVERITY_MAP = {"low": "LOW", "medium": "MEDIUM", "high": "HIGH", "critical": "CRITICAL"}
 
 
@@ -44,18 +46,22 @@ def summarize_finding(finding: dict[str, Any]) -> dict[str, Any]:
     for group in result.get("sensitiveData") or []:
         group = obj(group)
         category = str(group.get("category", "UNKNOWN"))
-        categories[category] = categories.get(category, 0) + int(group.get("totalCount") or 0)
+        total = events.count(group.get("totalCount"), f"{SENSITIVE_DATA}[].totalCount")
+        categories[category] = categories.get(category, 0) + total
         for detection in group.get("detections") or []:
             detection = obj(detection)
             kind = str(detection.get("type", "UNKNOWN"))
-            types[kind] = types.get(kind, 0) + int(detection.get("count") or 0)
+            found = events.count(detection.get("count"), f"{SENSITIVE_DATA}[].detections[].count")
+            types[kind] = types.get(kind, 0) + found
     custom = obj(result.get("customDataIdentifiers"))
     for detection in custom.get("detections") or []:
         detection = obj(detection)
         kind = f"CUSTOM:{detection.get('name', 'unnamed')}"
-        types[kind] = types.get(kind, 0) + int(detection.get("count") or 0)
-    if custom.get("totalCount"):
-        categories["CUSTOM_IDENTIFIER"] = int(custom["totalCount"])
+        found = events.count(detection.get("count"), f"{CUSTOM_IDENTIFIERS}.detections[].count")
+        types[kind] = types.get(kind, 0) + found
+    custom_total = events.count(custom.get("totalCount"), f"{CUSTOM_IDENTIFIERS}.totalCount")
+    if custom_total:
+        categories["CUSTOM_IDENTIFIER"] = custom_total
     severity = obj(finding.get("severity")).get("description", "")
     return {
         "finding_id": str(finding.get("id", "")),
