@@ -17,6 +17,7 @@ from mlwarden.core.engine import Engine, Source
 from mlwarden.core.model import MODES, Decision, ResourceRef
 from mlwarden.core.registry import UnknownRule, all_rules, get_rule
 from mlwarden.core.spec import Rule
+from mlwarden.core.text import clean_text
 
 if TYPE_CHECKING:
     from mlwarden.cli.local import LocalRunner
@@ -40,14 +41,18 @@ examples:
 
 # ------------------------------------------------------------------------------------------------ output
 def _table(rows: list[list[str]], headers: list[str], title: str = "") -> None:
+    """Cells hold resource names, tags and reasons that whoever owns the resource chose: control characters
+    are collapsed (no terminal escape sequences, no forged rows) and rich gets plain ``Text`` (no markup)."""
+    rows = [[clean_text(cell) for cell in row] for row in rows]
     if sys.stdout.isatty():
         try:
             from rich.console import Console
             from rich.table import Table
+            from rich.text import Text
 
             table = Table(*headers, title=title or None)
             for row in rows:
-                table.add_row(*row)
+                table.add_row(*(Text(cell) for cell in row))
             Console().print(table)
             return
         except ImportError:
