@@ -3,8 +3,9 @@
 The finding says what was found; the rule re-reads whether the object's bucket is public now. Remediation
 turns on bucket Block Public Access when the bucket is public, tags the object ``mlwarden:sensitive-data``
 with the categories found and, when cdk.json ``macieQuarantine`` is on, moves the object to the stack's
-private, KMS-encrypted, versioned quarantine bucket. Sample values and locations from the finding are never
-copied into logs or alerts.
+private, KMS-encrypted, versioned quarantine bucket. When the source bucket is versioned, the move leaves the
+earlier versions behind (mlwarden never deletes data): the alert says so. Sample values and locations from the
+finding are never copied into logs or alerts.
 """
 
 from __future__ import annotations
@@ -81,6 +82,24 @@ def is_public(acl: dict[str, Any] | None, policy_public: bool | None) -> tuple[b
     return False, "bucket is not public"
 
 
+def versions_left_behind(s3: Any, bucket: str) -> str:
+    """After a move: what a human must still do when the bucket keeps earlier versions of the object.
+
+    Moving an object out of a versioned bucket only adds a delete marker: the sensitive versions stay readable
+    to whoever may read object versions. mlwarden never deletes data, so the alert says so instead.
+    """
+    try:
+        status = s3.get_bucket_versioning(Bucket=bucket).get("Status")
+    except ClientError as exc:
+        return (
+            f"could not read the bucket's versioning ({_s3.code(exc) or 'error'}): if it is versioned, earlier "
+            f"versions of the object remain in {bucket}; delete them after review"
+        )
+    if status in ("Enabled", "Suspended"):
+        return f"the bucket is versioned: earlier versions of the object remain in {bucket}; delete them after review"
+    return ""
+
+
 class MacieSensitiveData(Rule):
     spec = RuleSpec(
         id="macie-sensitive-data",
@@ -102,7 +121,14 @@ class MacieSensitiveData(Rule):
             features=(
                 (
                     "macie_quarantine",
-                    ("s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject"),
+                    (
+                        "s3:GetObject",
+                        "s3:GetObjectVersion",
+                        "s3:PutObject",
+                        "s3:DeleteObject",
+                        # after a move: in a versioned bucket earlier versions remain, and the alert says so
+                        "s3:GetBucketVersioning",
+                    ),
                 ),
             ),
         ),
@@ -220,6 +246,10 @@ class MacieSensitiveData(Rule):
                 s3.delete_object(Bucket=bucket, Key=key)
                 done.append(f"object moved to s3://{ctx.settings.quarantine_bucket}/{target}")
                 after["quarantined_to"] = f"s3://{ctx.settings.quarantine_bucket}/{target}"
+                left_behind = versions_left_behind(s3, bucket)
+                if left_behind:
+                    done.append(left_behind)
+                    after["earlier_versions_remain_in"] = bucket
         except ClientError as exc:
             _s3.raise_if_gone(exc, f"s3://{bucket}/{key}")
             raise
