@@ -288,3 +288,48 @@ def test_pii_quoted_by_aws_when_reading_an_oversized_item_is_not_logged(caplog):
     assert warnings
     for record in warnings:
         assert PII not in str(record.__dict__)
+
+
+SECURITYHUB = {"source": "aws.securityhub", "detail-type": "Security Hub Findings - Imported"}
+FAILED_S3_17 = {"Compliance": {"Status": "FAILED", "SecurityControlId": "S3.17"}, "RecordState": "ACTIVE"}
+COMPLIANCE_CHANGE = {"source": "aws.config", "detail-type": "Config Rules Compliance Change"}
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ({**SECURITYHUB, "detail": {"findings": 5}}, "detail.findings is a JSON number, not an array"),
+        (
+            {**SECURITYHUB, "detail": {"findings": [{**FAILED_S3_17, "Resources": 7}]}},
+            "detail.findings[].Resources is a JSON number, not an array",
+        ),
+        (
+            {**SECURITYHUB, "detail": {"findings": [{**FAILED_S3_17, "Resources": [{"Id": {"v": PII}}]}]}},
+            "detail.findings[].Resources[].Id is a JSON object, not a string",
+        ),
+        (
+            {
+                **COMPLIANCE_CHANGE,
+                "detail": {
+                    "configRuleName": "s3-bucket-level-public-access-prohibited",
+                    "resourceType": "AWS::S3::Bucket",
+                    "resourceId": {"v": PII},
+                    "newEvaluationResult": {"complianceType": "NON_COMPLIANT"},
+                },
+            },
+            "detail.resourceId is a JSON object, not a string",
+        ),
+    ],
+    ids=["findings-number", "resources-number", "resource-id-object", "compliance-resource-id-object"],
+)
+def test_routed_finding_with_a_nested_field_of_the_wrong_type_is_malformed_not_a_crash_nor_echoed(event, message):
+    rejected = 0
+    for engine in ENGINES:
+        try:
+            decisions = engine.handle(event)
+        except events.MalformedEvent as exc:
+            rejected += 1
+            assert message in str(exc) and PII not in str(exc)
+        else:
+            assert all(PII not in d.resource_id + d.reason for d in decisions)
+    assert rejected  # at least the rule owning the control read the field

@@ -83,6 +83,15 @@ def object_field(value: Any, field: str) -> dict[str, Any]:
     return value
 
 
+def array_field(value: Any, field: str) -> list[Any]:
+    """A field that must be a JSON array when present: null/absent reads as empty, anything else is malformed."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise MalformedEvent(f"{field} is a JSON {json_type(value)}, not an array")
+    return value
+
+
 def string_fields(container: dict[str, Any], names: tuple[str, ...], where: str) -> None:
     """Each named field, when present and not null, must be a string."""
     for name in names:
