@@ -81,6 +81,7 @@ def test_slack_markup_in_a_reason_is_escaped_in_the_chatbot_payload_attack():
     forged.remediation = "<@U123> do it"
     forged.resource_id = "<!here>"
     forged.console_url = "https://evil.example/x|Click me>"
+    forged.resource_arn = "arn:aws:s3:::bucket/key\n<!channel>"
     chat = json.loads(json.loads(message_structure(forged, chatbot=True))["https"])
     content = chat["content"]
     shown = json.dumps([content["title"], content["description"], content["nextSteps"], chat["metadata"]["summary"]])
@@ -89,4 +90,5 @@ def test_slack_markup_in_a_reason_is_escaped_in_the_chatbot_payload_attack():
     assert "&lt;!channel&gt;" in content["description"] and "&amp; more" in content["description"]
     assert content["description"].startswith("*∗title∗*\n")  # our own bold stays; theirs is inert
     assert content["description"].count("\n") == 1  # the reason's newline is gone
+    assert chat["metadata"]["relatedResources"] == ["arn:aws:s3:::bucket/key <!channel>"]  # one line, exact ARN
     assert content["nextSteps"][-1] == "<https://evil.example/x%7CClick%20me%3E|Open in the console>"

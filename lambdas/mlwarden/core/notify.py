@@ -109,7 +109,7 @@ def chatbot_body(decision: Decision) -> str:
                 "threadId": clean_text(f"{decision.rule_id}/{decision.resource_id}"),
                 "summary": slack(subject(decision)),
                 "eventType": decision.action,
-                "relatedResources": [decision.resource_arn] if decision.resource_arn else [],
+                "relatedResources": [clean_text(decision.resource_arn)] if decision.resource_arn else [],
                 "additionalContext": {"rule_id": decision.rule_id or "", "compliance": decision.compliance},
             },
         }
