@@ -170,3 +170,35 @@ def test_json_that_is_not_an_event_matches_no_rule(aws, tmp_path, document):
     assert proc.returncode == 0
     out = records(proc)
     assert out and all(r["rule_id"] is None and r["action"] == "none" for r in out)
+
+
+def test_deeply_nested_json_attack_exits_2_on_one_line_and_the_other_files_are_still_processed(aws, tmp_path):
+    # 100000 nested lists / objects: json.loads alone raises RecursionError; 900 levels parse but are no event.
+    lists = tmp_path / "lists.json"
+    lists.write_text("[" * 100_000 + "]" * 100_000)
+    objects = tmp_path / "objects.json"
+    objects.write_text('{"a":' * 100_000 + "1" + "}" * 100_000)
+    parseable = tmp_path / "parseable.json"
+    parseable.write_text('{"a":' * 900 + "1" + "}" * 900)
+    good = HANDWRITTEN / "cloudtrail-s3-CreateBucket.json"
+    proc = evaluate("--json", lists, good, objects, parseable)
+    assert proc.returncode == 2, proc.stderr
+    assert {r["event_id"] for r in records(proc)} == {"7d0a2c3e-0000-4000-8000-000000000001"}
+    errors = proc.stderr.strip().splitlines()
+    assert len(errors) == 3, proc.stderr
+    for error, path in zip(errors, (lists, objects, parseable), strict=True):
+        assert error.startswith(f"mlwarden: {path}: not an event: JSON nested")
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+
+
+def test_config_invocation_with_a_too_deep_invoking_event_attack_is_rejected_and_the_run_goes_on(aws, tmp_path):
+    # The file itself is shallow valid JSON; the invokingEvent string inside it nests 100000 levels.
+    invoking = '{"messageType": "ScheduledNotification", "x": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    deep = tmp_path / "deep-config.json"
+    deep.write_text(json.dumps({"invokingEvent": invoking, "resultToken": "", "configRuleName": "x"}))
+    proc = evaluate("--json", deep, HANDWRITTEN / "cloudtrail-s3-CreateBucket.json")
+    assert proc.returncode == 0, proc.stderr
+    out = records(proc)
+    assert {r["event_id"] for r in out} == {"", "7d0a2c3e-0000-4000-8000-000000000001"}
+    (rejected,) = [r for r in out if r["rule_id"] is None]
+    assert "invokingEvent nested deeper than" in rejected["reason"]

@@ -111,8 +111,33 @@ def test_retryable_errors_are_raised_to_lambda_without_an_alert(aws, harness, op
             "invokingEvent": json.dumps({"configurationItem": {"resourceId": MARKER}}),
             "resultToken": "TESTMODE",
         },
+        {"invokingEvent": json.dumps({"messageType": MARKER}), "resultToken": "TESTMODE"},
+        {
+            "invokingEvent": json.dumps(
+                {"messageType": "ConfigurationItemChangeNotification", "configurationItem": MARKER}
+            ),
+            "resultToken": "TESTMODE",
+        },
+        {
+            "invokingEvent": json.dumps(
+                {
+                    "messageType": "ConfigurationItemChangeNotification",
+                    "configurationItem": {"resourceType": "AWS::S3::Bucket", "configurationItemStatus": [MARKER]},
+                }
+            ),
+            "resultToken": "TESTMODE",
+        },
     ],
-    ids=["json-list", "cloudtrail-log-file", "detail-not-object", "invoking-not-json", "no-message-type"],
+    ids=[
+        "json-list",
+        "cloudtrail-log-file",
+        "detail-not-object",
+        "invoking-not-json",
+        "no-message-type",
+        "message-type-unknown",
+        "configuration-item-not-object",
+        "item-status-not-string",
+    ],
 )
 def test_malformed_event_is_rejected_and_its_body_is_not_logged(aws, harness, caplog, event):
     with pytest.raises(MalformedEvent) as raised:
@@ -126,3 +151,18 @@ def test_malformed_event_is_rejected_and_its_body_is_not_logged(aws, harness, ca
         assert MARKER not in record.getMessage()
         assert MARKER not in repr(record.__dict__)
     assert harness.alerts() == []
+
+
+def test_macie_finding_with_a_pii_count_attack_is_rejected_without_quoting_it(aws, harness, caplog):
+    from tests.conftest import as_macie_event
+
+    finding = load_event("macie/aws-samples-reveal-SensitiveData-Multiple-csv-ssn-ccn.json")
+    finding["classificationDetails"]["result"]["sensitiveData"][0]["detections"][0]["count"] = "123-45-6789"
+    with pytest.raises(MalformedEvent) as raised:
+        harness.invoke("macie-sensitive-data", as_macie_event(finding))
+    message = str(raised.value)
+    assert "detections[].count is not a non-negative integer (a JSON string)" in message
+    assert "123-45-6789" not in message
+    assert any("malformed event" in r.getMessage() for r in caplog.records)
+    for record in caplog.records:
+        assert "123-45-6789" not in repr(record.__dict__)

@@ -314,3 +314,53 @@ def test_the_version_macie_scanned_is_tagged_and_quarantined_in_a_versioned_buck
     # Nothing is destroyed: in a versioned bucket the move leaves a delete marker, every version stays
     versions = s3.list_object_versions(Bucket="versioned-raw", Prefix="people.csv")
     assert len(versions["Versions"]) == 2 and len(versions["DeleteMarkers"]) == 1
+
+
+LEFT_BEHIND = "the bucket is versioned: earlier versions of the object remain in {}; delete them after review"
+
+
+def test_quarantine_in_a_versioned_bucket_says_the_sensitive_versions_remain_and_deletes_nothing(aws, harness):
+    # Given a versioned bucket: moving the object only adds a delete marker, the sensitive version stays readable
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="versioned-lake")
+    s3.put_bucket_versioning(Bucket="versioned-lake", VersioningConfiguration={"Status": "Enabled"})
+    sensitive = s3.put_object(Bucket="versioned-lake", Key="people.csv", Body=b"SSN\n123-45-6789\n")["VersionId"]
+    s3.create_bucket(Bucket=QUARANTINE)
+    harness.set_mode(RULE, "remediate")
+    # When
+    run = harness.invoke(RULE, finding_event(PERSONAL, "versioned-lake", "people.csv"), quarantine_bucket=QUARANTINE)
+    # Then the alert says what is left behind and who must act
+    assert run.decision["action"] == "remediated"
+    body = run.alerts[0]["body"]
+    assert LEFT_BEHIND.format("versioned-lake") in body["remediation"]
+    assert body["after"]["earlier_versions_remain_in"] == "versioned-lake"
+    # and mlwarden deleted nothing: the sensitive version is still there, behind a delete marker
+    kept = s3.get_object(Bucket="versioned-lake", Key="people.csv", VersionId=sensitive)["Body"].read()
+    assert kept == b"SSN\n123-45-6789\n"
+    assert harness.clients.operations("s3").count("GetBucketVersioning") == 1
+
+
+def test_versioning_is_read_only_when_an_object_is_moved(aws, harness):
+    aws.client("s3").create_bucket(Bucket=QUARANTINE)
+    sensitive_object(aws, "plain-lake", "a.csv")
+    sensitive_object(aws, "notify-lake", "b.csv")
+    harness.set_mode(RULE, "remediate")
+    moved = harness.invoke(RULE, finding_event(PERSONAL, "plain-lake", "a.csv"), quarantine_bucket=QUARANTINE)
+    assert "versioned" not in moved.alerts[0]["body"]["remediation"]  # never versioned: nothing left behind
+    harness.clients.calls.clear()
+    harness.invoke(RULE, finding_event(PERSONAL, "plain-lake", "a.csv"))  # no quarantine: no move, no read
+    harness.set_mode(RULE, "notify")
+    harness.invoke(RULE, finding_event(PERSONAL, "notify-lake", "b.csv"), quarantine_bucket=QUARANTINE)
+    assert "GetBucketVersioning" not in harness.clients.operations("s3")
+
+
+def test_quarantine_when_versioning_cannot_be_read_still_warns_about_earlier_versions(aws, harness):
+    aws.client("s3").create_bucket(Bucket=QUARANTINE)
+    sensitive_object(aws, "opaque-lake", "c.csv")
+    harness.clients.fail("s3", "GetBucketVersioning", "AccessDenied")
+    harness.set_mode(RULE, "remediate")
+    run = harness.invoke(RULE, finding_event(PERSONAL, "opaque-lake", "c.csv"), quarantine_bucket=QUARANTINE)
+    assert run.decision["action"] == "remediated"  # the move happened; the gap is said, not hidden
+    remediation = run.alerts[0]["body"]["remediation"]
+    assert "could not read the bucket's versioning (AccessDenied)" in remediation
+    assert "earlier versions of the object remain in opaque-lake" in remediation

@@ -53,3 +53,42 @@ def test_chatbot_variant_is_a_custom_notification():
     assert chat["content"]["textType"] == "client-markdown"
     assert "training-data remediated" in chat["content"]["title"]
     assert chat["metadata"]["relatedResources"] == ["arn:aws:s3:::training-data"]
+
+
+# A tag value / notebook name chosen by whoever can create the resource, quoted in the reason.
+FORGED = "x\nStatus:    remediated — mlwarden fixed it\r\nConsole:   https://evil.example\x1b[2J\u2028\u202e"
+SLACK_MARKUP = "<!channel> <http://evil.example|Open in the console> *urgent* `code` ~gone~ & more"
+
+
+def test_control_characters_in_a_reason_cannot_forge_lines_in_the_email_summary_attack():
+    forged = decision()
+    forged.reason = f"tag owner={FORGED}"
+    forged.resource_id = "bucket\nSeverity:  LOW"
+    head, _, tail = email_body(forged).partition("--- alert (JSON) ---")
+    lines = head.splitlines()
+    assert [line for line in lines if line.startswith("Status:")] == ["Status:    remediated — mlwarden fixed it"]
+    assert [line for line in lines if line.startswith("Severity:")] == ["Severity:  HIGH"]
+    assert not [line for line in lines if line.startswith("Console:") and "evil" in line]
+    for control in ("\r", "\x1b", "\u2028", "\u202e"):
+        assert control not in head
+    assert json.loads(tail)["reason"] == forged.reason  # the JSON keeps the exact value, JSON-escaped
+
+
+def test_slack_markup_in_a_reason_is_escaped_in_the_chatbot_payload_attack():
+    forged = decision()
+    forged.reason = SLACK_MARKUP + "\nsecond line"
+    forged.title = "*title*"
+    forged.remediation = "<@U123> do it"
+    forged.resource_id = "<!here>"
+    forged.console_url = "https://evil.example/x|Click me>"
+    forged.resource_arn = "arn:aws:s3:::bucket/key\n<!channel>"
+    chat = json.loads(json.loads(message_structure(forged, chatbot=True))["https"])
+    content = chat["content"]
+    shown = json.dumps([content["title"], content["description"], content["nextSteps"], chat["metadata"]["summary"]])
+    for markup in ("<!channel>", "<!here>", "<@U123>", "<http://evil", "*urgent*", "`code`", "~gone~", "& more"):
+        assert markup not in shown
+    assert "&lt;!channel&gt;" in content["description"] and "&amp; more" in content["description"]
+    assert content["description"].startswith("*∗title∗*\n")  # our own bold stays; theirs is inert
+    assert content["description"].count("\n") == 1  # the reason's newline is gone
+    assert chat["metadata"]["relatedResources"] == ["arn:aws:s3:::bucket/key <!channel>"]  # one line, exact ARN
+    assert content["nextSteps"][-1] == "<https://evil.example/x%7CClick%20me%3E|Open in the console>"

@@ -80,3 +80,13 @@ def test_attributes_let_subscribers_filter():
         "rule_id": {"DataType": "String", "StringValue": "s3-bucket-kms-encryption"},
         "status": {"DataType": "String", "StringValue": "notified"},
     }
+
+
+def test_clean_text_collapses_every_kind_of_control_character():
+    from mlwarden.core.text import clean_text
+
+    assert (
+        clean_text("a\n\r\nb\x1b[31mc\x00d\x7fe\u0085f\u2028g\u2029h\u202ei\u200bj\tk") == "a b [31mc d e f g h i j k"
+    )
+    assert clean_text("plain name-1_2 é ✓") == "plain name-1_2 é ✓"
+    assert clean_text(None) == ""

@@ -173,3 +173,163 @@ def test_malformed_events_get_a_one_line_reason(event, message):
     for engine in ENGINES:
         with pytest.raises(events.MalformedEvent, match=message):
             engine.handle(event)
+
+
+def config_invocation(**invoking_changes: Any) -> dict[str, Any]:
+    invocation = load_event("config-invocation/powertools-config-change-ec2-instance-real.json")
+    invoking = json.loads(invocation["invokingEvent"])
+    for name, value in invoking_changes.items():
+        if "__" in name:
+            outer, inner = name.split("__")
+            invoking[outer][inner] = value
+        else:
+            invoking[name] = value
+    invocation["invokingEvent"] = json.dumps(invoking)
+    return invocation
+
+
+@pytest.mark.parametrize(
+    ("invocation", "message"),
+    [
+        (config_invocation(configurationItem="text"), "invokingEvent.configurationItem is a JSON string"),
+        (config_invocation(configurationItem=[1, 2]), "invokingEvent.configurationItem is a JSON array"),
+        (config_invocation(configurationItem=42), "invokingEvent.configurationItem is a JSON number"),
+        (
+            config_invocation(messageType="OversizedConfigurationItemChangeNotification", configurationItemSummary="x"),
+            "invokingEvent.configurationItemSummary is a JSON string",
+        ),
+        (
+            config_invocation(configurationItem__configurationItemStatus=["ResourceDeleted"]),
+            "configurationItem.configurationItemStatus is a JSON array, not a string",
+        ),
+        (
+            config_invocation(configurationItem__resourceType={"a": 1}),
+            "configurationItem.resourceType is a JSON object, not a string",
+        ),
+        (config_invocation(messageType=["x"]), "messageType is a JSON array"),
+        (config_invocation(notificationCreationTime=7), "notificationCreationTime is a JSON number"),
+    ],
+)
+def test_config_invocation_with_a_nested_field_of_the_wrong_type_is_malformed_not_a_crash(invocation, message):
+    matched, reason = route(invocation, [e.rule for e in ENGINES])
+    assert not matched and message in reason
+    for engine in ENGINES:
+        with pytest.raises(events.MalformedEvent) as raised:
+            engine.handle(invocation)
+        assert message in str(raised.value) and "\n" not in str(raised.value)
+
+
+PII = "123-45-6789"  # looks like a US social security number
+
+
+def pii_cases() -> list[tuple[str, dict[str, Any]]]:
+    macie = load_event("macie/aws-samples-reveal-SensitiveData-Multiple-csv-ssn-ccn.json")
+    macie["classificationDetails"]["result"]["sensitiveData"][0]["detections"][0]["count"] = PII
+    macie_total = load_event("macie/aws-samples-reveal-SensitiveData-Multiple-csv-ssn-ccn.json")
+    macie_total["classificationDetails"]["result"]["sensitiveData"][0]["totalCount"] = PII
+    return [
+        ("macie detection count", as_delivered(macie)),
+        ("macie totalCount", as_delivered(macie_total)),
+        ("config messageType", config_invocation(messageType=PII)),
+        ("config item status", config_invocation(configurationItem__configurationItemStatus={"v": PII})),
+        ("config item", config_invocation(configurationItem=PII)),
+    ]
+
+
+@pytest.mark.parametrize(("case", "event"), pii_cases(), ids=[c for c, _ in pii_cases()])
+def test_pii_in_a_malformed_field_never_reaches_logs_or_the_error_message(case, event, caplog):
+    caplog.set_level("DEBUG")
+    messages = []
+    for engine in ENGINES:
+        try:
+            decisions = engine.handle(event)
+        except events.MalformedEvent as exc:
+            messages.append(str(exc))
+        else:
+            messages.extend(d.reason for d in decisions)
+    messages.append(route(event, [e.rule for e in ENGINES])[1])
+    assert any("is a JSON" in m or "not a non-negative integer" in m or "not one of" in m for m in messages), messages
+    for text in messages:
+        assert PII not in text
+    for record in caplog.records:
+        assert PII not in record.getMessage() and PII not in str(record.__dict__)
+    assert PII not in caplog.text
+
+
+def test_pii_quoted_by_aws_when_reading_an_oversized_item_is_not_logged(caplog):
+    from botocore.exceptions import ClientError
+
+    class EchoingConfig:
+        """AWS validation errors quote the value sent, which here came from the event."""
+
+        def client(self, service: str, region: str, account: str = "") -> Any:
+            class Client:
+                def get_resource_config_history(self, **kwargs: Any) -> Any:
+                    message = f"Value '{kwargs['resourceId']}' at 'resourceId' failed to satisfy constraint"
+                    error = {"Error": {"Code": "ValidationException", "Message": message}}
+                    raise ClientError(error, "GetResourceConfigHistory")
+
+                def __getattr__(self, name: str) -> Any:
+                    return NoAWS().client(service, region).__getattr__(name)
+
+            return Client()
+
+    invocation = load_event("config-invocation/powertools-config-oversized-change-ec2-instance.json")
+    invoking = json.loads(invocation["invokingEvent"])
+    invoking["configurationItemSummary"].update(resourceType="AWS::S3::Bucket", resourceId=PII)
+    invocation["invokingEvent"] = json.dumps(invoking)
+    rule = next(e.rule for e in ENGINES if e.rule.spec.id == "s3-bucket-kms-encryption")
+    engine = Engine(
+        rule, RuleContext(RuntimeSettings(rule_id=rule.spec.id), EchoingConfig()), FixedModes(), apply=False
+    )  # type: ignore[arg-type]
+    caplog.set_level("DEBUG")
+    engine.handle(invocation)
+    warnings = [r for r in caplog.records if "oversized" in r.getMessage()]
+    assert warnings
+    for record in warnings:
+        assert PII not in str(record.__dict__)
+
+
+SECURITYHUB = {"source": "aws.securityhub", "detail-type": "Security Hub Findings - Imported"}
+FAILED_S3_17 = {"Compliance": {"Status": "FAILED", "SecurityControlId": "S3.17"}, "RecordState": "ACTIVE"}
+COMPLIANCE_CHANGE = {"source": "aws.config", "detail-type": "Config Rules Compliance Change"}
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ({**SECURITYHUB, "detail": {"findings": 5}}, "detail.findings is a JSON number, not an array"),
+        (
+            {**SECURITYHUB, "detail": {"findings": [{**FAILED_S3_17, "Resources": 7}]}},
+            "detail.findings[].Resources is a JSON number, not an array",
+        ),
+        (
+            {**SECURITYHUB, "detail": {"findings": [{**FAILED_S3_17, "Resources": [{"Id": {"v": PII}}]}]}},
+            "detail.findings[].Resources[].Id is a JSON object, not a string",
+        ),
+        (
+            {
+                **COMPLIANCE_CHANGE,
+                "detail": {
+                    "configRuleName": "s3-bucket-level-public-access-prohibited",
+                    "resourceType": "AWS::S3::Bucket",
+                    "resourceId": {"v": PII},
+                    "newEvaluationResult": {"complianceType": "NON_COMPLIANT"},
+                },
+            },
+            "detail.resourceId is a JSON object, not a string",
+        ),
+    ],
+    ids=["findings-number", "resources-number", "resource-id-object", "compliance-resource-id-object"],
+)
+def test_routed_finding_with_a_nested_field_of_the_wrong_type_is_malformed_not_a_crash_nor_echoed(event, message):
+    rejected = 0
+    for engine in ENGINES:
+        try:
+            decisions = engine.handle(event)
+        except events.MalformedEvent as exc:
+            rejected += 1
+            assert message in str(exc) and PII not in str(exc)
+        else:
+            assert all(PII not in d.resource_id + d.reason for d in decisions)
+    assert rejected  # at least the rule owning the control read the field

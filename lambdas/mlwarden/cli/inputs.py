@@ -28,9 +28,15 @@ def read_json(path: Path) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise UnreadableFile(f"{path}: cannot read: {exc}") from None
     try:
-        return json.loads(text)
+        document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise UnreadableFile(f"{path}: not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise UnreadableFile(f"{path}: not an event: JSON nested too deeply to read") from None
+    # A list of events adds one level (a CloudTrail log file: two).
+    if events.deeper_than(document, events.MAX_DEPTH + 2):
+        raise UnreadableFile(f"{path}: not an event: JSON nested deeper than {events.MAX_DEPTH} levels") from None
+    return document
 
 
 def _wrap(

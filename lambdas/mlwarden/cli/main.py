@@ -17,6 +17,7 @@ from mlwarden.core.engine import Engine, Source
 from mlwarden.core.model import MODES, Decision, ResourceRef
 from mlwarden.core.registry import UnknownRule, all_rules, get_rule
 from mlwarden.core.spec import Rule
+from mlwarden.core.text import clean_text
 
 if TYPE_CHECKING:
     from mlwarden.cli.local import LocalRunner
@@ -40,14 +41,18 @@ examples:
 
 # ------------------------------------------------------------------------------------------------ output
 def _table(rows: list[list[str]], headers: list[str], title: str = "") -> None:
+    """Cells hold resource names, tags and reasons that whoever owns the resource chose: control characters
+    are collapsed (no terminal escape sequences, no forged rows) and rich gets plain ``Text`` (no markup)."""
+    rows = [[clean_text(cell) for cell in row] for row in rows]
     if sys.stdout.isatty():
         try:
             from rich.console import Console
             from rich.table import Table
+            from rich.text import Text
 
             table = Table(*headers, title=title or None)
             for row in rows:
-                table.add_row(*row)
+                table.add_row(*(Text(cell) for cell in row))
             Console().print(table)
             return
         except ImportError:
@@ -122,8 +127,8 @@ def cmd_rules(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from mlwarden.cli.inputs import UnreadableFile, normalize, read_json, route
-    from mlwarden.cli.local import LocalRunner, unrouted
+    from mlwarden.cli.inputs import UnreadableFile, read_json
+    from mlwarden.cli.local import LocalRunner
 
     runner = LocalRunner(apply=args.apply, topic_arn=args.topic_arn)
     rules = all_rules()
@@ -137,32 +142,46 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             print(f"mlwarden: {exc}", file=sys.stderr)
             status = EXIT_BAD_INPUT
             continue
-        for event in normalize(document):
-            matched, reason = route(event, rules)
-            event_id = events.event_id(event) if isinstance(event, dict) else ""
-            if not matched:
-                out = [
-                    unrouted(
-                        event_id,
-                        reason,
-                        account=_safe(events.account, event),
-                        region=_safe(events.region, event),
-                    )
-                ]
-            else:
-                out = []
-                for rule in matched:
-                    try:
-                        out.extend(runner.engine(rule).handle(event))
-                    except events.MalformedEvent as exc:
-                        out.append(unrouted(event_id, f"{rule.spec.id}: {exc}"))
-            if fmt == "json":
-                print_decisions(out, fmt=fmt)
-            else:
-                collected.extend(out)
+        try:
+            _evaluate_document(document, rules, runner, fmt, collected)
+        except RecursionError:  # nested deeper than the parsing, routing or rule code can follow
+            print(f"mlwarden: {name}: not an event: JSON nested too deeply to process", file=sys.stderr)
+            status = EXIT_BAD_INPUT
     if fmt != "json":
         print_decisions(collected, fmt=fmt)
     return status
+
+
+def _evaluate_document(
+    document: Any, rules: list[Rule], runner: LocalRunner, fmt: str, collected: list[Decision]
+) -> None:
+    """Route and judge every event of one file; JSON lines are printed as they come, tables collected."""
+    from mlwarden.cli.inputs import normalize, route
+    from mlwarden.cli.local import unrouted
+
+    for event in normalize(document):
+        matched, reason = route(event, rules)
+        event_id = events.event_id(event) if isinstance(event, dict) else ""
+        if not matched:
+            out = [
+                unrouted(
+                    event_id,
+                    reason,
+                    account=_safe(events.account, event),
+                    region=_safe(events.region, event),
+                )
+            ]
+        else:
+            out = []
+            for rule in matched:
+                try:
+                    out.extend(runner.engine(rule).handle(event))
+                except events.MalformedEvent as exc:
+                    out.append(unrouted(event_id, f"{rule.spec.id}: {exc}"))
+        if fmt == "json":
+            print_decisions(out, fmt=fmt)
+        else:
+            collected.extend(out)
 
 
 def _safe(getter: Any, event: Any) -> str:

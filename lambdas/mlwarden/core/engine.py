@@ -175,10 +175,11 @@ class Engine:
         else:
             try:
                 refs = self.rule.refs_from_event(event)
-            except (AttributeError, KeyError, TypeError, ValueError, IndexError) as exc:
-                raise events.MalformedEvent(
-                    f"{self.spec.id} cannot read the event ({type(exc).__name__}: {exc})"
-                ) from None
+            except events.MalformedEvent as exc:
+                raise events.MalformedEvent(f"{self.spec.id} cannot read the event: {exc}") from None
+            except (AttributeError, KeyError, TypeError, ValueError, IndexError, RecursionError) as exc:
+                # The exception's text may quote event values (a Macie finding's PII): only its type is kept.
+                raise events.MalformedEvent(f"{self.spec.id} cannot read the event ({type(exc).__name__})") from None
         if not refs:
             logger.info("event names no resource this rule can judge", **events.describe(event), rule_id=self.spec.id)
             return [self._no_resource(event, source, "the event names no resource this rule can judge")]
@@ -204,7 +205,7 @@ class Engine:
             source.event_time = str(item.get("configurationItemCaptureTime") or source.event_time)
             decisions = [self._decide_config_item(event, item, source)]
         else:
-            raise events.MalformedEvent(f"Config messageType {message_type!r} is not handled")
+            raise events.MalformedEvent("invokingEvent.messageType is not one mlwarden handles")
         self._put_evaluations(event, decisions, region)
         return decisions
 
@@ -220,7 +221,11 @@ class Engine:
                 item.setdefault("awsAccountId", item.get("accountId", ""))
                 return item
         except (ClientError, BotoCoreError, KeyError) as exc:
-            logger.warning("could not read the oversized configuration item; using its summary", error=str(exc))
+            # AWS validation messages quote the values sent (which came from the event): name the error only.
+            logger.warning(
+                "could not read the oversized configuration item; using its summary",
+                error=error_code(exc) or type(exc).__name__,
+            )
         return summary
 
     def _decide_config_item(self, event: dict[str, Any], item: dict[str, Any], source: Source) -> Decision:

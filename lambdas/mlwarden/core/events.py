@@ -1,7 +1,7 @@
 """Reading the inputs a rule Lambda accepts: EventBridge events and AWS Config rule invocations.
 
 Only ids, names and verdicts are ever logged from these; never whole events (Macie findings can carry
-sample PII).
+sample PII). Messages about malformed input name the field and the type expected, never the value found.
 """
 
 from __future__ import annotations
@@ -13,10 +13,100 @@ from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 
 CONFIG_INVOCATION = "config"
 EVENTBRIDGE = "eventbridge"
+# Deeper than any event AWS delivers; deep enough input would exhaust the recursion of the parsing,
+# matching and output code (RecursionError), so it is rejected first as malformed.
+MAX_DEPTH = 64
+CONFIG_MESSAGE_TYPES = (
+    "ConfigurationItemChangeNotification",
+    "OversizedConfigurationItemChangeNotification",
+    "ScheduledNotification",
+)
+# The string fields the engine and the rules read from a configuration item (or its summary).
+CONFIG_ITEM_STRINGS = (
+    "resourceType",
+    "resourceId",
+    "resourceName",
+    "ARN",
+    "arn",
+    "awsAccountId",
+    "awsRegion",
+    "configurationItemStatus",
+    "configurationItemCaptureTime",
+)
+CONFIG_INVOCATION_STRINGS = ("configRuleName", "configRuleArn", "accountId", "resultToken")
 
 
 class MalformedEvent(ValueError):
     """The input is not an event a rule accepts; the message says what is missing."""
+
+
+def json_type(value: Any) -> str:
+    """The JSON name of a value's type (for messages: the type of a bad field is shown, never its value)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list | tuple):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def deeper_than(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether objects/arrays nest more than ``limit`` levels (iterative: any depth is safe to measure)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list | tuple):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def object_field(value: Any, field: str) -> dict[str, Any]:
+    """A field that must be a JSON object when present: null/absent reads as empty, anything else is malformed."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise MalformedEvent(f"{field} is a JSON {json_type(value)}, not an object")
+    return value
+
+
+def array_field(value: Any, field: str) -> list[Any]:
+    """A field that must be a JSON array when present: null/absent reads as empty, anything else is malformed."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise MalformedEvent(f"{field} is a JSON {json_type(value)}, not an array")
+    return value
+
+
+def string_fields(container: dict[str, Any], names: tuple[str, ...], where: str) -> None:
+    """Each named field, when present and not null, must be a string."""
+    for name in names:
+        value = container.get(name)
+        if value is not None and not isinstance(value, str):
+            raise MalformedEvent(f"{where}.{name} is a JSON {json_type(value)}, not a string")
+
+
+def count(value: Any, field: str) -> int:
+    """A count (non-negative integer) from a finding; null/absent is 0."""
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise MalformedEvent(f"{field} is not a non-negative integer (a JSON {json_type(value)})")
+    return value
 
 
 def kind_of(event: Any) -> str:
@@ -108,12 +198,27 @@ def describe(event: dict[str, Any]) -> dict[str, str]:
 
 
 def parse_config_invocation(event: dict[str, Any]) -> dict[str, Any]:
-    """The invokingEvent of a Config rule invocation, decoded."""
+    """The invokingEvent of a Config rule invocation, decoded and checked: every field the engine and the
+    rules read has the type they expect, or MalformedEvent names the field (never its value)."""
+    string_fields(event, CONFIG_INVOCATION_STRINGS, "Config invocation")
     raw = event.get("invokingEvent")
     try:
         invoking = json.loads(raw) if isinstance(raw, str) else raw
     except json.JSONDecodeError as exc:
         raise MalformedEvent(f"Config invocation has an invokingEvent that is not JSON ({exc.msg})") from None
+    except RecursionError:
+        raise MalformedEvent(f"Config invocation has an invokingEvent nested deeper than {MAX_DEPTH} levels") from None
     if not isinstance(invoking, dict) or "messageType" not in invoking:
         raise MalformedEvent("Config invocation has no invokingEvent.messageType")
+    if deeper_than(invoking):
+        raise MalformedEvent(f"Config invocation has an invokingEvent nested deeper than {MAX_DEPTH} levels")
+    message_type = invoking["messageType"]
+    if not isinstance(message_type, str):
+        raise MalformedEvent(f"invokingEvent.messageType is a JSON {json_type(message_type)}, not a string")
+    if message_type not in CONFIG_MESSAGE_TYPES:
+        raise MalformedEvent(f"invokingEvent.messageType is not one of {', '.join(CONFIG_MESSAGE_TYPES)}")
+    string_fields(invoking, ("notificationCreationTime",), "invokingEvent")
+    for name in ("configurationItem", "configurationItemSummary"):
+        item = object_field(invoking.get(name), f"invokingEvent.{name}")
+        string_fields(item, CONFIG_ITEM_STRINGS, f"invokingEvent.{name}")
     return invoking

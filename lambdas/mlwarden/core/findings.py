@@ -23,6 +23,9 @@ from mlwarden.core.patterns import (
 )
 from mlwarden.core.spec import Rule
 
+# The fields of a compliance change that name the resource: strings, or the event is malformed.
+COMPLIANCE_CHANGE_STRINGS = ("configRuleName", "resourceType", "resourceId", "awsRegion", "awsAccountId")
+
 
 def is_securityhub(event: dict[str, Any]) -> bool:
     return event.get("source") == "aws.securityhub" and event.get("detail-type") == SECURITYHUB_DETAIL_TYPE
@@ -42,7 +45,7 @@ def control_id(finding: dict[str, Any]) -> str:
 
 def refs_from_securityhub(rule: Rule, event: dict[str, Any]) -> list[ResourceRef]:
     refs: dict[tuple[str, str], ResourceRef] = {}
-    for finding in events.detail(event).get("findings") or []:
+    for finding in events.array_field(events.detail(event).get("findings"), "detail.findings"):
         finding = obj(finding)
         if (
             obj(finding.get("Compliance")).get("Status") != "FAILED"
@@ -52,9 +55,11 @@ def refs_from_securityhub(rule: Rule, event: dict[str, Any]) -> list[ResourceRef
             or control_id(finding) not in rule.spec.controls
         ):
             continue
+        events.string_fields(finding, ("AwsAccountId", "Region"), "detail.findings[]")
         account = str(finding.get("AwsAccountId") or events.account(event))
-        for resource in finding.get("Resources") or []:
+        for resource in events.array_field(finding.get("Resources"), "detail.findings[].Resources"):
             resource = obj(resource)
+            events.string_fields(resource, ("Id", "Region"), "detail.findings[].Resources[]")
             region = str(resource.get("Region") or finding.get("Region") or events.region(event, "us-east-1"))
             ref = rule.ref_from_arn(str(resource.get("Id", "")), region, account)
             if ref is not None:
@@ -64,6 +69,7 @@ def refs_from_securityhub(rule: Rule, event: dict[str, Any]) -> list[ResourceRef
 
 def refs_from_compliance_change(rule: Rule, event: dict[str, Any]) -> list[ResourceRef]:
     detail = events.detail(event)
+    events.string_fields(detail, COMPLIANCE_CHANGE_STRINGS, "detail")
     name = str(detail.get("configRuleName", ""))
     result = obj(detail.get("newEvaluationResult"))
     if result.get("complianceType") != "NON_COMPLIANT":
@@ -71,6 +77,11 @@ def refs_from_compliance_change(rule: Rule, event: dict[str, Any]) -> list[Resou
     if not any(name.startswith(managed_rule_name(r)) for r in rule.spec.config_managed_rules):
         return []
     qualifier = obj(obj(result.get("evaluationResultIdentifier")).get("evaluationResultQualifier"))
+    events.string_fields(
+        qualifier,
+        ("resourceType", "resourceId"),
+        "detail.newEvaluationResult.evaluationResultIdentifier.evaluationResultQualifier",
+    )
     item = {
         "resourceType": detail.get("resourceType") or qualifier.get("resourceType", ""),
         "resourceId": detail.get("resourceId") or qualifier.get("resourceId", ""),

@@ -3,6 +3,10 @@
 One publish carries per-protocol bodies (SNS MessageStructure "json"): every subscriber gets the JSON body
 of the contract by default; e-mail subscribers get a short human summary first and the same JSON after it;
 with the Chatbot switch on, HTTPS subscribers (AWS Chatbot) get a Chatbot custom notification.
+
+Resource names, tags and the reasons quoting them are attacker-chosen text: the e-mail summary shows them
+through ``clean_text`` (no control characters: a newline cannot forge a line), the Chatbot payload through
+``slack`` (also no Slack mentions, links or formatting). The JSON body is JSON-escaped as is.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from mlwarden.core.model import (
     ACTION_WOULD_REMEDIATE,
     Decision,
 )
+from mlwarden.core.text import clean_text, slack, slack_link
 
 SUBJECT_LIMIT = 100
 
@@ -57,24 +62,25 @@ _ACTION_SENTENCES = {
 
 
 def summary(decision: Decision) -> str:
-    """A few lines a person reads first in an e-mail."""
+    """A few lines a person reads first in an e-mail; each value on its own line, whatever it contains."""
+    c = clean_text
     lines = [
-        f"{decision.title or decision.rule_id}",
+        f"{c(decision.title or decision.rule_id)}",
         "",
-        f"Resource:  {decision.resource_id or '-'} ({decision.resource_type}) in {decision.account or '-'} "
-        f"{decision.region or ''}".rstrip(),
-        f"Severity:  {decision.severity}",
-        f"Why:       {decision.reason}",
-        f"Status:    {decision.action} — {_ACTION_SENTENCES.get(decision.action, decision.action)}",
+        f"Resource:  {c(decision.resource_id) or '-'} ({c(decision.resource_type)}) in {c(decision.account) or '-'} "
+        f"{c(decision.region)}".rstrip(),
+        f"Severity:  {c(decision.severity)}",
+        f"Why:       {c(decision.reason)}",
+        f"Status:    {c(decision.action)} — {c(_ACTION_SENTENCES.get(decision.action, decision.action))}",
     ]
     if decision.remediation:
         label = "Done:" if decision.action == ACTION_REMEDIATED else "To do:"
-        lines.append(f"{label:<10} {decision.remediation}")
+        lines.append(f"{label:<10} {c(decision.remediation)}")
     if decision.controls:
-        lines.append(f"Controls:  {', '.join(decision.controls)}")
+        lines.append(f"Controls:  {c(', '.join(decision.controls))}")
     if decision.console_url:
-        lines.append(f"Console:   {decision.console_url}")
-    lines.append(f"Switch:    mlwarden toggle {decision.rule_id} off|notify|remediate")
+        lines.append(f"Console:   {c(decision.console_url)}")
+    lines.append(f"Switch:    mlwarden toggle {c(decision.rule_id)} off|notify|remediate")
     return "\n".join(lines)
 
 
@@ -83,27 +89,27 @@ def email_body(decision: Decision) -> str:
 
 
 def chatbot_body(decision: Decision) -> str:
-    """AWS Chatbot custom notification (Slack / Microsoft Teams)."""
-    next_steps = [decision.remediation] if decision.remediation else []
+    """AWS Chatbot custom notification (Slack / Microsoft Teams). Every value is shown through ``slack``."""
+    next_steps = [slack(decision.remediation)] if decision.remediation else []
     if decision.console_url:
-        next_steps.append(f"<{decision.console_url}|Open in the console>")
+        next_steps.append(slack_link(decision.console_url, "Open in the console"))
     return json.dumps(
         {
             "version": "1.0",
             "source": "custom",
-            "id": decision.event_id or None,
+            "id": clean_text(decision.event_id) or None,
             "content": {
                 "textType": "client-markdown",
-                "title": f":rotating_light: {subject(decision)}",
-                "description": f"*{decision.title}*\n{decision.reason}",
+                "title": f":rotating_light: {slack(subject(decision))}",
+                "description": f"*{slack(decision.title)}*\n{slack(decision.reason)}",
                 "nextSteps": next_steps,
-                "keywords": [decision.severity, decision.rule_id or "", decision.action],
+                "keywords": [slack(decision.severity), slack(decision.rule_id or ""), slack(decision.action)],
             },
             "metadata": {
-                "threadId": f"{decision.rule_id}/{decision.resource_id}",
-                "summary": subject(decision),
+                "threadId": clean_text(f"{decision.rule_id}/{decision.resource_id}"),
+                "summary": slack(subject(decision)),
                 "eventType": decision.action,
-                "relatedResources": [decision.resource_arn] if decision.resource_arn else [],
+                "relatedResources": [clean_text(decision.resource_arn)] if decision.resource_arn else [],
                 "additionalContext": {"rule_id": decision.rule_id or "", "compliance": decision.compliance},
             },
         }

@@ -3,8 +3,9 @@
 The finding says what was found; the rule re-reads whether the object's bucket is public now. Remediation
 turns on bucket Block Public Access when the bucket is public, tags the object ``mlwarden:sensitive-data``
 with the categories found and, when cdk.json ``macieQuarantine`` is on, moves the object to the stack's
-private, KMS-encrypted, versioned quarantine bucket. Sample values and locations from the finding are never
-copied into logs or alerts.
+private, KMS-encrypted, versioned quarantine bucket. When the source bucket is versioned, the move leaves the
+earlier versions behind (mlwarden never deletes data): the alert says so. Sample values and locations from the
+finding are never copied into logs or alerts.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ PUBLIC_GROUPS = (
     "http://acs.amazonaws.com/groups/global/AllUsers",
     "http://acs.amazonaws.com/groups/global/AuthenticatedUsers",
 )
+SENSITIVE_DATA = "detail.classificationDetails.result.sensitiveData"
+CUSTOM_IDENTIFIERS = "detail.classificationDetails.result.customDataIdentifiers"
 SEVERITY_MAP = {"low": "LOW", "medium": "MEDIUM", "high": "HIGH", "critical": "CRITICAL"}
 
 
@@ -44,18 +47,22 @@ def summarize_finding(finding: dict[str, Any]) -> dict[str, Any]:
     for group in result.get("sensitiveData") or []:
         group = obj(group)
         category = str(group.get("category", "UNKNOWN"))
-        categories[category] = categories.get(category, 0) + int(group.get("totalCount") or 0)
+        total = events.count(group.get("totalCount"), f"{SENSITIVE_DATA}[].totalCount")
+        categories[category] = categories.get(category, 0) + total
         for detection in group.get("detections") or []:
             detection = obj(detection)
             kind = str(detection.get("type", "UNKNOWN"))
-            types[kind] = types.get(kind, 0) + int(detection.get("count") or 0)
+            found = events.count(detection.get("count"), f"{SENSITIVE_DATA}[].detections[].count")
+            types[kind] = types.get(kind, 0) + found
     custom = obj(result.get("customDataIdentifiers"))
     for detection in custom.get("detections") or []:
         detection = obj(detection)
         kind = f"CUSTOM:{detection.get('name', 'unnamed')}"
-        types[kind] = types.get(kind, 0) + int(detection.get("count") or 0)
-    if custom.get("totalCount"):
-        categories["CUSTOM_IDENTIFIER"] = int(custom["totalCount"])
+        found = events.count(detection.get("count"), f"{CUSTOM_IDENTIFIERS}.detections[].count")
+        types[kind] = types.get(kind, 0) + found
+    custom_total = events.count(custom.get("totalCount"), f"{CUSTOM_IDENTIFIERS}.totalCount")
+    if custom_total:
+        categories["CUSTOM_IDENTIFIER"] = custom_total
     severity = obj(finding.get("severity")).get("description", "")
     return {
         "finding_id": str(finding.get("id", "")),
@@ -73,6 +80,24 @@ def is_public(acl: dict[str, Any] | None, policy_public: bool | None) -> tuple[b
         if obj(grant.get("Grantee")).get("URI") in PUBLIC_GROUPS:
             return True, f"bucket ACL grants {grant.get('Permission', 'access')} to everyone"
     return False, "bucket is not public"
+
+
+def versions_left_behind(s3: Any, bucket: str) -> str:
+    """After a move: what a human must still do when the bucket keeps earlier versions of the object.
+
+    Moving an object out of a versioned bucket only adds a delete marker: the sensitive versions stay readable
+    to whoever may read object versions. mlwarden never deletes data, so the alert says so instead.
+    """
+    try:
+        status = s3.get_bucket_versioning(Bucket=bucket).get("Status")
+    except ClientError as exc:
+        return (
+            f"could not read the bucket's versioning ({_s3.code(exc) or 'error'}): if it is versioned, earlier "
+            f"versions of the object remain in {bucket}; delete them after review"
+        )
+    if status in ("Enabled", "Suspended"):
+        return f"the bucket is versioned: earlier versions of the object remain in {bucket}; delete them after review"
+    return ""
 
 
 class MacieSensitiveData(Rule):
@@ -96,7 +121,14 @@ class MacieSensitiveData(Rule):
             features=(
                 (
                     "macie_quarantine",
-                    ("s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject"),
+                    (
+                        "s3:GetObject",
+                        "s3:GetObjectVersion",
+                        "s3:PutObject",
+                        "s3:DeleteObject",
+                        # after a move: in a versioned bucket earlier versions remain, and the alert says so
+                        "s3:GetBucketVersioning",
+                    ),
                 ),
             ),
         ),
@@ -214,6 +246,10 @@ class MacieSensitiveData(Rule):
                 s3.delete_object(Bucket=bucket, Key=key)
                 done.append(f"object moved to s3://{ctx.settings.quarantine_bucket}/{target}")
                 after["quarantined_to"] = f"s3://{ctx.settings.quarantine_bucket}/{target}"
+                left_behind = versions_left_behind(s3, bucket)
+                if left_behind:
+                    done.append(left_behind)
+                    after["earlier_versions_remain_in"] = bucket
         except ClientError as exc:
             _s3.raise_if_gone(exc, f"s3://{bucket}/{key}")
             raise
