@@ -10,7 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Aws, CfnOutput, RemovalPolicy, Stack
+from aws_cdk import Aws, CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -24,7 +26,14 @@ from constructs import Construct
 from mlwarden.core.registry import all_specs
 from mlwarden.core.settings import KILL_SWITCH_PARAMETER, Settings
 from stacks.dashboard import DASHBOARD_NAME, MlwardenDashboard
-from stacks.guarded_rule import GuardedRule, SharedResources, config_frequency, construct_id
+from stacks.guarded_rule import (
+    METRICS_NAMESPACE,
+    METRICS_SERVICE,
+    GuardedRule,
+    SharedResources,
+    config_frequency,
+    construct_id,
+)
 from stacks.nag import acknowledge
 
 STACK_NAME = "Mlwarden"
@@ -75,7 +84,7 @@ class MlwardenStack(Stack):
             "KillSwitch",
             parameter_name=KILL_SWITCH_PARAMETER,
             string_value=KILL_SWITCH_DEFAULT,
-            description="mlwarden kill switch: 'on' stops every remediation (alerts go on); 'off' otherwise",
+            description="mlwarden kill switch: any value but exactly 'off' stops every remediation (alerts go on)",
         )
         self.quarantine_bucket = self._quarantine_bucket() if settings.macie_quarantine else None
 
@@ -101,6 +110,7 @@ class MlwardenStack(Stack):
             for spec in all_specs()
         }
         self._only_rule_functions_publish_alerts()
+        self.alert_failures_alarm = self._alert_failures_alarm()
         self.dashboard = MlwardenDashboard(self, "Dashboard", rules=self.rules).dashboard
 
         CfnOutput(
@@ -136,6 +146,30 @@ class MlwardenStack(Stack):
         )
         if self.quarantine_bucket is not None:
             CfnOutput(self, "QuarantineBucketName", value=self.quarantine_bucket.bucket_name)
+
+    def _alert_failures_alarm(self) -> cloudwatch.Alarm:
+        """One alarm for every rule: an alert that could not be published (topic key disabled, throttling,
+        authorization). The decision and its audit record stand; the event is retried as an alert."""
+        alarm = cloudwatch.Alarm(
+            self,
+            "AlertFailuresAlarm",
+            alarm_name="mlwarden-alert-failures",
+            alarm_description="mlwarden: an alert could not be published to the alert topic (the change is in the "
+            "audit table; the event is retried, then kept in the rule's dead-letter queue).",
+            metric=cloudwatch.Metric(
+                namespace=METRICS_NAMESPACE,
+                metric_name="AlertFailures",
+                dimensions_map={"service": METRICS_SERVICE},
+                statistic="Sum",
+                period=Duration.minutes(5),
+            ),
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.alarm_topic))
+        return alarm
 
     def _alarm_topic(self) -> sns.Topic:
         topic = sns.Topic(

@@ -92,6 +92,12 @@ class Synth:
             if any(target["Arn"] == {"Fn::GetAtt": [function, "Arn"]} for target in resource["Properties"]["Targets"])
         ]
 
+    def deployment_of(self, rule_id: str) -> Any:
+        """The Deployment the stack gave the rule's patterns, as the template spells it (tokens resolved)."""
+        from mlwarden.core.patterns import Deployment
+
+        return Deployment(role_arn={"Fn::GetAtt": [self.role_of(rule_id), "Arn"]}, account={"Ref": "AWS::AccountId"})
+
     def role_of(self, rule_id: str) -> str:
         role = self.props(self.function_of(rule_id))["Role"]
         assert set(role) == {"Fn::GetAtt"}, f"{rule_id}: the function's role is not a role of this stack"

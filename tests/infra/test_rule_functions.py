@@ -11,6 +11,7 @@ import pytest
 
 from mlwarden.core.registry import all_specs, rule_ids
 from mlwarden.core.settings import (
+    ENV_ACCOUNT,
     ENV_ALLOW_REMEDIATION,
     ENV_AUDIT_TABLE,
     ENV_AUDIT_TTL_DAYS,
@@ -19,9 +20,11 @@ from mlwarden.core.settings import (
     ENV_EXEMPTIONS,
     ENV_IDEMPOTENCY_TABLE,
     ENV_KMS_KEY_ARN,
+    ENV_MAX_EXEMPTION_DAYS,
     ENV_MAX_REMEDIATIONS,
     ENV_OPTIONS,
     ENV_QUARANTINE_BUCKET,
+    ENV_ROLE_ARN,
     ENV_RULE_ID,
     ENV_TOPIC_ARN,
 )
@@ -101,6 +104,10 @@ def test_rule_function_environment_carries_the_deploy_settings(default: Synth, s
         ENV_AUDIT_TTL_DAYS: "365",
         ENV_DEDUP_SECONDS: "300",
         ENV_MAX_REMEDIATIONS: "3",
+        # the loop guard knows exactly this function's own role; foreign-account resources are not handled
+        ENV_ROLE_ARN: {"Fn::GetAtt": [default.role_of(spec.id), "Arn"]},
+        ENV_ACCOUNT: {"Ref": "AWS::AccountId"},
+        ENV_MAX_EXEMPTION_DAYS: "90",
         "POWERTOOLS_SERVICE_NAME": "mlwarden",
         "POWERTOOLS_METRICS_NAMESPACE": "mlwarden",
         "POWERTOOLS_LOG_LEVEL": "INFO",

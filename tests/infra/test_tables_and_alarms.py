@@ -115,9 +115,18 @@ def test_each_rule_has_an_alarm_per_failure_signal_that_notifies_the_alarm_topic
     assert alarm["AlarmName"].startswith(f"mlwarden-{rule_id}-")
 
 
-def test_every_alarm_is_one_of_a_rules_five_and_notifies_the_alarm_topic(default: Synth) -> None:
+def test_a_failed_alert_of_any_rule_raises_one_stack_wide_alarm(default: Synth) -> None:
+    (alarm,) = [a for a in default.alarms_on("mlwarden", {"service": "mlwarden"}) if a["MetricName"] == "AlertFailures"]
+    assert alarm["AlarmName"] == "mlwarden-alert-failures"
+    assert alarm["Statistic"] == "Sum" and alarm["Period"] == FIVE_MINUTES and alarm["Threshold"] == 1
+    assert alarm["AlarmActions"] == [{"Ref": default.output_ref("AlarmTopicArn")}]
+
+
+def test_every_alarm_is_one_of_a_rules_five_or_a_stack_alarm_and_notifies_the_alarm_topic(default: Synth) -> None:
     alarms = [r["Properties"] for _, r in default.resources("AWS::CloudWatch::Alarm")]
-    assert len(alarms) == 5 * len(rule_ids())
+    stack_alarms = {"mlwarden-alert-failures"}
+    assert stack_alarms <= {a["AlarmName"] for a in alarms}
+    assert len(alarms) == 5 * len(rule_ids()) + len(stack_alarms)
     assert len({a["AlarmName"] for a in alarms}) == len(alarms)
     topic = default.output_ref("AlarmTopicArn")
     assert all(a["AlarmActions"] == [{"Ref": topic}] for a in alarms)
