@@ -92,11 +92,51 @@ def test_only_internet_facing_ingress_rules_offend():
         ({"Effect": "Allow", "Action": "*", "Resource": "arn:aws:s3:::b/*"}, False),
         ({"Effect": "Allow", "Action": "s3:*", "Resource": "*"}, False),
         ({"Effect": "Deny", "Action": "*", "Resource": "*"}, False),
-        ({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}, False),
+        # An Allow with NotAction grants every action but those named: admin-equivalent on every resource.
+        ({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}, True),
+        ({"Effect": "Allow", "NotAction": "iam:*", "Resource": "arn:aws:s3:::b/*"}, False),
+        ({"Effect": "Allow", "NotAction": "*", "Resource": "*"}, False),  # excludes every action: grants none
+        ({"Effect": "Allow", "Action": "*", "NotResource": "*"}, False),  # excludes every resource
+        ({"Effect": "Allow", "Action": "iam:PassRole", "NotResource": "arn:aws:iam::1:role/x"}, False),
+        ({"Effect": "Allow", "Action": "s3:*", "Resource": "arn:*"}, False),
+        ({"Effect": "Allow", "Action": "*", "Resource": "arn:aws:s3:::*"}, False),
+        ({"Effect": "Allow", "Action": "*", "Resource": "arn:*:*:*:*:*:*"}, False),  # 7 segments: not every ARN
+        ({"Effect": "Allow", "Action": "s*", "Resource": "*"}, False),
+        ({"Effect": "Allow", "Action": "*:Get*", "Resource": "*"}, False),
     ],
 )
 def test_admin_statements(statement, admin):
     assert bool(admin_statements({"Statement": [statement]})) is admin
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        {"Effect": "Allow", "NotAction": "iam:PassRole", "Resource": "*"},
+        {"Effect": "Allow", "NotAction": ["iam:*", "organizations:*"], "Resource": ["*"]},
+        {"Effect": "Allow", "NotAction": [], "Resource": "*"},
+        {"Effect": "Allow", "NotAction": "iam:PassRole", "NotResource": "arn:aws:iam::123456789012:role/x"},
+    ],
+)
+def test_attack_notaction_allow_is_admin(statement):
+    assert admin_statements({"Statement": [statement]}) == ["statement 1"]
+
+
+@pytest.mark.parametrize(
+    "resource", ["arn:*", "arn:*:*", "*:*", "ARN:*", "arn:aws:*", "arn:aws:*:*:*:*", "arn:*:*:*:*:*"]
+)
+def test_attack_resource_pattern_matching_every_arn_is_admin(resource):
+    assert admin_statements({"Statement": [{"Effect": "Allow", "Action": "*", "Resource": resource}]})
+
+
+@pytest.mark.parametrize("not_resource", ["arn:aws:s3:::audit-logs", ["arn:aws:iam::*:role/breakglass"], []])
+def test_attack_notresource_allow_is_admin(not_resource):
+    assert admin_statements({"Statement": [{"Effect": "Allow", "Action": "*:*", "NotResource": not_resource}]})
+
+
+@pytest.mark.parametrize("action", ["?*", "**", "*:*", "*?", "?*:*", "*:?*", ["s3:GetObject", "***"], " * "])
+def test_attack_action_pattern_matching_every_action_is_admin(action):
+    assert admin_statements({"Statement": [{"Effect": "Allow", "Action": action, "Resource": "*"}]})
 
 
 def test_admin_statements_reads_url_encoded_documents_and_single_statements():
