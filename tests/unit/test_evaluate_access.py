@@ -84,6 +84,60 @@ def test_only_internet_facing_ingress_rules_offend():
     assert [r["SecurityGroupRuleId"] for r in offending_rules(rules, WEB)] == ["sgr-ssh6"]
 
 
+def _ingress(rule_id, cidr=None, low=22, high=22, protocol="tcp", prefix_list=None):
+    rule = {"SecurityGroupRuleId": rule_id, "IsEgress": False, "IpProtocol": protocol, "FromPort": low, "ToPort": high}
+    if prefix_list:
+        rule["PrefixListId"] = prefix_list
+    elif cidr and ":" in cidr:
+        rule["CidrIpv6"] = cidr
+    else:
+        rule["CidrIpv4"] = cidr
+    return rule
+
+
+def _ids(rules, prefix_lists=None):
+    bad = offending_rules(rules, WEB, prefix_lists) if prefix_lists else offending_rules(rules, WEB)
+    return sorted(r["SecurityGroupRuleId"] for r in bad)
+
+
+def test_attack_two_half_internet_ranges_open_ssh_together():
+    rules = [_ingress("sgr-low", "0.0.0.0/1"), _ingress("sgr-high", "128.0.0.0/1"), _ingress("sgr-lan", "10.0.0.0/8")]
+    bad = offending_rules(rules, WEB)
+    # Both halves are revoked (together they are every address); the narrow rule stays.
+    assert sorted(r["SecurityGroupRuleId"] for r in bad) == ["sgr-high", "sgr-low"]
+    assert bad[0]["together_with"] == ["sgr-high"]
+
+
+def test_attack_ipv6_halves_and_overlapping_port_ranges_open_ssh_together():
+    rules = [_ingress("sgr-a", "::/1", 0, 100), _ingress("sgr-b", "8000::/1", 20, 30)]
+    assert _ids(rules) == ["sgr-a", "sgr-b"]
+
+
+def test_attack_all_traffic_half_plus_ssh_half_is_open():
+    rules = [_ingress("sgr-all", "0.0.0.0/1", -1, -1, protocol="-1"), _ingress("sgr-ssh", "128.0.0.0/1")]
+    assert _ids(rules) == ["sgr-all", "sgr-ssh"]
+
+
+def test_attack_managed_prefix_list_holding_the_internet_opens_ssh():
+    rules = [_ingress("sgr-pl", prefix_list="pl-1"), _ingress("sgr-half", "128.0.0.0/1", prefix_list=None)]
+    assert _ids(rules[:1], {"pl-1": ["0.0.0.0/0"]}) == ["sgr-pl"]
+    assert _ids(rules, {"pl-1": ["0.0.0.0/1", "10.0.0.0/8"]}) == ["sgr-half", "sgr-pl"]
+    assert _ids(rules, {"pl-1": ["10.0.0.0/8"]}) == []
+
+
+def test_union_rules_keep_web_ports_and_disjoint_port_halves_compliant():
+    # Halves on the web ports only, or halves that never reach the same port, open nothing.
+    assert _ids([_ingress("a", "0.0.0.0/1", 443, 443), _ingress("b", "128.0.0.0/1", 443, 443)]) == []
+    assert _ids([_ingress("a", "0.0.0.0/1", 22, 22), _ingress("b", "128.0.0.0/1", 23, 23)]) == []
+    assert _ids([_ingress("a", "0.0.0.0/1", 22, 22), _ingress("b", "8000::/1", 22, 22)]) == []
+
+
+def test_redundant_coverage_revokes_until_what_is_left_is_not_everyone():
+    rules = [_ingress("whole", "0.0.0.0/0"), _ingress("low", "0.0.0.0/1"), _ingress("high", "128.0.0.0/1")]
+    assert _ids(rules) == ["high", "low", "whole"]
+    assert _ids([_ingress("whole", "0.0.0.0/0"), _ingress("lan", "10.0.0.0/8")]) == ["whole"]
+
+
 @pytest.mark.parametrize(
     ("statement", "admin"),
     [
