@@ -8,7 +8,12 @@ from urllib.parse import quote
 import pytest
 
 from mlwarden.rules.ec2_security_group_open_ingress import disallowed_ports, offending_rules, open_to_everyone
-from mlwarden.rules.iam_admin_policy_attached import admin_statements, arn_identity, is_aws_administrator_access
+from mlwarden.rules.iam_admin_policy_attached import (
+    admin_statements,
+    arn_identity,
+    is_aws_administrator_access,
+    is_service_linked,
+)
 from mlwarden.rules.inspector_critical_finding import fix_text, summarize
 
 
@@ -238,3 +243,18 @@ def test_inspector_summary_names_what_to_update():
         "update flask from 2.0.0 to 2.3.2; werkzeug 1.0.0 has no fixed version yet: mitigate or remove it; "
         "rebuild the deployment package or layer and redeploy the function"
     )
+
+
+@pytest.mark.parametrize(
+    ("arn_or_path", "linked"),
+    [
+        ("arn:aws:iam::123456789012:role/aws-service-role/sagemaker.amazonaws.com/AWSServiceRoleForSageMaker", True),
+        ("/aws-service-role/sagemaker.amazonaws.com/", True),
+        ("arn:aws:iam::123456789012:role/AWSServiceRoleForSageMaker", False),  # a name proves nothing
+        ("arn:aws:iam::123456789012:role/team/aws-service-role/Admin", False),  # the path must start with it
+        ("/team/aws-service-role/", False),
+        ("/", False),
+    ],
+)
+def test_attack_service_linked_role_is_told_by_its_path_not_its_name(arn_or_path, linked):
+    assert is_service_linked("role", arn_or_path) is linked

@@ -169,14 +169,23 @@ def allow_listed(ctx: RuleContext, account: str, kind: str, name: str) -> bool:
     return False
 
 
+def _path_of(arn_or_path: str) -> str:
+    """'/aws-service-role/x/' from a role ARN ('arn:…:role/aws-service-role/x/Name') or a path itself."""
+    if not arn_or_path.startswith("arn:"):
+        return arn_or_path
+    resource = arn_or_path.split(":", 5)[-1]
+    return "/" + resource.split("/", 1)[1].rsplit("/", 1)[0] + "/" if resource.count("/") > 1 else "/"
+
+
 def is_service_linked(kind: str, arn_or_path: str) -> bool:
-    """Service-linked roles live under the path /aws-service-role/ (their name alone proves nothing)."""
-    return kind == "role" and SERVICE_ROLE_PATH in arn_or_path
+    """Service-linked roles live under the path /aws-service-role/ (their name alone proves nothing; the path
+    must start with it, as IAM reserves only that prefix)."""
+    return kind == "role" and _path_of(arn_or_path).startswith(SERVICE_ROLE_PATH)
 
 
 def may_be_service_linked(kind: str, name: str, arn: str) -> bool:
     """The ARN carries no service-role path but the name looks service-linked: only GetRole can tell."""
-    return kind == "role" and name.startswith(SERVICE_ROLE_PREFIX) and SERVICE_ROLE_PATH not in arn
+    return kind == "role" and name.startswith(SERVICE_ROLE_PREFIX) and not is_service_linked(kind, arn)
 
 
 def describe_grant(grant: dict[str, Any]) -> str:
