@@ -207,7 +207,10 @@ def test_put_evaluations_payload_is_what_config_accepts(aws, harness):
     kms_bucket(aws, "right-key", KEY_ARN)  # created first and first by name: ListBuckets order either way
     kms_bucket(aws, "wrong-key", long_key)
     event = load_event(SCHEDULED)
-    expected_reason = f"default encryption uses {long_key}; cdk.json kmsKeyArn requires {KEY_ARN}"
+    expected_reason = (
+        f"default encryption uses {long_key} (KMS could not resolve it: NotFoundException; judged on the text "
+        f"alone); cdk.json kmsKeyArn requires {KEY_ARN}"
+    )
     assert len(expected_reason) > 256
     config = harness.clients.client("config", REGION)
     with Stubber(config) as stub:

@@ -211,3 +211,51 @@ def test_sweep_judges_every_group_of_the_region(aws, harness):
     verdicts = {d["resource_id"]: d["compliance"] for d in run.decisions}
     assert verdicts[open_group] == "NON_COMPLIANT"
     assert verdicts[closed_group] == "COMPLIANT"
+
+
+def test_attack_two_half_internet_ranges_on_ssh_are_revoked_together_and_nothing_else(aws, harness):
+    # Given SSH opened to 0.0.0.0/1 and 128.0.0.0/1 (together every address) and to a narrow range
+    group = security_group(aws)
+    low = allow(aws, group, "tcp", 22, 22, cidr="0.0.0.0/1")
+    high = allow(aws, group, "tcp", 22, 22, cidr="128.0.0.0/1")
+    narrow = allow(aws, group, "tcp", 22, 22, cidr="10.0.0.0/8")
+    web = allow(aws, group, "tcp", 443, 443, cidr="0.0.0.0/1")
+    run = harness.invoke(RULE, authorize_event(group))
+    assert run.decision["compliance"] == "NON_COMPLIANT"
+    assert f"tcp 22 from 0.0.0.0/1 ({low}) — with {high} every address" in run.decision["reason"]
+    # In remediate mode exactly the two halves are revoked; the narrow and web rules stay
+    harness.set_mode(RULE, "remediate")
+    harness.clients.clear()
+    fixed = harness.invoke(RULE, authorize_event(group))
+    assert fixed.decision["action"] == "remediated"
+    revokes = [c for c in harness.clients.calls if c.operation == "RevokeSecurityGroupIngress"]
+    assert sorted(revokes[0].params["SecurityGroupRuleIds"]) == sorted([low, high])
+    assert set(ingress(aws, group)) == {narrow, web}
+    # No prefix list is referenced, so none was read
+    assert "GetManagedPrefixListEntries" not in harness.clients.operations("ec2")
+
+
+def test_attack_managed_prefix_list_holding_the_internet_opens_ssh(aws, harness):
+    # Given a managed prefix list holding 0.0.0.0/0, referenced by an SSH rule
+    ec2 = aws.client("ec2")
+    prefix_list = ec2.create_managed_prefix_list(
+        PrefixListName="everyone", AddressFamily="IPv4", MaxEntries=5, Entries=[{"Cidr": "0.0.0.0/0"}]
+    )["PrefixList"]["PrefixListId"]
+    group = security_group(aws)
+    answer = ec2.authorize_security_group_ingress(
+        GroupId=group,
+        IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "PrefixListIds": [{"PrefixListId": prefix_list}]}
+        ],
+    )
+    rule_id = answer["SecurityGroupRules"][0]["SecurityGroupRuleId"]
+    narrow = allow(aws, group, "tcp", 22, 22, cidr="10.0.0.0/8")
+    run = harness.invoke(RULE, authorize_event(group))
+    # Then the list's entries are read and the rule is judged open to the internet
+    assert run.decision["compliance"] == "NON_COMPLIANT"
+    assert f"tcp 22 from prefix list {prefix_list} (0.0.0.0/0) ({rule_id})" in run.decision["reason"]
+    assert "GetManagedPrefixListEntries" in harness.clients.operations("ec2")
+    harness.set_mode(RULE, "remediate")
+    fixed = harness.invoke(RULE, authorize_event(group))
+    assert fixed.decision["action"] == "remediated"
+    assert set(ingress(aws, group)) == {narrow}

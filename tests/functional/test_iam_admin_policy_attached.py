@@ -329,3 +329,41 @@ def test_list_refs_skips_service_linked_roles(aws, harness):
     principal(aws, "role", "batch")
     ctx = RuleContext(RuntimeSettings(rule_id=RULE), clients=harness.clients)
     assert [r.resource_id for r in IAM_RULE.list_refs(ctx, "us-east-1")] == ["batch"]
+
+
+def test_attack_role_named_like_a_service_linked_role_is_judged_by_its_path(aws, harness):
+    # Given an ordinary role (path /) named like a service-linked role, holding * on *, and a real
+    # service-linked role (path /aws-service-role/) holding the same policy
+    policy = customer_policy(aws, "hidden-admin", STAR)
+    principal(aws, "role", "AWSServiceRoleForFakeAudit")
+    attach(aws, "role", "AWSServiceRoleForFakeAudit", policy)
+    real = aws.client("iam").create_service_linked_role(AWSServiceName="sagemaker.amazonaws.com")["Role"]
+    attach(aws, "role", real["RoleName"], policy)
+    # When CloudTrail reports the attachments (the events name the roles without their paths)
+    fake = harness.invoke(RULE, attach_event("role", "AWSServiceRoleForFakeAudit", policy))
+    genuine = harness.invoke(RULE, attach_event("role", real["RoleName"], policy))
+    # Then the impostor is judged (its path was read) and the real service-linked role is left alone
+    assert fake.decision["compliance"] == "NON_COMPLIANT"
+    assert "GetRole" in harness.clients.operations("iam")
+    assert genuine.decision["compliance"] == "NOT_APPLICABLE"
+    assert "service-linked" in genuine.decision["reason"]
+    # and a new default version of the policy is taken from the impostor, not from the real one
+    harness.set_mode(RULE, "remediate")
+    fixed = harness.invoke(RULE, version_event(policy))
+    assert fixed.decision["compliance"] == "NON_COMPLIANT"
+    assert fixed.decision["reason"].endswith("is attached to role AWSServiceRoleForFakeAudit")
+    assert attached(aws, "role", "AWSServiceRoleForFakeAudit") == []
+    assert attached(aws, "role", real["RoleName"]) == [policy]
+
+
+def test_attack_notaction_allow_policy_is_administrator_access(aws, harness):
+    # Given a user whose inline policy allows everything but iam:PassRole on every resource
+    principal(aws, "user", "almost-admin")
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "NotAction": "iam:PassRole", "Resource": "*"}],
+    }
+    put(aws, "user", "almost-admin", "not-quite", document)
+    run = harness.invoke(RULE, put_event("user", "almost-admin", "not-quite", document))
+    assert run.decision["compliance"] == "NON_COMPLIANT"
+    assert "inline policy not-quite" in run.decision["reason"]

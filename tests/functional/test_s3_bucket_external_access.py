@@ -16,7 +16,7 @@ PUT_POLICY = "handwritten/cloudtrail-s3-PutBucketPolicy-cross-account-read.json"
 PUT_ACL = "handwritten/cloudtrail-s3-PutBucketAcl-AllUsers-read.json"
 PARTNER = "111122223333"
 OTHER = "444455556666"
-TRUSTED = json.dumps({"trustedAccounts": [PARTNER]})
+TRUSTED = json.dumps({"trustedAccounts": [PARTNER], "trustedOrganizations": ["o-abc123"]})
 
 
 def event(sample: str, bucket: str) -> dict:
@@ -213,3 +213,71 @@ def test_scheduled_sweep_judges_every_bucket_of_the_region(aws, harness):
         "sweep-external": "NON_COMPLIANT",
         "sweep-private": "COMPLIANT",
     }
+
+
+def test_attack_any_organization_wildcard_is_external_and_removed(aws, harness):
+    # Given a statement admitting "*" from any organization (StringLike o-*) next to a trusted grant
+    trusted = allow("org-wild", {"AWS": PARTNER}, "PartnerRead")
+    anyone = allow("org-wild", "*", "AnyOrg", {"StringLike": {"aws:PrincipalOrgID": "o-*"}})
+    with_policy(aws, "org-wild", trusted, anyone)
+    harness.set_mode(RULE, "remediate")
+    run = harness.invoke(RULE, event(PUT_POLICY, "org-wild"), options=TRUSTED)
+    assert run.decision["reason"] == "bucket policy statement 'AnyOrg' grants any AWS account (Principal *)"
+    assert run.decision["action"] == "remediated"
+    assert policy_of(aws, "org-wild")["Statement"] == [trusted]
+
+
+def test_own_organization_is_trusted_by_default_and_read_once(aws, harness):
+    # Given the account's own organization and buckets admitting it and another organization
+    org = aws.client("organizations").create_organization(FeatureSet="ALL")["Organization"]["Id"]
+    condition = {"StringEquals": {"aws:PrincipalOrgID": org}}
+    with_policy(aws, "own-org", allow("own-org", "*", "OwnOrg", condition))
+    with_policy(aws, "other-org", allow("other-org", "*", "OtherOrg", {"StringEquals": {"aws:PrincipalOrgID": "o-zz"}}))
+    run = harness.invoke(RULE, event(PUT_POLICY, "own-org"))
+    assert run.decision["compliance"] == "COMPLIANT"
+    assert harness.clients.operations("organizations").count("DescribeOrganization") == 1
+    other = harness.invoke(RULE, event(PUT_POLICY, "other-org"))
+    assert other.decision["reason"] == "bucket policy statement 'OtherOrg' grants accounts of organization o-zz"
+    assert other.alerts[0]["body"]["before"]["trusted_organizations"] == [org]
+    # The option replaces the default: [] trusts no organization, and then no organization is read
+    harness.clients.clear()
+    none = harness.invoke(RULE, event(PUT_POLICY, "own-org"), options=json.dumps({"trustedOrganizations": []}))
+    assert none.decision["reason"] == f"bucket policy statement 'OwnOrg' grants accounts of organization {org}"
+    assert "DescribeOrganization" not in harness.clients.operations("organizations")
+    # A sweep judges both buckets with one DescribeOrganization (cached for the function instance)
+    harness.clients.clear()
+    verdicts = {d["resource_id"]: d["compliance"] for d in harness.scan(RULE)}
+    assert verdicts == {"own-org": "COMPLIANT", "other-org": "NON_COMPLIANT"}
+    assert harness.clients.operations("organizations").count("DescribeOrganization") == 1
+
+
+def test_attack_account_in_no_organization_trusts_no_organization(aws, harness):
+    with_policy(aws, "no-org", allow("no-org", "*", "SomeOrg", {"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}}))
+    run = harness.invoke(RULE, event(PUT_POLICY, "no-org"))
+    assert run.decision["compliance"] == "NON_COMPLIANT"
+    assert run.decision["reason"] == "bucket policy statement 'SomeOrg' grants accounts of organization o-abc123"
+
+
+def test_attack_canonical_user_grants_to_other_accounts_are_external(aws, harness):
+    # Given a bucket whose policy and ACL name another account's canonical user, and its owner's
+    s3 = aws.client("s3")
+    other = "b" * 64
+    with_policy(aws, "canonical", allow("canonical", {"CanonicalUser": other}, "OtherCanonical"))
+    owner = s3.get_bucket_acl(Bucket="canonical")["Owner"]
+    with_policy(aws, "owner-canonical", allow("owner-canonical", {"CanonicalUser": owner["ID"]}, "Owner"))
+    s3.put_bucket_acl(
+        Bucket="canonical",
+        AccessControlPolicy={
+            "Owner": owner,
+            "Grants": [
+                {"Grantee": {"Type": "CanonicalUser", "ID": owner["ID"]}, "Permission": "FULL_CONTROL"},
+                {"Grantee": {"Type": "CanonicalUser", "ID": other}, "Permission": "READ"},
+            ],
+        },
+    )
+    run = harness.invoke(RULE, event(PUT_POLICY, "canonical"))
+    assert run.decision["reason"] == (
+        f"bucket policy statement 'OtherCanonical' grants canonical user {other}; ACL grants READ to canonical user "
+        f"{other}"
+    )
+    assert harness.invoke(RULE, event(PUT_POLICY, "owner-canonical")).decision["compliance"] == "COMPLIANT"

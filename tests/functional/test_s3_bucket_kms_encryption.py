@@ -186,3 +186,58 @@ def test_failed_call_sample_is_rejected_by_nothing_but_has_no_bucket(aws, harnes
     assert run.decision["compliance"] == "NOT_APPLICABLE"
     assert run.decision["rule_id"] == RULE
     assert run.alerts == []
+
+
+def kms_encrypted(aws, bucket: str, key: str) -> None:
+    aws.client("s3").create_bucket(Bucket=bucket)
+    aws.client("s3").put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key}}]
+        },
+    )
+
+
+def test_attack_configured_key_named_by_alias_alias_arn_or_key_id_is_compliant_and_left_alone(aws, harness):
+    # Given the configured key and an alias of it, and buckets naming it by alias, alias ARN and key id
+    kms = aws.client("kms")
+    key = kms.create_key(Description="ml data")["KeyMetadata"]
+    kms.create_alias(AliasName="alias/ml-data", TargetKeyId=key["KeyId"])
+    names = {
+        "by-alias": "alias/ml-data",
+        "by-alias-arn": "arn:aws:kms:us-east-1:123456789012:alias/ml-data",
+        "by-key-id": key["KeyId"],
+    }
+    harness.set_mode(RULE, "remediate")
+    for bucket, named in names.items():
+        kms_encrypted(aws, bucket, named)
+        harness.clients.clear()
+        run = harness.invoke(RULE, delete_encryption_event(bucket), kms_key_arn=key["Arn"])
+        # Then each is the configured key: compliant, one DescribeKey, nothing rewritten
+        assert run.decision["compliance"] == "COMPLIANT", run.decision["reason"]
+        assert harness.clients.operations("kms").count("DescribeKey") == 1
+        assert "PutBucketEncryption" not in harness.clients.operations("s3")
+        assert encryption(aws, bucket)["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"] == named
+
+
+def test_configured_key_arn_named_exactly_needs_no_describe_key(aws, harness):
+    key = aws.client("kms").create_key(Description="ml data")["KeyMetadata"]
+    kms_encrypted(aws, "exact", key["Arn"])
+    harness.clients.clear()
+    run = harness.invoke(RULE, delete_encryption_event("exact"), kms_key_arn=key["Arn"])
+    assert run.decision["compliance"] == "COMPLIANT"
+    assert "DescribeKey" not in harness.clients.operations("kms")
+
+
+def test_alias_of_another_key_is_non_compliant_and_unknown_key_says_it_could_not_be_resolved(aws, harness):
+    kms = aws.client("kms")
+    other = kms.create_key(Description="other")["KeyMetadata"]
+    kms.create_alias(AliasName="alias/other", TargetKeyId=other["KeyId"])
+    kms_encrypted(aws, "other-alias", "alias/other")
+    run = harness.invoke(RULE, delete_encryption_event("other-alias"), kms_key_arn=KEY_ARN)
+    assert run.decision["compliance"] == "NON_COMPLIANT"
+    assert f"(= {other['Arn']})" in run.decision["reason"]
+    kms_encrypted(aws, "missing-alias", "alias/missing")
+    run = harness.invoke(RULE, delete_encryption_event("missing-alias"), kms_key_arn=KEY_ARN)
+    assert run.decision["compliance"] == "NON_COMPLIANT"
+    assert "alias/missing (KMS could not resolve it: NotFoundException;" in run.decision["reason"]

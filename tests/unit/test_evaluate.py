@@ -55,6 +55,42 @@ def test_s3_kms_verdicts(state, settings, compliance, reason):
         assert verdict.reason == reason
 
 
+def resolved(state: dict, key: str, **answer: str) -> dict:
+    return {**state, "KeyResolution": {"key": key, **answer}}
+
+
+@pytest.mark.parametrize(
+    "named",
+    ["alias/ml-data", "arn:aws:kms:us-east-1:123456789012:alias/ml-data", "11111111-2222-3333-4444-555555555555"],
+)
+def test_attack_configured_key_named_by_alias_or_key_id_is_the_configured_key(named):
+    # fetch asked KMS which key the text names: the configured one
+    state = resolved(encryption("aws:kms", named), named, arn=KEY_ARN)
+    verdict = get_rule(KMS).evaluate(bucket_ref("b", "us-east-1"), state, ctx(KMS, kms_key_arn=KEY_ARN))
+    assert verdict.compliance == COMPLIANT
+    assert verdict.reason == f"default encryption is aws:kms with {named} (= {KEY_ARN})"
+
+
+def test_alias_of_another_key_is_non_compliant_and_names_the_key():
+    other = "arn:aws:kms:us-east-1:123456789012:key/99999999-2222-3333-4444-555555555555"
+    state = resolved(encryption("aws:kms", "alias/other"), "alias/other", arn=other)
+    verdict = get_rule(KMS).evaluate(bucket_ref("b", "us-east-1"), state, ctx(KMS, kms_key_arn=KEY_ARN))
+    assert verdict.compliance == NON_COMPLIANT
+    assert verdict.reason == f"default encryption uses alias/other (= {other}); cdk.json kmsKeyArn requires {KEY_ARN}"
+
+
+def test_unresolvable_key_keeps_the_text_verdict_and_says_so():
+    state = resolved(encryption("aws:kms", "alias/ml-data"), "alias/ml-data", error="AccessDeniedException")
+    verdict = get_rule(KMS).evaluate(bucket_ref("b", "us-east-1"), state, ctx(KMS, kms_key_arn=KEY_ARN))
+    assert verdict.compliance == NON_COMPLIANT
+    assert "alias/ml-data (KMS could not resolve it: AccessDeniedException;" in verdict.reason
+    key_id = KEY_ARN.split("/")[-1]
+    state = resolved(encryption("aws:kms", key_id), key_id, error="NotFoundException")
+    verdict = get_rule(KMS).evaluate(bucket_ref("b", "us-east-1"), state, ctx(KMS, kms_key_arn=KEY_ARN))
+    assert verdict.compliance == COMPLIANT
+    assert "KMS could not resolve" in verdict.reason
+
+
 def test_s3_kms_violation_says_what_the_fix_is_and_what_was_there():
     verdict = get_rule(KMS).evaluate(bucket_ref("b", "us-east-1"), encryption("AES256"), ctx(KMS, kms_key_arn=KEY_ARN))
     assert verdict.before == {"SSEAlgorithm": "AES256", "KMSMasterKeyID": None}

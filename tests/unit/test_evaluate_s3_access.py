@@ -17,6 +17,7 @@ from mlwarden.rules.s3_account_public_access_block import account_ref
 from mlwarden.rules.s3_bucket_ssl_only import denies_insecure_transport, deny_insecure_transport
 
 ACCOUNT = "123456789012"
+OWNER_CANONICAL = "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"
 PARTNER = "111122223333"
 OTHER = "444455556666"
 FULL = dict(_s3_access.FULL_BLOCK)
@@ -170,10 +171,10 @@ def grant(principal, condition=None, effect="Allow") -> dict:
         (grant("*", {"ArnLike": {"aws:PrincipalArn": f"arn:aws:iam::{OTHER}:role/*"}}), [OTHER]),
         (grant("*", {"StringLike": {"aws:SourceAccount": "4444*"}}), ["any AWS account (Principal *)"]),
         ({**grant(None), "NotPrincipal": {"AWS": ACCOUNT}}, ["any AWS account (Principal *)"]),
-        (grant("*", {"StringEquals": {"aws:PrincipalOrgID": "o-1"}}), []),
+        (grant("*", {"StringEquals": {"aws:PrincipalOrgID": "o-1"}}), []),  # o-1 is trusted below
         (grant("*", {"StringEquals": {"aws:SourceAccount": [ACCOUNT, PARTNER]}}), []),
         (grant({"AWS": "arn:aws:iam::cloudfront:user/CloudFront Origin Access Identity E1"}), []),
-        (grant({"CanonicalUser": "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"}), []),
+        (grant({"CanonicalUser": OWNER_CANONICAL}), []),
         (grant({"Service": "delivery.logs.amazonaws.com"}), []),
         (grant({"AWS": OTHER}, effect="Deny"), []),
     ],
@@ -191,13 +192,92 @@ def grant(principal, condition=None, effect="Allow") -> dict:
         "org",
         "pinned-trusted",
         "cloudfront-oai",
-        "canonical-user",
+        "owner-canonical-user",
         "service",
         "deny",
     ],
 )
 def test_who_a_statement_lets_in(statement, grantees):
-    assert _s3_access.external_grantees(statement, ACCOUNT, {PARTNER}) == grantees
+    assert _s3_access.external_grantees(statement, ACCOUNT, {PARTNER}, {"o-1"}, OWNER_CANONICAL) == grantees
+
+
+ANYONE = ["any AWS account (Principal *)"]
+
+
+@pytest.mark.parametrize(
+    ("condition", "grantees"),
+    [
+        ({"StringLike": {"aws:PrincipalOrgID": "o-*"}}, ANYONE),
+        ({"StringLike": {"aws:PrincipalOrgID": ["o-1", "o-?????"]}}, ANYONE),
+        ({"StringEquals": {"aws:PrincipalOrgID": "o-attacker"}}, ["accounts of organization o-attacker"]),
+        ({"StringLike": {"aws:PrincipalOrgPaths": "o-*/r-ab12/*"}}, ANYONE),
+        ({"StringLike": {"aws:PrincipalOrgPaths": "*"}}, ANYONE),
+        ({"StringLike": {"aws:PrincipalOrgPaths": "o-attacker/*"}}, ["accounts of organization o-attacker"]),
+        ({"StringLike": {"aws:PrincipalAccount": "*"}}, ANYONE),
+        ({"ForAllValues:StringEquals": {"aws:PrincipalOrgID": "o-1"}}, ANYONE),  # true when the key is absent
+    ],
+    ids=[
+        "org-id-star",
+        "org-id-question-marks",
+        "untrusted-org",
+        "org-paths-wildcard-org",
+        "org-paths-star",
+        "org-paths-untrusted-org",
+        "account-star",
+        "forallvalues",
+    ],
+)
+def test_attack_wildcard_or_untrusted_organization_condition_is_external(condition, grantees):
+    statement = grant("*", condition)
+    assert _s3_access.external_grantees(statement, ACCOUNT, {PARTNER}, {"o-1"}) == grantees
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        {"StringEquals": {"aws:PrincipalOrgID": "O-1"}},
+        {"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": ["o-1/r-ab12/ou-ab12-11111111/*"]}},
+        {"StringLike": {"aws:PrincipalOrgPaths": "o-1/*"}},
+        # keys are ANDed: pinned to a trusted org, whatever else the condition says
+        {"StringLike": {"aws:PrincipalOrgID": "o-1", "aws:SourceArn": "arn:aws:s3:::*"}},
+    ],
+)
+def test_trusted_organization_conditions_are_trusted(condition):
+    assert _s3_access.external_grantees(grant("*", condition), ACCOUNT, set(), {"o-1"}) == []
+
+
+def test_attack_any_organization_is_no_longer_trusted_without_being_trusted():
+    # No organization trusted (an account in no organization): an org condition admits that org's accounts
+    statement = grant("*", {"StringEquals": {"aws:PrincipalOrgID": "o-1"}})
+    assert _s3_access.external_grantees(statement, ACCOUNT, set()) == ["accounts of organization o-1"]
+
+
+def test_attack_canonical_user_principal_of_another_account_is_external():
+    other = "b" * 64
+    statement = grant({"CanonicalUser": [OWNER_CANONICAL, other]})
+    assert _s3_access.external_grantees(statement, ACCOUNT, set(), set(), OWNER_CANONICAL) == [
+        f"canonical user {other}"
+    ]
+    assert _s3_access.external_grantees(statement, ACCOUNT, {other}, set(), OWNER_CANONICAL) == []
+
+
+def test_external_access_trusts_the_own_organization_by_default_and_the_option_when_set():
+    rule = get_rule(EXTERNAL)
+    state = {"policy": {"Statement": [grant("*", {"StringEquals": {"aws:PrincipalOrgID": "o-own"}})]}, "acl": {}}
+    ref = bucket_ref("b", "us-east-1", ACCOUNT)
+    assert rule.evaluate(ref, {**state, "own_organization": "o-own"}, ctx(EXTERNAL)).compliance == COMPLIANT
+    no_org = rule.evaluate(ref, {**state, "own_organization": None}, ctx(EXTERNAL))
+    assert (no_org.compliance, no_org.reason) == (
+        NON_COMPLIANT,
+        "bucket policy statement #1 grants accounts of organization o-own",
+    )
+    other = ctx(EXTERNAL, options=json.dumps({"trustedOrganizations": ["o-partner"]}))
+    assert rule.evaluate(ref, {**state, "own_organization": "o-own"}, other).compliance == NON_COMPLIANT
+    unreadable = rule.evaluate(
+        ref, {**state, "own_organization": None, "own_organization_error": "AccessDeniedException"}, ctx(EXTERNAL)
+    )
+    assert unreadable.compliance == NON_COMPLIANT
+    assert "could not be read (AccessDeniedException)" in unreadable.reason
 
 
 def test_acl_grants_to_others_are_external_and_log_delivery_is_not():

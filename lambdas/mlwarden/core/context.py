@@ -81,6 +81,8 @@ class LazyClient:
 class RuleContext:
     settings: RuntimeSettings
     clients: ClientFactory = field(default_factory=ClientFactory)
+    # Facts a rule reads once per function instance (e.g. the account's organization), keyed by the rule.
+    cache: dict[str, Any] = field(default_factory=dict)
 
     def client(self, service: str, region: str, account: str = "") -> Any:
         return self.clients.client(service, region, account)

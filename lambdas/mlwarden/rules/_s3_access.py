@@ -137,14 +137,23 @@ def public_acl_grants(acl: dict[str, Any] | None) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------ who a statement admits
-# Condition keys that pin the calling principal to an AWS Organization (trusted, whatever the value) or to
+# Condition keys that pin the calling principal to an AWS Organization (trusted when the organization is) or to
 # accounts (trusted when every account named is). Keys are case-insensitive in IAM.
-ORG_KEYS = {"aws:principalorgid", "aws:principalorgpaths"}
+ORG_ID_KEY = "aws:principalorgid"
+ORG_PATHS_KEY = "aws:principalorgpaths"
+ORG_KEYS = {ORG_ID_KEY, ORG_PATHS_KEY}
 ACCOUNT_KEYS = {"aws:principalaccount", "aws:sourceaccount", "aws:sourceowner"}
 ARN_KEYS = {"aws:principalarn", "aws:sourcearn"}
 # Only operators that require the key to equal/match one of the values restrict the caller; "...IfExists"
 # lets a request without the key through, and the negated operators restrict nothing to a set.
 RESTRICTING_OPERATORS = {"stringequals", "stringlike", "arnequals", "arnlike", "stringequalsignorecase"}
+# "ForAllValues:" is true when the request lacks the key: it restricts nothing either.
+UNRESTRICTING_QUALIFIERS = {"forallvalues"}
+ANYONE_TEXT = "any AWS account (Principal *)"
+
+
+def _wild(value: str) -> bool:
+    return "*" in value or "?" in value
 
 
 def account_of(identifier: str) -> str | None:
@@ -160,62 +169,107 @@ def account_of(identifier: str) -> str | None:
         account = parts[4]
         if ACCOUNT_ID.match(account):
             return account
-        if "*" in account or "?" in account:
+        if _wild(account):
             return ANY_ACCOUNT
     return None
 
 
-def condition_accounts(condition: Any) -> set[str] | None:
-    """Accounts a statement's Condition pins the caller to; an empty set means pinned to an Organization
-    (trusted); None means the condition does not restrict who may call."""
-    accounts: set[str] = set()
-    org = False
+def uses_organization_condition(policy: dict[str, Any] | None) -> bool:
+    """True when a statement's Condition names aws:PrincipalOrgID or aws:PrincipalOrgPaths."""
+    return any(
+        key.lower() in ORG_KEYS
+        for statement in statements(policy)
+        for entries in obj(statement.get("Condition")).values()
+        for key in obj(entries)
+    )
+
+
+def _key_admits(key: str, values: list[Any], allowed: set[str], organizations: set[str]) -> list[str] | None:
+    """Who outside the trusted accounts/organizations one condition key lets in: [] nobody, a list of who,
+    None anybody (a wildcard in an account or organization value matches any)."""
+    out: list[str] = []
+    for raw in values:
+        value = str(raw).strip()
+        if key in ORG_KEYS:
+            # PrincipalOrgPaths: 'o-id/r-root/ou-…/'; only its first segment names the organization.
+            org = value.split("/", 1)[0] if key == ORG_PATHS_KEY else value
+            if _wild(org):
+                return None
+            if org.lower() not in organizations:
+                out.append(f"accounts of organization {org}")
+        elif key in ACCOUNT_KEYS:
+            if _wild(value):
+                return None
+            if value not in allowed:
+                out.append(value)
+        else:
+            account = account_of(value) or ANY_ACCOUNT
+            if account == ANY_ACCOUNT:
+                return None
+            if account not in allowed:
+                out.append(account)
+    return out
+
+
+def condition_admits(condition: Any, allowed: set[str], organizations: set[str]) -> list[str] | None:
+    """Who outside the trusted accounts and organizations a statement's Condition lets a "*" principal be:
+    [] nobody, a list of who, None when the condition does not restrict who may call.
+
+    Condition keys are ANDed: one key that admits only trusted callers makes the statement trusted."""
+    verdicts: list[list[str] | None] = []
     for operator, entries in obj(condition).items():
-        base = operator.split(":")[-1].lower()  # "ForAnyValue:StringEquals" -> "stringequals"
-        if base not in RESTRICTING_OPERATORS:
+        qualifier, _, base = operator.lower().rpartition(":")  # "ForAnyValue:StringEquals" -> "stringequals"
+        if base not in RESTRICTING_OPERATORS or qualifier in UNRESTRICTING_QUALIFIERS:
             continue
         for key, values in obj(entries).items():
             key = key.lower()
-            if key in ORG_KEYS:
-                org = True
-            elif key in ACCOUNT_KEYS:
-                accounts |= {ANY_ACCOUNT if ("*" in str(v) or "?" in str(v)) else str(v) for v in as_list(values)}
-            elif key in ARN_KEYS:
-                accounts |= {account_of(str(v)) or ANY_ACCOUNT for v in as_list(values)}
-    if org:
-        return set()
-    return accounts or None
+            if key in ORG_KEYS or key in ACCOUNT_KEYS or key in ARN_KEYS:
+                verdicts.append(_key_admits(key, as_list(values), allowed, organizations))
+    if any(v == [] for v in verdicts):
+        return []
+    specific = [who for v in verdicts if v is not None for who in v]
+    return list(dict.fromkeys(specific)) if specific else None
 
 
-def external_grantees(statement: dict[str, Any], own_account: str, trusted: set[str]) -> list[str]:
-    """Who outside ``own_account`` and ``trusted`` an Allow statement lets in (empty when no one).
+def external_grantees(
+    statement: dict[str, Any],
+    own_account: str,
+    trusted: set[str],
+    organizations: set[str] | frozenset[str] = frozenset(),
+    owner_canonical: str = "",
+) -> list[str]:
+    """Who outside ``own_account``, ``trusted`` and the trusted ``organizations`` an Allow statement lets in.
 
     AWS principals are judged by their account; "*" (and Allow with NotPrincipal) by the statement's
-    conditions: pinned to the Organization or to trusted accounts is trusted, anything else lets in any AWS
-    account. Service, federated and CanonicalUser principals (CloudFront origin access identities) are not
-    accounts and are left alone.
+    conditions: pinned to a trusted organization (aws:PrincipalOrgID, or aws:PrincipalOrgPaths starting with
+    its id) or to trusted accounts is trusted; a wildcard in such a value, or no such condition, lets in any AWS
+    account. A CanonicalUser principal is external unless it is the bucket owner's canonical id (or listed in
+    ``trusted``): a CloudFront origin access identity cannot be told from another account by its canonical id,
+    so it is reported too (S3 normally stores OAIs as 'arn:aws:iam::cloudfront:user/…', which is left alone).
+    Service and federated principals are not accounts and are left alone.
     """
     if str(statement.get("Effect", "")).lower() != "allow":
         return []
     allowed = trusted | {own_account}
+    orgs = {o.lower() for o in organizations}
+    canonical: list[str] = []
     if "NotPrincipal" in statement:
         identifiers = ["*"]
     else:
         principal = statement.get("Principal")
         identifiers = ["*"] if principal == "*" else [str(p) for p in as_list(obj(principal).get("AWS"))]
+        canonical = [str(c).strip() for c in as_list(obj(principal).get("CanonicalUser"))]
     found: list[str] = []
     for identifier in identifiers:
         account = account_of(identifier)
         if account is None:
             continue
         if account == ANY_ACCOUNT:
-            pinned = condition_accounts(statement.get("Condition"))
-            if pinned is None or ANY_ACCOUNT in pinned:
-                found.append("any AWS account (Principal *)")
-            else:
-                found += sorted(a for a in pinned if a not in allowed)
+            pinned = condition_admits(statement.get("Condition"), allowed, orgs)
+            found += [ANYONE_TEXT] if pinned is None else pinned
         elif account not in allowed:
             found.append(account)
+    found += [f"canonical user {c}" for c in canonical if c and c != owner_canonical and c not in trusted]
     return list(dict.fromkeys(found))
 
 

@@ -1,13 +1,18 @@
 """Security groups must not open ports other than the allowed web ports to the whole internet.
 
-"The whole internet" is any IPv4 prefix of length 0 (``0.0.0.0/0``, but also ``203.0.113.7/0``, which EC2
-accepts and which matches every address) or ``::/0``. An ingress rule is a violation when it is open to the
-internet and reaches a TCP or UDP port outside cdk.json ``allowedPublicPorts`` (default 80 and 443): all
-traffic (``-1``), a port range that includes a port not allowed, or a single such port. ICMP and other
-protocols have no ports and are left alone (as AWS Config's ``vpc-sg-open-only-to-authorized-ports`` does).
+"The whole internet" is every IPv4 address or every IPv6 address, judged per port on the UNION of the address
+ranges of the ingress rules that reach that port: ``0.0.0.0/0`` (or ``203.0.113.7/0``, which EC2 accepts and
+which matches every address) and ``::/0`` alone, but also ``0.0.0.0/1`` + ``128.0.0.0/1`` in two rules, and the
+entries of a managed prefix list the rule references (read with GetManagedPrefixListEntries, only when the group
+references one). A TCP or UDP port outside cdk.json ``allowedPublicPorts`` (default 80 and 443) is a violation
+when the union of the rules reaching it — all-traffic (``-1``) rules included — covers every address. ICMP and
+other protocols have no ports and are left alone (as AWS Config's ``vpc-sg-open-only-to-authorized-ports``
+does). Security-group references are not addresses and are not counted.
 
-Remediation revokes exactly the offending ingress rules by their rule ids; every other rule of the group,
-including the same port opened to a narrower range, stays.
+Remediation revokes exactly the offending ingress rules by their rule ids: the rules that make a port's union
+cover every address (every one that is needed for it; where coverage is redundant, the widest first, until
+what is left no longer covers every address). Every other rule of the group, including the same port opened to
+a narrower range, stays.
 """
 
 from __future__ import annotations
@@ -79,27 +84,135 @@ def disallowed_ports(rule: dict[str, Any], allowed: set[int]) -> str | None:
     return describe_ports(rule)
 
 
-def offending_rules(rules: list[dict[str, Any]], allowed: set[int]) -> list[dict[str, Any]]:
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+EVERYONE: dict[int, Network] = {4: ipaddress.ip_network("0.0.0.0/0"), 6: ipaddress.ip_network("::/0")}
+PORT_SPACE = 65536
+
+
+def _networks(cidrs: list[Any]) -> list[Network]:
     out = []
-    for rule in rules:
-        if rule.get("IsEgress"):
+    for cidr in cidrs:
+        try:
+            out.append(ipaddress.ip_network(str(cidr), strict=False))
+        except ValueError:
             continue
-        cidr = rule.get("CidrIpv4") or rule.get("CidrIpv6")
-        if not open_to_everyone(cidr):
-            continue
-        why = disallowed_ports(rule, allowed)
-        if why:
-            out.append(
-                {
-                    "SecurityGroupRuleId": rule.get("SecurityGroupRuleId"),
-                    "IpProtocol": rule.get("IpProtocol"),
-                    "FromPort": rule.get("FromPort"),
-                    "ToPort": rule.get("ToPort"),
-                    "Cidr": cidr,
-                    "opens": why,
-                }
-            )
     return out
+
+
+def rule_networks(rule: dict[str, Any], prefix_lists: dict[str, list[str]] | None = None) -> list[Network]:
+    """The addresses an ingress rule admits: its CIDR, or the entries of the managed prefix list it names."""
+    if rule.get("CidrIpv4") or rule.get("CidrIpv6"):
+        return _networks([rule.get("CidrIpv4") or rule.get("CidrIpv6")])
+    if rule.get("PrefixListId"):
+        return _networks((prefix_lists or {}).get(str(rule["PrefixListId"]), []))
+    return []
+
+
+def covers_everyone(networks: list[Network], version: int) -> bool:
+    """True when the union of the networks of this IP version is every address (0.0.0.0/0 or ::/0)."""
+    mine = [n for n in networks if n.version == version]
+    return list(ipaddress.collapse_addresses(mine)) == [EVERYONE[version]]  # type: ignore[arg-type]
+
+
+def _port_span(rule: dict[str, Any]) -> tuple[str, int, int] | None:
+    """(family, low, high) of the ports a tcp/udp rule reaches; None for protocols without ports."""
+    protocol = str(rule.get("IpProtocol", "")).lower()
+    if protocol not in PORT_PROTOCOLS:
+        return None
+    low, high = rule.get("FromPort"), rule.get("ToPort")
+    if not isinstance(low, int) or not isinstance(high, int) or low < 0 or high < 0:
+        return PORT_PROTOCOLS[protocol], 0, PORT_SPACE - 1
+    return PORT_PROTOCOLS[protocol], min(low, high), max(low, high)
+
+
+def _spans(rule: dict[str, Any]) -> list[tuple[str, int, int]]:
+    if str(rule.get("IpProtocol", "")).lower() in ALL_TRAFFIC:
+        return [("tcp", 0, PORT_SPACE - 1), ("udp", 0, PORT_SPACE - 1)]
+    span = _port_span(rule)
+    return [span] if span else []
+
+
+def _opening_set(members: list[tuple[int, dict[str, Any], list[Network]]], version: int) -> list[int]:
+    """Indexes of the rules to revoke so that the rest no longer cover every address of this version: every rule
+    the coverage needs; where coverage is redundant (no single rule is needed), the widest rule first."""
+    remaining = list(members)
+    chosen: list[int] = []
+
+    def nets(rules: list[tuple[int, dict[str, Any], list[Network]]]) -> list[Network]:
+        return [n for _, _, ns in rules for n in ns]
+
+    while covers_everyone(nets(remaining), version):
+        needed = [m for m in remaining if not covers_everyone(nets([o for o in remaining if o is not m]), version)]
+        if not needed:
+            widest = max(
+                remaining,
+                key=lambda m: (sum(n.num_addresses for n in m[2] if n.version == version), -m[0]),
+            )
+            needed = [widest]
+        chosen += [m[0] for m in needed]
+        remaining = [m for m in remaining if all(m is not n for n in needed)]
+    return chosen
+
+
+def offending_rules(
+    rules: list[dict[str, Any]], allowed: set[int], prefix_lists: dict[str, list[str]] | None = None
+) -> list[dict[str, Any]]:
+    """The ingress rules that open a port outside ``allowed`` to every address, alone or together."""
+    ingress = [
+        (index, rule, rule_networks(rule, prefix_lists)) for index, rule in enumerate(rules) if not rule.get("IsEgress")
+    ]
+    ingress = [m for m in ingress if m[2]]
+    bad: dict[int, set[int]] = {}  # rule index -> indexes of the rules opening the port together with it
+    for family in ("tcp", "udp"):
+        reach = [(m, span) for m in ingress for span in _spans(m[1]) if span[0] == family]
+        # Elementary port segments: the set of rules reaching a port is constant within one.
+        cuts = {0, PORT_SPACE}
+        for _, (_, low, high) in reach:
+            cuts |= {low, high + 1}
+        for port in allowed:
+            if 0 <= port < PORT_SPACE:
+                cuts |= {port, port + 1}
+        edges = sorted(cuts)
+        seen: set[tuple[int, ...]] = set()
+        for first, stop in zip(edges, edges[1:], strict=False):
+            if first in allowed and stop == first + 1:
+                continue
+            members = [m for m, (_, low, high) in reach if low <= first <= high]
+            key = tuple(m[0] for m in members)
+            if not members or key in seen:
+                continue
+            seen.add(key)
+            for version in (4, 6):
+                group = _opening_set([m for m in members if any(n.version == version for n in m[2])], version)
+                for index in group:
+                    bad.setdefault(index, set()).update(group)
+    out = []
+    for index, rule, networks in ingress:
+        if index not in bad:
+            continue
+        source = rule.get("CidrIpv4") or rule.get("CidrIpv6")
+        if not source:
+            shown = ", ".join(str(n) for n in networks[:4]) + (", …" if len(networks) > 4 else "")
+            source = f"prefix list {rule.get('PrefixListId')} ({shown})"
+        entry = {
+            "SecurityGroupRuleId": rule.get("SecurityGroupRuleId"),
+            "IpProtocol": rule.get("IpProtocol"),
+            "FromPort": rule.get("FromPort"),
+            "ToPort": rule.get("ToPort"),
+            "Cidr": source,
+            "opens": disallowed_ports(rule, allowed) or describe_ports(rule),
+        }
+        if rule.get("PrefixListId"):
+            entry["PrefixListId"] = rule.get("PrefixListId")
+        together = sorted(str(rules[i].get("SecurityGroupRuleId")) for i in bad[index] if i != index)
+        if together:
+            entry["together_with"] = together
+        out.append(entry)
+    return out
+
+
+def prefix_list_ids(rules: list[dict[str, Any]]) -> list[str]:
+    return list(dict.fromkeys(str(r["PrefixListId"]) for r in rules if not r.get("IsEgress") and r.get("PrefixListId")))
 
 
 def allowed_ports(ctx: RuleContext) -> set[int]:
@@ -117,11 +230,20 @@ class Ec2SecurityGroupOpenIngress(Rule):
         # (high-risk ports) are subsets of it.
         controls=("EC2.18", "EC2.19", "EC2.13", "EC2.14"),
         permissions=Permissions(
-            detect=("ec2:DescribeSecurityGroupRules", "ec2:DescribeSecurityGroups"),
+            detect=(
+                "ec2:DescribeSecurityGroupRules",
+                "ec2:DescribeSecurityGroups",
+                "ec2:GetManagedPrefixListEntries",  # only when a rule references a managed prefix list
+            ),
             remediate=("ec2:RevokeSecurityGroupIngress",),
             resources=("arn:{partition}:ec2:{region}:{account}:security-group/*",),
-            # EC2 Describe* actions have no resource-level permissions.
-            unscoped=("ec2:DescribeSecurityGroupRules", "ec2:DescribeSecurityGroups"),
+            # EC2 Describe* actions have no resource-level permissions; a referenced prefix list may belong to
+            # AWS or to another account (shared), so its entries are read on "*".
+            unscoped=(
+                "ec2:DescribeSecurityGroupRules",
+                "ec2:DescribeSecurityGroups",
+                "ec2:GetManagedPrefixListEntries",
+            ),
         ),
         cloudtrail=(
             CloudTrailTrigger(
@@ -193,15 +315,33 @@ class Ec2SecurityGroupOpenIngress(Rule):
             if exc.response.get("Error", {}).get("Code") in GONE_CODES:
                 raise ResourceGone(f"security group {ref.resource_id}") from exc
             raise
-        return {"rules": rules}
+        state: dict[str, Any] = {"rules": rules}
+        referenced = prefix_list_ids(rules)
+        if referenced:
+            # Read only when the group references a prefix list: its entries are addresses like any CIDR.
+            paginator = ec2.get_paginator("get_managed_prefix_list_entries")
+            state["prefix_lists"] = {
+                pl: [
+                    str(entry.get("Cidr"))
+                    for page in paginator.paginate(PrefixListId=pl)
+                    for entry in page.get("Entries", [])
+                    if entry.get("Cidr")
+                ]
+                for pl in referenced
+            }
+        return state
 
     def evaluate(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> Evaluation:
         allowed = allowed_ports(ctx)
         shown = ", ".join(str(p) for p in sorted(allowed)) or "none"
-        bad = offending_rules(state["rules"], allowed)
+        bad = offending_rules(state["rules"], allowed, state.get("prefix_lists"))
         if not bad:
             return Evaluation(COMPLIANT, f"no ingress rule opens a port other than {shown} to the internet")
-        what = "; ".join(f"{r['opens']} from {r['Cidr']} ({r['SecurityGroupRuleId']})" for r in bad)
+        what = "; ".join(
+            f"{r['opens']} from {r['Cidr']} ({r['SecurityGroupRuleId']})"
+            + (f" — with {', '.join(r['together_with'])} every address" if r.get("together_with") else "")
+            for r in bad
+        )
         ids = ", ".join(str(r["SecurityGroupRuleId"]) for r in bad)
         return Evaluation(
             NON_COMPLIANT,
@@ -213,7 +353,7 @@ class Ec2SecurityGroupOpenIngress(Rule):
 
     def remediate(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> RemediationResult:
         current = self.fetch(ref, ctx)
-        bad = offending_rules(current["rules"], allowed_ports(ctx))
+        bad = offending_rules(current["rules"], allowed_ports(ctx), current.get("prefix_lists"))
         if not bad:
             return RemediationResult(False, "already compliant: nothing changed", {"revoked": []})
         ids = [str(r["SecurityGroupRuleId"]) for r in bad]
@@ -239,17 +379,9 @@ class Ec2SecurityGroupOpenIngress(Rule):
         return {t["Key"]: t["Value"] for t in groups[0].get("Tags", [])}
 
     def severity(self, ref: ResourceRef, state: dict[str, Any]) -> str:
-        # Every port of every protocol open to the internet is as bad as it gets.
-        everything = any(str(r.get("IpProtocol")) in ALL_TRAFFIC for r in self._open(state))
-        return "CRITICAL" if everything else self.spec.severity
-
-    @staticmethod
-    def _open(state: dict[str, Any]) -> list[dict[str, Any]]:
-        return [
-            r
-            for r in state.get("rules", [])
-            if not r.get("IsEgress") and open_to_everyone(r.get("CidrIpv4") or r.get("CidrIpv6"))
-        ]
+        # Every port of every protocol open to the internet (by all-traffic rules) is as bad as it gets.
+        everything = [r for r in state.get("rules", []) if str(r.get("IpProtocol")) in ALL_TRAFFIC]
+        return "CRITICAL" if offending_rules(everything, set(), state.get("prefix_lists")) else self.spec.severity
 
     def console_url(self, ref: ResourceRef) -> str:
         return (

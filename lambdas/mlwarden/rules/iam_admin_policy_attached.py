@@ -1,10 +1,21 @@
 """No user, role or group may hold full administrator access (IAM.1).
 
-"Administrator access" is the AWS managed ``AdministratorAccess`` policy, or any policy statement with
-``Effect: Allow``, ``Action: "*"`` (or ``"*:*"``) and ``Resource: "*"``, granted as an attached managed policy
-or an inline policy. Principals listed in cdk.json ``adminAllowList`` (break-glass ARNs) and AWS
-service-linked roles (path ``/aws-service-role/``; IAM refuses changes to their policies anyway) are left
-alone.
+"Administrator access" is the AWS managed ``AdministratorAccess`` policy, or any ``Effect: Allow`` policy
+statement that covers every action on every resource, granted as an attached managed policy or an inline
+policy. Patterns are read with IAM wildcard semantics (``*`` any run, ``?`` one character, case-insensitive):
+
+- every action: an ``Action`` pattern made only of wildcards, at most once split by ``:`` with a ``*`` on each
+  side (``*``, ``*:*``, ``?*``, ``**``), or any ``NotAction`` (an Allow with NotAction grants every action but
+  the few it names: admin-equivalent, unless it excludes every action itself);
+- every resource: a ``Resource`` pattern that matches every ARN (``*``, ``arn:*``, ``arn:*:*``, ``*:*``,
+  ``arn:aws:*``, ``arn:aws:*:*:*:*``: wildcard-only segments after ``arn`` and the partition), or any
+  ``NotResource`` (every resource but the few it names), unless it excludes every resource itself.
+
+Conditions are not judged (a condition can always be widened later; IAM.1 ignores them too). Principals listed in
+cdk.json ``adminAllowList`` (break-glass ARNs) and AWS service-linked roles are left alone. A service-linked
+role is told by its path ``/aws-service-role/``, never by its name: anyone can create an ordinary role named
+``AWSServiceRoleFor…``. Where the path is unknown (an event names the role without it) and the name looks
+service-linked, the role is read (GetRole) to learn it.
 
 What an event names is what is judged, re-read live:
 
@@ -50,7 +61,7 @@ KINDS = {v: k for k, v in TYPES.items()}
 POLICY_TYPE = "AWS::IAM::Policy"
 SERVICE_ROLE_PATH = "/aws-service-role/"
 SERVICE_ROLE_PREFIX = "AWSServiceRoleFor"
-ADMIN_ACTIONS = ("*", "*:*")
+WILDCARDS = frozenset("*?")
 ATTACH_EVENTS = {"AttachUserPolicy": "user", "AttachRolePolicy": "role", "AttachGroupPolicy": "group"}
 PUT_EVENTS = {"PutUserPolicy": "user", "PutRolePolicy": "role", "PutGroupPolicy": "group"}
 POLICY_EVENTS = ("CreatePolicyVersion", "SetDefaultPolicyVersion")
@@ -83,18 +94,57 @@ def policy_document(raw: Any) -> dict[str, Any]:
     return {}
 
 
+def _wild_segment(segment: str) -> bool:
+    """A segment made only of '*' and '?' with at least one '*': it matches any run of one or more characters
+    (the '?' only set a minimum length that no real service, action name or ARN segment falls under)."""
+    return bool(segment) and set(segment) <= WILDCARDS and "*" in segment
+
+
+def action_matches_everything(pattern: Any) -> bool:
+    """True when an Action pattern matches every IAM action ('service:Name'): '*', '**', '?*', '*:*', '?*:*'."""
+    segments = str(pattern).strip().lower().split(":")
+    return len(segments) <= 2 and all(_wild_segment(s) for s in segments)
+
+
+def resource_matches_everything(pattern: Any) -> bool:
+    """True when a Resource pattern matches every ARN ('arn:partition:service:region:account:resource'):
+    '*', '*:*', 'arn:*', 'arn:*:*', 'arn:aws:*', 'arn:*:*:*:*:*', 'arn:aws:*:*:*:*' — wildcard-only segments
+    after an optional literal 'arn' and partition, no more segments than an ARN has (a '*' spans colons)."""
+    segments = str(pattern).strip().lower().split(":")
+    rest = segments
+    if segments[0] == "arn":
+        rest = segments[1:]
+        if rest and rest[0].startswith("aws") and not set(rest[0]) & WILDCARDS:
+            rest = rest[1:]  # a literal partition: every ARN of that partition, i.e. of the account
+    return bool(rest) and len(segments) <= 6 and all(_wild_segment(s) for s in rest)
+
+
+def _covers_everything(statement: dict[str, Any], key: str, matches: Any) -> bool:
+    """Action/Resource: some pattern matches everything. NotAction/NotResource: everything but what is named,
+    which counts as everything unless a named pattern itself matches everything (then nothing is granted)."""
+    if key in statement:
+        return any(matches(p) for p in _as_list(statement.get(key)))
+    if f"Not{key}" in statement:
+        return not any(matches(p) for p in _as_list(statement.get(f"Not{key}")))
+    return False
+
+
+def is_admin_statement(statement: Any) -> bool:
+    statement = obj(statement)
+    return (
+        str(statement.get("Effect", "")) == "Allow"
+        and _covers_everything(statement, "Action", action_matches_everything)
+        and _covers_everything(statement, "Resource", resource_matches_everything)
+    )
+
+
 def admin_statements(document: Any) -> list[str]:
     """Statements of the document that allow every action on every resource (described for the alert)."""
-    found = []
-    for index, statement in enumerate(_as_list(policy_document(document).get("Statement"))):
-        statement = obj(statement)
-        if statement.get("Effect") != "Allow":
-            continue
-        actions = [str(a) for a in _as_list(statement.get("Action"))]
-        resources = [str(r) for r in _as_list(statement.get("Resource"))]
-        if any(a in ADMIN_ACTIONS for a in actions) and "*" in resources:
-            found.append(str(statement.get("Sid") or f"statement {index + 1}"))
-    return found
+    return [
+        str(obj(statement).get("Sid") or f"statement {index + 1}")
+        for index, statement in enumerate(_as_list(policy_document(document).get("Statement")))
+        if is_admin_statement(statement)
+    ]
 
 
 def is_aws_administrator_access(policy_arn: str) -> bool:
@@ -119,8 +169,23 @@ def allow_listed(ctx: RuleContext, account: str, kind: str, name: str) -> bool:
     return False
 
 
-def is_service_linked(kind: str, name: str, arn: str = "") -> bool:
-    return kind == "role" and (SERVICE_ROLE_PATH in arn or name.startswith(SERVICE_ROLE_PREFIX))
+def _path_of(arn_or_path: str) -> str:
+    """'/aws-service-role/x/' from a role ARN ('arn:…:role/aws-service-role/x/Name') or a path itself."""
+    if not arn_or_path.startswith("arn:"):
+        return arn_or_path
+    resource = arn_or_path.split(":", 5)[-1]
+    return "/" + resource.split("/", 1)[1].rsplit("/", 1)[0] + "/" if resource.count("/") > 1 else "/"
+
+
+def is_service_linked(kind: str, arn_or_path: str) -> bool:
+    """Service-linked roles live under the path /aws-service-role/ (their name alone proves nothing; the path
+    must start with it, as IAM reserves only that prefix)."""
+    return kind == "role" and _path_of(arn_or_path).startswith(SERVICE_ROLE_PATH)
+
+
+def may_be_service_linked(kind: str, name: str, arn: str) -> bool:
+    """The ARN carries no service-role path but the name looks service-linked: only GetRole can tell."""
+    return kind == "role" and name.startswith(SERVICE_ROLE_PREFIX) and not is_service_linked(kind, arn)
 
 
 def describe_grant(grant: dict[str, Any]) -> str:
@@ -166,6 +231,7 @@ class IamAdminPolicyAttached(Rule):
                 "iam:GetPolicy",
                 "iam:GetPolicyVersion",
                 "iam:ListEntitiesForPolicy",
+                "iam:GetRole",  # the path of a role named AWSServiceRoleFor… (is it really service-linked?)
                 "iam:ListUserTags",
                 "iam:ListRoleTags",
                 "iam:ListPolicyTags",
@@ -277,7 +343,7 @@ class IamAdminPolicyAttached(Rule):
             for page in iam.get_paginator(operation).paginate():
                 for entity in page.get(key, []):
                     name, arn = entity[f"{_cap(kind)}Name"], str(entity.get("Arn", ""))
-                    if not is_service_linked(kind, name, arn):
+                    if not is_service_linked(kind, arn):
                         refs.append(principal_ref(kind, name, region, arn.split(":")[4] if arn else "", arn))
         return refs
 
@@ -287,7 +353,15 @@ class IamAdminPolicyAttached(Rule):
         if ref.resource_type == POLICY_TYPE:
             return self._fetch_policy(iam, ref, ctx)
         kind, name = ref.context["kind"], ref.resource_id
-        if is_service_linked(kind, name, ref.arn):
+        path = ref.arn
+        if may_be_service_linked(kind, name, ref.arn):
+            try:
+                path = str(iam.get_role(RoleName=name)["Role"].get("Path", ""))
+            except ClientError as exc:
+                if code(exc) == "NoSuchEntity":
+                    raise ResourceGone(f"{kind} {name}") from exc
+                raise
+        if is_service_linked(kind, path):
             return {"excluded": "AWS service-linked role (its policies are managed by AWS)"}
         if allow_listed(ctx, ref.account, kind, name):
             return {"excluded": "listed in adminAllowList (break-glass)"}
@@ -364,21 +438,35 @@ class IamAdminPolicyAttached(Rule):
             if not statements:
                 return state
             excluded = []
-            for page in iam.get_paginator("list_entities_for_policy").paginate(PolicyArn=policy_arn):
-                for kind, key in (("user", "PolicyUsers"), ("role", "PolicyRoles"), ("group", "PolicyGroups")):
-                    for entity in page.get(key, []):
-                        name = entity[f"{_cap(kind)}Name"]
-                        # ListEntitiesForPolicy gives no role path: service-linked roles are told by name.
-                        if is_service_linked(kind, name) or allow_listed(ctx, ref.account, kind, name):
-                            excluded.append(f"{kind} {name}")
-                        else:
-                            state["principals"].append({"kind": kind, "name": name})
+            paginator = iam.get_paginator("list_entities_for_policy")
+            entities = [(k, e) for page in paginator.paginate(PolicyArn=policy_arn) for k, e in self._entities(page)]
+            # ListEntitiesForPolicy gives no path: service-linked roles are the roles listed under their path
+            # (never told by name). Asked only when a role holds the policy.
+            service_linked: set[str] = set()
+            if any(kind == "role" for kind, _ in entities):
+                for page in paginator.paginate(PolicyArn=policy_arn, EntityFilter="Role", PathPrefix=SERVICE_ROLE_PATH):
+                    service_linked |= {e["RoleName"] for e in page.get("PolicyRoles", [])}
+            for kind, entity in entities:
+                name = entity[f"{_cap(kind)}Name"]
+                linked = kind == "role" and name in service_linked
+                if linked or allow_listed(ctx, ref.account, kind, name):
+                    excluded.append(f"{kind} {name}")
+                else:
+                    state["principals"].append({"kind": kind, "name": name})
             state["excluded"] = excluded
             return state
         except ClientError as exc:
             if code(exc) == "NoSuchEntity":
                 raise ResourceGone(f"policy {policy_arn}") from exc
             raise
+
+    @staticmethod
+    def _entities(page: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        return [
+            (kind, entity)
+            for kind, key in (("user", "PolicyUsers"), ("role", "PolicyRoles"), ("group", "PolicyGroups"))
+            for entity in page.get(key, [])
+        ]
 
     # -------------------------------------------------------------------------------------- verdict
     def evaluate(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> Evaluation:

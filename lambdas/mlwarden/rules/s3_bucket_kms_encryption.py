@@ -2,6 +2,12 @@
 
 AWS has applied SSE-S3 (AES256) to every bucket since January 2023, so "encrypted" is not enough: the rule
 requires a KMS key, and the configured key when cdk.json ``kmsKeyArn`` is set.
+
+A bucket may name its key by key ARN, bare key id, alias name (``alias/x``) or alias ARN. When the text is not
+the configured key ARN itself, the rule asks KMS which key it names (one DescribeKey) and compares key ARNs, so
+an alias of the configured key is the configured key. When DescribeKey fails (access denied, not found), the
+verdict falls back to comparing the text (a bare key id matching the configured key's id is the same key) and
+the reason says the key could not be resolved.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from mlwarden.rules import _s3
 
 KMS_ALGORITHMS = ("aws:kms", "aws:kms:dsse")
 AWS_MANAGED_S3_KEY = "the AWS managed key aws/s3"
+RETRY_CODES = {"ThrottlingException", "Throttling", "KMSInternalException", "DependencyTimeoutException"}
 
 
 def _key_matches(configured_arn: str, key: str) -> bool:
@@ -24,6 +31,12 @@ def _key_matches(configured_arn: str, key: str) -> bool:
     return (
         key == configured_arn or configured_arn.endswith("/" + key) or key.endswith("/" + configured_arn.split("/")[-1])
     )
+
+
+def _key_region(key: str, default: str) -> str:
+    """The region a key ARN or alias ARN names; the bucket's region for a bare key id or alias name."""
+    parts = key.split(":")
+    return parts[3] if len(parts) >= 6 and parts[0] == "arn" and parts[3] else default
 
 
 def encryption_rule(state: dict[str, Any]) -> dict[str, Any]:
@@ -39,10 +52,17 @@ class S3BucketKmsEncryption(_s3.BucketRule):
         resource_type=_s3.BUCKET_TYPE,
         controls=("S3.17", "S3.4"),
         permissions=Permissions(
-            detect=("s3:GetEncryptionConfiguration", "s3:GetBucketTagging", "s3:ListAllMyBuckets"),
+            detect=(
+                "s3:GetEncryptionConfiguration",
+                "s3:GetBucketTagging",
+                "s3:ListAllMyBuckets",
+                # Which key an alias or bare key id names (only when the text is not the configured key ARN).
+                "kms:DescribeKey",
+            ),
             remediate=("s3:PutEncryptionConfiguration",),
             resources=("arn:{partition}:s3:::*",),
-            unscoped=("s3:ListAllMyBuckets",),
+            # The key a bucket names may be in any account or region, named by an alias.
+            unscoped=("s3:ListAllMyBuckets", "kms:DescribeKey"),
         ),
         cloudtrail=(
             CloudTrailTrigger(
@@ -65,7 +85,26 @@ class S3BucketKmsEncryption(_s3.BucketRule):
                 return {"Rules": []}
             _s3.raise_if_gone(exc, f"bucket {ref.resource_id}")
             raise
-        return dict(response.get("ServerSideEncryptionConfiguration") or {"Rules": []})
+        state = dict(response.get("ServerSideEncryptionConfiguration") or {"Rules": []})
+        wanted = ctx.settings.kms_key_arn
+        default = encryption_rule(state).get("ApplyServerSideEncryptionByDefault") or {}
+        key = str(default.get("KMSMasterKeyID") or "")
+        if wanted and key and key != wanted and default.get("SSEAlgorithm") in KMS_ALGORITHMS:
+            state["KeyResolution"] = self._resolve(ctx, ref, key)
+        return state
+
+    @staticmethod
+    def _resolve(ctx: RuleContext, ref: ResourceRef, key: str) -> dict[str, str]:
+        """The key ARN an alias or key id names (one DescribeKey), or why it could not be told."""
+        kms = ctx.client("kms", _key_region(key, ref.region), ref.account)
+        try:
+            arn = str(kms.describe_key(KeyId=key)["KeyMetadata"]["Arn"])
+        except ClientError as exc:
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400)
+            if _s3.code(exc) in RETRY_CODES or (isinstance(status, int) and status >= 500):
+                raise  # throttling and server errors: retried by Lambda, not judged
+            return {"key": key, "error": _s3.code(exc) or "error"}
+        return {"key": key, "arn": arn}
 
     def evaluate(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> Evaluation:
         wanted_key = ctx.settings.kms_key_arn
@@ -79,15 +118,26 @@ class S3BucketKmsEncryption(_s3.BucketRule):
         if algorithm not in KMS_ALGORITHMS:
             return Evaluation(NON_COMPLIANT, f"default encryption is {algorithm}; SSE-KMS required", fix, before)
         key = default.get("KMSMasterKeyID") or ""
-        if wanted_key and not _key_matches(wanted_key, key):
+        resolved = state.get("KeyResolution") if (state.get("KeyResolution") or {}).get("key") == key else None
+        note = ""
+        if not wanted_key or key == wanted_key:
+            matches = key == wanted_key or not wanted_key
+        elif resolved and resolved.get("arn"):
+            matches = resolved["arn"] == wanted_key
+            note = f" (= {resolved['arn']})" if resolved["arn"] != key else ""
+        else:
+            matches = _key_matches(wanted_key, key)
+            if resolved:
+                note = f" (KMS could not resolve it: {resolved.get('error')}; judged on the text alone)"
+        if wanted_key and not matches:
             used = key or AWS_MANAGED_S3_KEY
             return Evaluation(
                 NON_COMPLIANT,
-                f"default encryption uses {used}; cdk.json kmsKeyArn requires {wanted_key}",
+                f"default encryption uses {used}{note}; cdk.json kmsKeyArn requires {wanted_key}",
                 fix,
                 before,
             )
-        return Evaluation(COMPLIANT, f"default encryption is {algorithm} with {key or AWS_MANAGED_S3_KEY}")
+        return Evaluation(COMPLIANT, f"default encryption is {algorithm} with {key or AWS_MANAGED_S3_KEY}{note}")
 
     def remediate(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> RemediationResult:
         current = self.fetch(ref, ctx)
