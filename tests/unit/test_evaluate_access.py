@@ -151,8 +151,11 @@ def test_redundant_coverage_revokes_until_what_is_left_is_not_everyone():
         ({"Effect": "Allow", "Action": "*", "Resource": "arn:aws:s3:::b/*"}, False),
         ({"Effect": "Allow", "Action": "s3:*", "Resource": "*"}, False),
         ({"Effect": "Deny", "Action": "*", "Resource": "*"}, False),
-        # An Allow with NotAction grants every action but those named: admin-equivalent on every resource.
-        ({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}, True),
+        # An Allow with NotAction grants every action but those named: admin-equivalent on every resource,
+        # unless it names every IAM action (AWS's PowerUserAccess): without IAM no grant can be widened.
+        ({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}, False),
+        ({"Effect": "Allow", "NotAction": ["iam:*", "organizations:*", "account:*"], "Resource": "*"}, False),
+        ({"Effect": "Allow", "NotAction": "iam:Delete*", "Resource": "*"}, True),
         ({"Effect": "Allow", "NotAction": "iam:*", "Resource": "arn:aws:s3:::b/*"}, False),
         ({"Effect": "Allow", "NotAction": "*", "Resource": "*"}, False),  # excludes every action: grants none
         ({"Effect": "Allow", "Action": "*", "NotResource": "*"}, False),  # excludes every resource
@@ -172,7 +175,7 @@ def test_admin_statements(statement, admin):
     "statement",
     [
         {"Effect": "Allow", "NotAction": "iam:PassRole", "Resource": "*"},
-        {"Effect": "Allow", "NotAction": ["iam:*", "organizations:*"], "Resource": ["*"]},
+        {"Effect": "Allow", "NotAction": ["iam:CreateUser", "organizations:*"], "Resource": ["*"]},
         {"Effect": "Allow", "NotAction": [], "Resource": "*"},
         {"Effect": "Allow", "NotAction": "iam:PassRole", "NotResource": "arn:aws:iam::123456789012:role/x"},
     ],

@@ -5,8 +5,9 @@ statement that covers every action on every resource, granted as an attached man
 policy. Patterns are read with IAM wildcard semantics (``*`` any run, ``?`` one character, case-insensitive):
 
 - every action: an ``Action`` pattern made only of wildcards, at most once split by ``:`` with a ``*`` on each
-  side (``*``, ``*:*``, ``?*``, ``**``), or any ``NotAction`` (an Allow with NotAction grants every action but
-  the few it names: admin-equivalent, unless it excludes every action itself);
+  side (``*``, ``*:*``, ``?*``, ``**``), or a ``NotAction`` (an Allow with NotAction grants every action but
+  the few it names: admin-equivalent, unless it excludes every action itself or every IAM action — without
+  IAM no grant can be widened, which is why AWS's PowerUserAccess, NotAction ``iam:*``, is not admin);
 - every resource: a ``Resource`` pattern that matches every ARN (``*``, ``arn:*``, ``arn:*:*``, ``*:*``,
   ``arn:aws:*``, ``arn:aws:*:*:*:*``: wildcard-only segments after ``arn`` and the partition), or any
   ``NotResource`` (every resource but the few it names), unless it excludes every resource itself.
@@ -36,6 +37,7 @@ can be restored.
 from __future__ import annotations
 
 import json
+from fnmatch import fnmatchcase
 from typing import Any
 from urllib.parse import unquote
 
@@ -119,13 +121,23 @@ def resource_matches_everything(pattern: Any) -> bool:
     return bool(rest) and len(segments) <= 6 and all(_wild_segment(s) for s in rest)
 
 
+def excludes_all_of_iam(pattern: Any) -> bool:
+    """True when a NotAction pattern names every IAM action ('iam:*', 'IAM:?*', 'i?m:*')."""
+    segments = str(pattern).strip().lower().split(":")
+    return len(segments) == 2 and fnmatchcase("iam", segments[0]) and _wild_segment(segments[1])
+
+
 def _covers_everything(statement: dict[str, Any], key: str, matches: Any) -> bool:
     """Action/Resource: some pattern matches everything. NotAction/NotResource: everything but what is named,
-    which counts as everything unless a named pattern itself matches everything (then nothing is granted)."""
+    which counts as everything unless a named pattern itself matches everything (then nothing is granted) —
+    or, for NotAction, names every IAM action (the rest cannot be turned into administrator access)."""
     if key in statement:
         return any(matches(p) for p in _as_list(statement.get(key)))
     if f"Not{key}" in statement:
-        return not any(matches(p) for p in _as_list(statement.get(f"Not{key}")))
+        excluded = _as_list(statement.get(f"Not{key}"))
+        if key == "Action" and any(excludes_all_of_iam(p) for p in excluded):
+            return False
+        return not any(matches(p) for p in excluded)
     return False
 
 
