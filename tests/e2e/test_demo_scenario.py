@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from mlwarden.cli import demo
-from mlwarden.core.patterns import event_patterns
+from mlwarden.core.patterns import Deployment, event_patterns
 from mlwarden.core.registry import all_specs
 
 
@@ -15,7 +15,9 @@ def test_local_wiring_is_taken_from_the_template(deployment):
     assert set(by_rule) == {spec.id for spec in all_specs()}
     for spec in all_specs():
         got = sorted(json.dumps(p, sort_keys=True) for p in by_rule[spec.id].patterns)
-        want = sorted(json.dumps(p, sort_keys=True) for p in event_patterns(spec))
+        # the loop guard names the function's own role, the finding patterns this account
+        deployed = Deployment(role_arn=by_rule[spec.id].environment["MLWARDEN_ROLE_ARN"], account="123456789012")
+        want = sorted(json.dumps(p, sort_keys=True) for p in event_patterns(spec, deployed))
         assert got == want, spec.id
     modes = {p["Name"]: p["Value"] for _, p in deployment.of_type("AWS::SSM::Parameter")}
     assert modes["/mlwarden/rules/s3-bucket-kms-encryption/mode"] == "remediate"
@@ -41,7 +43,12 @@ def test_demo_scenario_alerts_and_fixes_the_three_headline_violations(deployment
     # The exempt bucket: judged, reported exempt by every rule that saw it, never changed, never alerted
     exempt = [d for _, d in delivered if d["resource_id"] == demo.OPEN_DATA_BUCKET]
     assert exempt and {d["action"] for d in exempt} == {"exempt"}
-    assert all(demo.OPEN_DATA_BUCKET not in a["subject"] for a in result.alerts)
+    # the exempt bucket is left alone but not silent: LOW alerts with status exempt, once per rule
+    open_data = [a for a in result.alerts if demo.OPEN_DATA_BUCKET in a["subject"]]
+    assert open_data and {(a["attributes"]["status"], a["attributes"]["severity"]) for a in open_data} == {
+        ("exempt", "LOW")
+    }
+    assert len({a["attributes"]["rule_id"] for a in open_data}) == len(open_data)
     assert result.state[demo.OPEN_DATA_BUCKET] == {"SSEAlgorithm": None}
     # The notebook event delivered twice: acted on and alerted once
     direct = [d["action"] for d in by_rule["sagemaker-notebook-direct-internet"]]

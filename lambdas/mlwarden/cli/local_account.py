@@ -87,8 +87,11 @@ class LocalDeployment:
                 yield logical_id, resource.get("Properties", {})
 
     def resolve(self, value: Any) -> Any:
-        """Resolve the intrinsics the functions' environments use (Ref / Fn::GetAtt of our own resources)."""
+        """Resolve the intrinsics the functions' environments and patterns use (Ref / Fn::GetAtt of our own
+        resources, the account pseudo parameter)."""
         if isinstance(value, dict):
+            if value.get("Ref") == "AWS::AccountId":
+                return ACCOUNT
             if "Ref" in value:
                 return self.physical.get(value["Ref"], value["Ref"])
             if "Fn::GetAtt" in value:
@@ -96,6 +99,17 @@ class LocalDeployment:
             if "Fn::Join" in value:
                 sep, parts = value["Fn::Join"]
                 return sep.join(str(self.resolve(p)) for p in parts)
+        return value
+
+    def resolve_all(self, value: Any) -> Any:
+        """``resolve`` through lists and objects (an event pattern names the role and the account)."""
+        resolved = self.resolve(value)
+        if resolved is not value:
+            return resolved
+        if isinstance(value, dict):
+            return {k: self.resolve_all(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.resolve_all(v) for v in value]
         return value
 
     # ------------------------------------------------------------------------------------------- deploy
@@ -141,6 +155,9 @@ class LocalDeployment:
                 ]
             dynamodb.create_table(**table)
             self.physical[logical_id] = name
+        for logical_id, _ in self.of_type("AWS::IAM::Role"):
+            # Only the ARN is needed: the rule's loop guard (its patterns and MLWARDEN_ROLE_ARN) names it.
+            self.physical[logical_id] = f"arn:aws:iam::{ACCOUNT}:role/{logical_id}"
         for logical_id, props in self.of_type("AWS::Lambda::Function"):
             variables = (props.get("Environment") or {}).get("Variables") or {}
             if "MLWARDEN_RULE_ID" not in variables:
@@ -151,7 +168,7 @@ class LocalDeployment:
             self.functions[logical_id] = function
         events = self.client("events")
         for logical_id, props in self.of_type("AWS::Events::Rule"):
-            pattern = props.get("EventPattern")
+            pattern = self.resolve_all(props.get("EventPattern"))
             for target in props.get("Targets", []):
                 function = self.functions.get(self._target_function(target.get("Arn")))
                 if function is None or pattern is None:

@@ -120,6 +120,7 @@ class Source:
     event_id: str = ""
     event_time: str = ""
     principal: str = ""  # who caused the event (CloudTrail caller), for the audit trail
+    delivery_key: str = ""  # what makes two deliveries the same event (exactly-once); event_id when empty
 
 
 class Engine:
@@ -161,7 +162,9 @@ class Engine:
         return self.handle_eventbridge(event)
 
     def handle_eventbridge(self, event: dict[str, Any]) -> list[Decision]:
-        source = Source(events.event_id(event), events.event_time(event), events.caller_arn(event))
+        source = Source(
+            events.event_id(event), events.event_time(event), events.caller_arn(event), events.delivery_key(event)
+        )
         own_role = self.ctx.settings.own_role_arn
         if own_role and events.issuer_arn(event) == own_role:
             # The EventBridge patterns already exclude these; this is the second line of the loop guard. Only
@@ -388,7 +391,8 @@ class Engine:
 
     @staticmethod
     def _event_key(source: Source) -> str:
-        return f"{source.event_id}|{source.event_time}"
+        # EventBridge: the CloudTrail record or event id alone; Config: the rule name and notification time.
+        return source.delivery_key or f"{source.event_id}|{source.event_time}"
 
     def _decide_once(
         self, ref: ResourceRef, source: Source, decision: Decision, log_keys: dict[str, str]

@@ -136,6 +136,15 @@ def event_id(event: dict[str, Any]) -> str:
     return _str(event.get("id")) or _str(d.get("eventID")) or _str(d.get("id"))
 
 
+def delivery_key(event: dict[str, Any]) -> str:
+    """What makes two deliveries "the same event": the CloudTrail record's own id when there is one (the same
+    API call, however often it is published or delivered), else the EventBridge id."""
+    d = detail(event)
+    if _str(event.get("detail-type")) == "AWS API Call via CloudTrail" and _str(d.get("eventID")):
+        return "cloudtrail:" + _str(d.get("eventID"))
+    return event_id(event)
+
+
 def event_time(event: dict[str, Any]) -> str:
     d = detail(event)
     return _str(event.get("time")) or _str(d.get("eventTime")) or _str(d.get("updatedAt"))
