@@ -90,9 +90,14 @@ def publish(sns: Any, topic_arn: str, report: tamper.TamperReport) -> str:
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    if events.kind_of(event) != events.EVENTBRIDGE:
-        logger.error("not an EventBridge event; rejected")
-        raise events.MalformedEvent("the tamper watch takes EventBridge CloudTrail events only")
+    try:
+        if events.kind_of(event) != events.EVENTBRIDGE:
+            raise events.MalformedEvent("the tamper watch takes EventBridge CloudTrail events only")
+    except events.MalformedEvent as exc:
+        # Retrying cannot fix it, but raising sends it to the DLQ after the retries: nothing is lost.
+        logger.error("malformed event rejected", reason=str(exc))
+        metrics.add_metric(name="MalformedEvents", unit=MetricUnit.Count, value=1)
+        raise
     logger.append_keys(**events.describe(event))
     topic_arn = os.environ.get(tamper.ENV_ALARM_TOPIC_ARN, "")
     if not topic_arn:
