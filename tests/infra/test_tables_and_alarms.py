@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from mlwarden.core.registry import rule_ids
+from stacks.watch import WATCH_ALARM_SIGNALS
 from tests.infra.cfn import Synth
 
 pytestmark = pytest.mark.slow
@@ -117,7 +118,8 @@ def test_each_rule_has_an_alarm_per_failure_signal_that_notifies_the_alarm_topic
 
 def test_every_alarm_is_one_of_a_rules_five_and_notifies_the_alarm_topic(default: Synth) -> None:
     alarms = [r["Properties"] for _, r in default.resources("AWS::CloudWatch::Alarm")]
-    assert len(alarms) == 5 * len(rule_ids())
+    # (plus the tamper watch's own: tests/infra/test_tamper_watch.py)
+    assert len(alarms) == 5 * len(rule_ids()) + len(WATCH_ALARM_SIGNALS)
     assert len({a["AlarmName"] for a in alarms}) == len(alarms)
     topic = default.output_ref("AlarmTopicArn")
     assert all(a["AlarmActions"] == [{"Ref": topic}] for a in alarms)
