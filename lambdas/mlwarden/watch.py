@@ -25,7 +25,16 @@ logger = Logger(service="mlwarden")
 # Its own metric state: in one process with a rule handler (local demo, tests) nothing is shared.
 metrics = EphemeralMetrics(namespace="mlwarden", service="mlwarden")
 
-_clients = ClientFactory()
+_factories: dict[str, ClientFactory] = {}
+
+
+def clients() -> ClientFactory:
+    """The function's client factory, one per endpoint (a local run may point at another moto server)."""
+    endpoint = os.environ.get("AWS_ENDPOINT_URL", "")
+    if endpoint not in _factories:
+        _factories[endpoint] = ClientFactory()
+    return _factories[endpoint]
+
 
 # Errors a retry can cure: raised so that Lambda, then the dead-letter queue, keep the event.
 _RETRYABLE = {"ThrottlingException", "Throttling", "TooManyUpdates", "InternalServerError", "ServiceUnavailable"}
@@ -90,6 +99,7 @@ def publish(sns: Any, topic_arn: str, report: tamper.TamperReport) -> str:
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    metrics.clear_metrics()  # one "kind" per invocation (a flush skipped with metrics disabled keeps the last)
     try:
         if events.kind_of(event) != events.EVENTBRIDGE:
             raise events.MalformedEvent("the tamper watch takes EventBridge CloudTrail events only")
@@ -104,14 +114,15 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         raise RuntimeError(f"{tamper.ENV_ALARM_TOPIC_ARN} is not set: the watch has nowhere to report")
     region = _region(event)
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    kind, found = reports_for(event, _clients.lazy("ssm", region), now)
+    factory = clients()
+    kind, found = reports_for(event, factory.lazy("ssm", region), now)
     metrics.add_dimension(name="kind", value=kind or "unknown")
     if not found:
         # A tag change without mlwarden tags (or a call the patterns let through by their cross product).
         metrics.add_metric(name="IgnoredEvents", unit=MetricUnit.Count, value=1)
         logger.debug("nothing to report")
         return {"kind": kind, "reported": []}
-    sns = _clients.lazy("sns", region)
+    sns = factory.lazy("sns", region)
     reported = []
     for report in found:
         message_id = publish(sns, topic_arn, report)

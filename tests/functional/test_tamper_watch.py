@@ -36,7 +36,7 @@ class Watch:
         sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=queue_arn)
         monkeypatch.setenv(tamper.ENV_ALARM_TOPIC_ARN, self.topic_arn)
         self.clients = TestClients(session=aws.session)
-        monkeypatch.setattr(watch, "_clients", self.clients)
+        monkeypatch.setattr(watch, "clients", lambda: self.clients)
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
         return watch.handler(event, self.context)
