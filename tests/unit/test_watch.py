@@ -173,6 +173,32 @@ def test_throttled_read_back_is_retried_not_reported_half() -> None:
         watch.reports_for(event(KILL_SWITCH_ON), FakeSsm({"/mlwarden/kill-switch": throttled}), NOW)
 
 
+def test_attack_session_named_like_mlwarden_is_still_reported() -> None:
+    # The rules' loop guard skips sessions named "mlwarden-*"; the watch has no such exclusion
+    name = "arn:aws:sts::123456789012:assumed-role/PlatformOps/mlwarden-iam-admin-policy-attached"
+    delivered = event(MODE_OFF, userIdentity__arn=name)
+    assert matches(tamper.switch_pattern(), delivered)
+    _, (report,) = watch.reports_for(delivered, FakeSsm({}), NOW)
+    assert report.caller.session_name == "mlwarden-iam-admin-policy-attached"
+    assert report.subject().endswith("by role/PlatformOps")
+
+
+def test_federated_user_is_named_by_the_iam_user_that_issued_the_session() -> None:
+    identity = {
+        "type": "FederatedUser",
+        "arn": "arn:aws:sts::123456789012:federated-user/admin",
+        "accountId": "123456789012",
+        "sessionContext": {
+            "sessionIssuer": {"type": "IAMUser", "arn": "arn:aws:iam::123456789012:user/mallory"},
+        },
+    }
+    _, (report,) = watch.reports_for(event(KILL_SWITCH_ON, userIdentity=identity), FakeSsm({}), NOW)
+    body = report.body()
+    assert body["issuer_arn"] == "arn:aws:iam::123456789012:user/mallory" and body["role_arn"] == ""
+    assert body["session_name"] == "admin"
+    assert report.subject().endswith("by arn:aws:iam::123456789012:user/mallory")
+
+
 # -- exemptions -------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("name", "resource", "tags"),

@@ -153,12 +153,14 @@ def ascii_subject(text: str, limit: int | None = SUBJECT_LIMIT) -> str:
 # ---------------------------------------------------------------------------------------------- the caller
 @dataclass(frozen=True)
 class Caller:
-    """Who made the call. For an assumed role the role is what matters: the session name is chosen by
-    whoever assumed it, so both are reported and the role is the one named in the subject."""
+    """Who made the call. For a session the principal that issued it is what matters (the role of an
+    assumed-role session, the IAM user of a federated one): the session name is chosen by whoever opened
+    the session, so both are reported and the issuer is the one named in the subject."""
 
     caller_arn: str = ""
-    role_arn: str = ""
+    role_arn: str = ""  # sessionContext.sessionIssuer.arn of a role session
     session_name: str = ""
+    issuer_arn: str = ""  # sessionContext.sessionIssuer.arn, whatever its type
     identity_type: str = ""
     account: str = ""
     access_key_id: str = ""
@@ -172,12 +174,16 @@ class Caller:
         issuer = obj(obj(identity.get("sessionContext")).get("sessionIssuer"))
         arn = clean(identity.get("arn"))
         session = ""
-        if ":assumed-role/" in arn:
-            session = arn.rsplit("/", 1)[-1] if arn.count("/") >= 2 else ""
+        if ":assumed-role/" in arn and arn.count("/") >= 2:
+            session = arn.rsplit("/", 1)[-1]
+        elif ":federated-user/" in arn:
+            session = arn.split(":federated-user/", 1)[1]
+        issuer_arn = clean(issuer.get("arn"))
         return cls(
             caller_arn=arn,
-            role_arn=clean(issuer.get("arn")) if clean(issuer.get("type")) in ("Role", "") else "",
+            role_arn=issuer_arn if clean(issuer.get("type")) in ("Role", "") else "",
             session_name=session,
+            issuer_arn=issuer_arn,
             identity_type=clean(identity.get("type")),
             account=clean(identity.get("accountId")),
             access_key_id=clean(identity.get("accessKeyId")),
@@ -188,13 +194,15 @@ class Caller:
 
     @property
     def who(self) -> str:
-        """The principal to name: the role of an assumed-role session, else the caller's ARN."""
-        return self.role_arn or self.caller_arn or self.invoked_by or self.identity_type or "an unknown caller"
+        """The principal to name: the issuer of a session (role or user), else the caller's ARN."""
+        return self.issuer_arn or self.caller_arn or self.invoked_by or self.identity_type or "an unknown caller"
 
     def describe(self) -> str:
-        if self.role_arn and self.caller_arn:
+        if self.issuer_arn and self.caller_arn:
+            kind = "role" if self.role_arn else "issued by"
             return (
-                f"{self.caller_arn} (role {self.role_arn}; session name {self.session_name!r} is chosen by the caller)"
+                f"{self.caller_arn} ({kind} {self.issuer_arn}; session name {self.session_name!r} "
+                "is chosen by the caller)"
             )
         return self.who
 
@@ -292,6 +300,7 @@ class TamperReport:
                 "caller_arn": self.caller.caller_arn,
                 "role_arn": self.caller.role_arn,
                 "session_name": self.caller.session_name,
+                "issuer_arn": self.caller.issuer_arn,
                 "identity_type": self.caller.identity_type,
                 "access_key_id": self.caller.access_key_id,
                 "invoked_by": self.caller.invoked_by,
