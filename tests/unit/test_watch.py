@@ -295,6 +295,13 @@ def test_attack_control_characters_in_caller_values_are_stripped_from_subject_an
     assert body["user_agent"] == "evil[mlwarden] all clear[2J"
 
 
+def test_attack_braces_in_tag_values_are_text_not_templates() -> None:
+    delivered = event(IAM_ROLE, requestParameters__tags=[{"key": "mlwarden:exempt", "value": "{target}{0}{x"}])
+    _, (report,) = watch.reports_for(delivered, FakeSsm({}), NOW)
+    assert report.subject() == "[mlwarden] mlwarden:exempt={target}{0}{x set on sagemaker-execution by user/mallory"
+    assert "{target}{0}{x" in report.summary()
+
+
 def test_long_values_are_capped() -> None:
     delivered = event(IAM_ROLE, requestParameters__tags=[{"key": "mlwarden:exempt", "value": "a" * 5000}])
     _, (report,) = watch.reports_for(delivered, FakeSsm({}), NOW)

@@ -242,24 +242,24 @@ class TamperReport:
     def subject(self) -> str:
         """``[mlwarden] <what> by <who>`` in 100 characters. Too long, the principal is shortened first
         (``arn:aws:iam::1:role/x`` -> ``role/x``: the account is in the body), then the start of the target."""
+        # (no str.format here: tag values and names are the caller's, braces included)
+        before, after = "", f" {self.verb()}"
         if self.kind == KIND_EXEMPTION:
             tags = ", ".join(f"{k}={clean(v, 36)}" for k, v in self.tags.items() if k.lower() == EXEMPT_TAG)
-            template = f"{tags or ', '.join(self.tags)} set on {{target}}"
+            before, after = f"{tags or ', '.join(self.tags)} set on ", ""
         elif self.event_name == "PutParameter" and self.value is not None:
-            template = f"{{target}} set to {clean(self.value, 20)}"
-        else:
-            template = f"{{target}} {self.verb()}"
+            after = f" set to {clean(self.value, 20)}"
         who = self.caller.who
         short_who = who.split(":", 5)[5] if who.startswith("arn:") and who.count(":") >= 5 else who
         target = self.target
         for name in (who, short_who):
-            text = ascii_subject(f"[mlwarden] {template.format(target=target)} by {name}", limit=None)
+            text = ascii_subject(f"[mlwarden] {before}{target}{after} by {name}", limit=None)
             if len(text) <= SUBJECT_LIMIT:
                 return text
-        room = SUBJECT_LIMIT - len(ascii_subject(f"[mlwarden] {template.format(target='')} by {short_who}", None))
+        room = SUBJECT_LIMIT - len(ascii_subject(f"[mlwarden] {before}{after} by {short_who}", limit=None))
         if room > 12:
             target = "..." + target[-(room - 3) :]
-        return ascii_subject(f"[mlwarden] {template.format(target=target)} by {short_who}")
+        return ascii_subject(f"[mlwarden] {before}{target}{after} by {short_who}")
 
     def summary(self) -> str:
         """The human line: who did what, when, from where, and what it means."""
