@@ -1,8 +1,8 @@
-"""``MlwardenStack``: the shared resources, then one ``GuardedRule`` per registered rule.
+"""``MlwardenStack``: the shared resources, then one ``GuardedRule`` per registered rule, then the tamper watch.
 
 Shared: the customer KMS key, the alert topic (only the rule functions publish), the alarm topic (only this
-account's CloudWatch alarms publish), the idempotency and audit tables, the kill switch and the optional
-quarantine bucket.
+account's CloudWatch alarms and the tamper watch publish), the idempotency and audit tables, the kill switch
+and the optional quarantine bucket.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from stacks.guarded_rule import (
     construct_id,
 )
 from stacks.nag import acknowledge
+from stacks.watch import TamperWatch
 
 STACK_NAME = "Mlwarden"
 TOPIC_NAME = "mlwarden-alerts"
@@ -111,6 +112,9 @@ class MlwardenStack(Stack):
         }
         self._only_rule_functions_publish_alerts()
         self.alert_failures_alarm = self._alert_failures_alarm()
+        # Who switched a rule off, pulled the kill switch or exempted a resource: reported to the alarm topic.
+        self.watch = TamperWatch(self, "TamperWatch", shared=shared)
+        self._only_alarms_and_the_watch_publish_alarms()
         self.dashboard = MlwardenDashboard(self, "Dashboard", rules=self.rules).dashboard
 
         CfnOutput(
@@ -195,17 +199,22 @@ class MlwardenStack(Stack):
             )
         )
         # Anyone else, including principals of this account: an IAM principal's request has no aws:SourceArn.
-        topic.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="NoPublisherButCloudWatchAlarms",
-                effect=iam.Effect.DENY,
-                principals=[iam.StarPrincipal()],
-                actions=["sns:Publish"],
-                resources=[topic.topic_arn],
-                conditions={"ArnNotLike": {"aws:SourceArn": alarms_of_this_account}},
-            )
+        # The tamper watch's role is excepted once it exists (``_only_alarms_and_the_watch_publish_alarms``).
+        self._alarm_publishers = iam.PolicyStatement(
+            sid="NoPublisherButCloudWatchAlarms",
+            effect=iam.Effect.DENY,
+            principals=[iam.StarPrincipal()],
+            actions=["sns:Publish"],
+            resources=[topic.topic_arn],
+            conditions={"ArnNotLike": {"aws:SourceArn": alarms_of_this_account}},
         )
+        topic.add_to_resource_policy(self._alarm_publishers)
         return topic
+
+    def _only_alarms_and_the_watch_publish_alarms(self) -> None:
+        """The tamper watch publishes to the alarm topic: its role is the one principal besides CloudWatch
+        alarms that the deny spares (aws:PrincipalArn of its sessions is the role's ARN)."""
+        self._alarm_publishers.add_condition("ArnNotEquals", {"aws:PrincipalArn": self.watch.role.role_arn})
 
     def _only_rule_functions_publish_alerts(self) -> None:
         """Deny sns:Publish on the alert topic to every principal but the rule functions' roles.

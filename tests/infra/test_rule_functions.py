@@ -28,6 +28,7 @@ from mlwarden.core.settings import (
     ENV_RULE_ID,
     ENV_TOPIC_ARN,
 )
+from stacks.watch import WATCH_HANDLER
 from tests.infra.cfn import Synth, render
 from tests.infra.conftest import (
     ALL_RULES_EXEMPTION,
@@ -53,9 +54,11 @@ def test_every_rule_has_exactly_one_function_that_knows_its_rule(default: Synth,
 
 def test_the_stack_has_no_function_besides_the_rule_functions(default: Synth) -> None:
     deployed = [
-        r["Properties"]["Environment"]["Variables"][ENV_RULE_ID] for _, r in default.resources("AWS::Lambda::Function")
+        r["Properties"]["Environment"]["Variables"].get(ENV_RULE_ID) or r["Properties"]["Handler"]
+        for _, r in default.resources("AWS::Lambda::Function")
     ]
-    assert sorted(deployed) == sorted(rule_ids())
+    # (the one function that runs no rule is the tamper watch)
+    assert sorted(deployed) == sorted([*rule_ids(), WATCH_HANDLER])
 
 
 @pytest.mark.parametrize("rule_id", rule_ids())
@@ -80,7 +83,7 @@ def test_every_function_name_starts_with_mlwarden_so_the_loop_guard_ignores_its_
     names = [r["Properties"].get("FunctionName") for _, r in synth.resources("AWS::Lambda::Function")]
     # Then every function has a fixed name with that prefix (a generated name would let its own fixes
     # trigger the rules again), short enough to be the session name unchanged
-    assert len(names) == len(rule_ids())
+    assert len(names) == len(rule_ids()) + 1  # and the tamper watch
     for function_name in names:
         assert isinstance(function_name, str) and function_name.startswith("mlwarden-"), function_name
         assert len(function_name) <= 64, function_name

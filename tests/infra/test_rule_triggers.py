@@ -6,6 +6,7 @@ import pytest
 
 from mlwarden.core.patterns import event_patterns
 from mlwarden.core.registry import all_specs, rule_ids
+from stacks.watch import WATCH_HANDLER
 from tests.infra.cfn import Synth, canonical
 
 pytestmark = pytest.mark.slow
@@ -24,6 +25,10 @@ def test_eventbridge_patterns_targeting_the_rule_equal_the_spec_patterns(default
 
 def test_every_eventbridge_rule_targets_exactly_one_rule_function(default: Synth) -> None:
     functions = {default.function_of(rule_id) for rule_id in rule_ids()}
+    # (or the tamper watch: tests/infra/test_tamper_watch.py)
+    functions |= {
+        lid for lid, r in default.resources("AWS::Lambda::Function") if r["Properties"]["Handler"] == WATCH_HANDLER
+    }
     for logical_id, resource in default.resources("AWS::Events::Rule"):
         targets = resource["Properties"]["Targets"]
         assert len(targets) == 1, logical_id

@@ -135,7 +135,7 @@ def test_alarm_emails_become_email_subscriptions_of_the_alarm_topic_only(full: S
 def test_every_queue_is_kms_encrypted_with_the_stack_key_and_refuses_plain_http(default: Synth) -> None:
     key, _ = default.only("AWS::KMS::Key")
     queues = list(default.resources("AWS::SQS::Queue"))
-    assert len(queues) == len(rule_ids())
+    assert len(queues) == len(rule_ids()) + 1  # and the tamper watch's dead-letter queue
     for logical_id, queue in queues:
         assert queue["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key, "Arn"]}, logical_id
         (policy,) = [

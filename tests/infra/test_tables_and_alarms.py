@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from mlwarden.core.registry import rule_ids
+from stacks.watch import WATCH_ALARM_SIGNALS
 from tests.infra.cfn import Synth
 
 pytestmark = pytest.mark.slow
@@ -126,7 +127,8 @@ def test_every_alarm_is_one_of_a_rules_five_or_a_stack_alarm_and_notifies_the_al
     alarms = [r["Properties"] for _, r in default.resources("AWS::CloudWatch::Alarm")]
     stack_alarms = {"mlwarden-alert-failures"}
     assert stack_alarms <= {a["AlarmName"] for a in alarms}
-    assert len(alarms) == 5 * len(rule_ids()) + len(stack_alarms)
+    # (plus the tamper watch's own: tests/infra/test_tamper_watch.py)
+    assert len(alarms) == 5 * len(rule_ids()) + len(stack_alarms) + len(WATCH_ALARM_SIGNALS)
     assert len({a["AlarmName"] for a in alarms}) == len(alarms)
     topic = default.output_ref("AlarmTopicArn")
     assert all(a["AlarmActions"] == [{"Ref": topic}] for a in alarms)

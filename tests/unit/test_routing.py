@@ -111,6 +111,27 @@ EXPECTED: dict[str, set[str]] = {
         "sagemaker-notebook-root-access",
     },
     "handwritten/eventbridge-sagemaker-NotebookInstanceStateChange-Stopped.json": {"sagemaker-notebook-root-access"},
+    # Tamper watch events (tests/unit/test_watch.py): no rule listens to switch or tagging calls
+    "handwritten/cloudtrail-ec2-CreateTags-mlwarden-exempt-security-group.json": set(),
+    "handwritten/cloudtrail-iam-TagRole-mlwarden-exempt.json": set(),
+    "handwritten/cloudtrail-kms-TagResource-mlwarden-exempt.json": set(),
+    "handwritten/cloudtrail-lambda-TagResource-mlwarden-exempt-map.json": set(),
+    "handwritten/cloudtrail-s3-PutBucketTagging-mlwarden-exempt-all.json": set(),
+    "handwritten/cloudtrail-s3-PutBucketTagging-no-mlwarden-tags.json": set(),
+    "handwritten/cloudtrail-sagemaker-AddTags-mlwarden-exempt-notebook.json": set(),
+    "handwritten/cloudtrail-ssm-AddTagsToResource-mode-parameter.json": set(),
+    "handwritten/cloudtrail-ssm-DeleteParameters-mlwarden-mode-and-app-parameter.json": set(),
+    "handwritten/cloudtrail-ssm-PutParameter-application-parameter.json": set(),
+    "handwritten/cloudtrail-ssm-PutParameter-kill-switch-AccessDenied.json": set(),
+    "handwritten/cloudtrail-ssm-PutParameter-kill-switch-on-by-iam-user.json": set(),
+    "handwritten/cloudtrail-ssm-PutParameter-rule-mode-off-by-assumed-role.json": set(),
+    # created already exempt: the notebook rules judge it (and find the exemption), the watch reports the tag
+    "handwritten/cloudtrail-sagemaker-CreateNotebookInstance-with-mlwarden-exempt-tag.json": {
+        "sagemaker-notebook-direct-internet",
+        "sagemaker-notebook-kms",
+        "sagemaker-notebook-root-access",
+        "sagemaker-notebook-vpc",
+    },
     "macie/aws-samples-reveal-SensitiveData-Multiple-csv-ssn-ccn.json": {"macie-sensitive-data"},
     "macie/siemplify-doc-SensitiveData-Personal-unencrypted-bucket.json": {"macie-sensitive-data"},
     "securityhub/asr-afsbp-S3.2-public-read-PASSED.json": set(),  # PASSED: never routed

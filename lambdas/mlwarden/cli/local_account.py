@@ -3,7 +3,8 @@
 Nothing here repeats the stack's wiring: the EventBridge patterns, the functions' environments, the SSM
 switches and the alert topic are all read from the CloudFormation template that CDK synthesized. moto's
 EventBridge cannot invoke Lambda, so each function's rules deliver to an SQS queue of its own, and
-``deliver`` drains those queues into the real handler with that function's environment.
+``deliver`` drains those queues into the real handler with that function's environment. The tamper watch
+(``mlwarden.watch``) is wired the same way; ``deliver_watch`` runs it and ``alarms`` reads the alarm topic.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from botocore.config import Config
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
+# The tamper watch's handler (stacks/watch.py) and the name its local delivery queue and context use.
+WATCH_HANDLER = "mlwarden.watch.handler"
+WATCH_ID = "tamper-watch"
 
 
 def synthesize_template(context_overrides: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -73,6 +77,9 @@ class LocalDeployment:
         self._clients: dict[str, Any] = {}
         self.topic_arn = ""
         self.inbox_url = ""
+        # The tamper watch (a function that runs no rule) and the alarm topic it reports to.
+        self.watch: LocalFunction | None = None
+        self.alarm_inbox_url = ""
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
@@ -123,6 +130,14 @@ class LocalDeployment:
         # Alerts are read the way a subscriber would receive them: an SQS queue subscribed to the topic.
         self.inbox_url = sqs.create_queue(QueueName="mlwarden-alert-inbox")["QueueUrl"]
         sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=self._queue_arn(self.inbox_url))
+        alarm_topic = self.template.get("Outputs", {}).get("AlarmTopicArn", {}).get("Value")
+        if alarm_topic:
+            self.alarm_inbox_url = sqs.create_queue(QueueName="mlwarden-alarm-inbox")["QueueUrl"]
+            sns.subscribe(
+                TopicArn=str(self.resolve(alarm_topic)),
+                Protocol="sqs",
+                Endpoint=self._queue_arn(self.alarm_inbox_url),
+            )
         for logical_id, props in self.of_type("AWS::SSM::Parameter"):
             ssm.put_parameter(Name=props["Name"], Value=str(props["Value"]), Type="String", Overwrite=True)
             tags = props.get("Tags") or {}
@@ -160,6 +175,11 @@ class LocalDeployment:
             self.physical[logical_id] = f"arn:aws:iam::{ACCOUNT}:role/{logical_id}"
         for logical_id, props in self.of_type("AWS::Lambda::Function"):
             variables = (props.get("Environment") or {}).get("Variables") or {}
+            if props.get("Handler") == WATCH_HANDLER:
+                environment = {k: str(self.resolve(v)) for k, v in variables.items()}
+                self.watch = LocalFunction(logical_id, WATCH_ID, environment)
+                self.watch.queue_url = sqs.create_queue(QueueName=f"deliver-{WATCH_ID}")["QueueUrl"]
+                continue
             if "MLWARDEN_RULE_ID" not in variables:
                 continue
             environment = {k: str(self.resolve(v)) for k, v in variables.items()}
@@ -170,7 +190,10 @@ class LocalDeployment:
         for logical_id, props in self.of_type("AWS::Events::Rule"):
             pattern = self.resolve_all(props.get("EventPattern"))
             for target in props.get("Targets", []):
-                function = self.functions.get(self._target_function(target.get("Arn")))
+                target_id = self._target_function(target.get("Arn"))
+                function = self.functions.get(target_id)
+                if function is None and self.watch is not None and target_id == self.watch.logical_id:
+                    function = self.watch
                 if function is None or pattern is None:
                     continue
                 function.patterns.append(pattern)
@@ -229,6 +252,39 @@ class LocalDeployment:
                     results.append((function.rule_id, result))
                     sqs.delete_message(QueueUrl=function.queue_url, ReceiptHandle=message["ReceiptHandle"])
         return results
+
+    def deliver_watch(self) -> list[dict[str, Any]]:
+        """Invoke the tamper watch on what its EventBridge rules delivered. Returns its results."""
+        from mlwarden import watch as watch_module
+
+        if self.watch is None:
+            return []
+        sqs = self.client("sqs")
+        results = []
+        while True:
+            messages = sqs.receive_message(QueueUrl=self.watch.queue_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not messages:
+                return results
+            for message in messages:
+                event = json.loads(message["Body"])
+                event.setdefault("account", ACCOUNT)
+                with self.function_environment(self.watch):
+                    results.append(watch_module.handler(event, self._context(self.watch)))
+                sqs.delete_message(QueueUrl=self.watch.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def alarms(self) -> list[dict[str, Any]]:
+        """What a subscriber of the alarm topic received (the tamper watch's reports)."""
+        sqs = self.client("sqs")
+        out: list[dict[str, Any]] = []
+        while self.alarm_inbox_url:
+            messages = sqs.receive_message(QueueUrl=self.alarm_inbox_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not messages:
+                break
+            for message in messages:
+                envelope = json.loads(message["Body"])
+                out.append({"subject": envelope.get("Subject", ""), "body": json.loads(envelope.get("Message", "{}"))})
+                sqs.delete_message(QueueUrl=self.alarm_inbox_url, ReceiptHandle=message["ReceiptHandle"])
+        return out
 
     @contextmanager
     def function_environment(self, function: LocalFunction) -> Iterator[None]:

@@ -1,0 +1,208 @@
+"""``TamperWatch``: who switched a rule off, pulled the kill switch or exempted a resource (issue 9 §1.4, §1.5).
+
+One function (``mlwarden.watch.handler``, on the rules' shared code asset) fed by two EventBridge rules on the
+default bus — changes to /mlwarden/ SSM parameters, and tagging calls that may set ``mlwarden:exempt*`` — and
+publishing to the ALARM topic. Built like a rule's function (``GuardedRule``): its own role with exactly
+``WATCH_ACTIONS``, log group, KMS-encrypted dead-letter queue for EventBridge and failed asynchronous
+invocations, and alarms on errors and dead letters.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Aws, RemovalPolicy
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from mlwarden.core import tamper
+from stacks.guarded_rule import (
+    ALARM_PERIOD,
+    ALARM_THRESHOLD,
+    ASYNC_RETRY_ATTEMPTS,
+    DEAD_LETTER_ACTIONS,
+    DLQ_RETENTION,
+    EVENT_MAX_AGE,
+    EVENT_RETRY_ATTEMPTS,
+    KEY_ACTIONS,
+    LOG_ACTIONS,
+    LOG_RETENTION,
+    MEMORY_MB,
+    POWERTOOLS_ENV,
+    RUNTIME,
+    TIMEOUT,
+    SharedResources,
+    construct_id,
+)
+from stacks.nag import acknowledge
+
+WATCH_HANDLER = "mlwarden.watch.handler"
+WATCH_FUNCTION_NAME = "mlwarden-tamper-watch"
+ALARM_ACTIONS = ("sns:Publish",)  # the alarm topic only
+READ_SWITCH_ACTIONS = ("ssm:GetParameter",)  # /mlwarden/ parameters only: the value CloudTrail hides
+WATCH_ACTIONS: tuple[str, ...] = LOG_ACTIONS + ALARM_ACTIONS + KEY_ACTIONS + READ_SWITCH_ACTIONS + DEAD_LETTER_ACTIONS
+MLWARDEN_PARAMETERS = f"arn:{Aws.PARTITION}:ssm:{Aws.REGION}:{Aws.ACCOUNT_ID}:parameter{tamper.PARAMETER_PREFIX}*"
+WATCH_ALARM_SIGNALS = ("dead-letters", "errors")
+
+
+class TamperWatch(Construct):
+    def __init__(self, scope: Construct, id: str, *, shared: SharedResources) -> None:
+        super().__init__(scope, id)
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=shared.key,
+            enforce_ssl=True,
+            retention_period=DLQ_RETENTION,
+        )
+        self.log_group = logs.LogGroup(
+            self,
+            "LogGroup",
+            retention=LOG_RETENTION,
+            encryption_key=shared.key,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            description="mlwarden tamper watch: report changes to mlwarden switches and exemption tags",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            inline_policies={"mlwarden-tamper-watch": iam.PolicyDocument(statements=self._statements(shared))},
+        )
+        acknowledge(
+            self.role,
+            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:"
+            f"parameter{tamper.PARAMETER_PREFIX}*]",
+            "tamper watch: ssm:GetParameter reads back whichever /mlwarden/ parameter a CloudTrail call changed, "
+            "including ones an attacker created; CloudTrail never records the value written.",
+        )
+        environment = {tamper.ENV_ALARM_TOPIC_ARN: shared.alarm_topic.topic_arn, **POWERTOOLS_ENV}
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            function_name=WATCH_FUNCTION_NAME,
+            description="mlwarden tamper watch: who changed a switch or set an exemption tag",
+            runtime=RUNTIME,
+            architecture=lambda_.Architecture.X86_64,
+            handler=WATCH_HANDLER,
+            code=shared.code,
+            layers=[shared.powertools_layer],
+            memory_size=MEMORY_MB,
+            timeout=TIMEOUT,
+            # As for the rule functions: the role keeps exactly the statements above.
+            role=self.role.without_policy_updates(),
+            log_group=self.log_group,
+            environment=environment,
+            retry_attempts=ASYNC_RETRY_ATTEMPTS,
+            on_failure=destinations.SqsDestination(self.dead_letter_queue),
+        )
+        acknowledge(
+            self.function,
+            "AwsSolutions-L1",
+            "Python 3.13 is the newest runtime with a published Powertools for AWS Lambda (Python) v3 layer, "
+            "which the function needs.",
+        )
+        self.event_rules = {kind: self._event_rule(kind, pattern) for kind, pattern in tamper.patterns().items()}
+        self.alarms = self._alarms(shared)
+        acknowledge(
+            self.dead_letter_queue,
+            "AwsSolutions-SQS3",
+            "This queue is itself the dead-letter queue of the tamper watch's EventBridge targets and of the "
+            "function's failed asynchronous invocations; cdk-nag only recognises SQS redrive DLQs.",
+        )
+
+    def _statements(self, shared: SharedResources) -> list[iam.PolicyStatement]:
+        return [
+            iam.PolicyStatement(
+                sid="WriteOwnLogs", actions=list(LOG_ACTIONS), resources=[self.log_group.log_group_arn]
+            ),
+            iam.PolicyStatement(
+                sid="PublishAlarms", actions=list(ALARM_ACTIONS), resources=[shared.alarm_topic.topic_arn]
+            ),
+            iam.PolicyStatement(sid="UseStackKey", actions=list(KEY_ACTIONS), resources=[shared.key.key_arn]),
+            iam.PolicyStatement(
+                sid="ReadMlwardenParameters", actions=list(READ_SWITCH_ACTIONS), resources=[MLWARDEN_PARAMETERS]
+            ),
+            iam.PolicyStatement(
+                sid="SendFailuresToDeadLetterQueue",
+                actions=list(DEAD_LETTER_ACTIONS),
+                resources=[self.dead_letter_queue.queue_arn],
+            ),
+        ]
+
+    def _event_rule(self, kind: str, pattern: dict[str, object]) -> events.CfnRule:
+        # L1 on purpose, as GuardedRule: the pattern from tamper.patterns() goes into the template as computed.
+        name = construct_id(kind)
+        rule = events.CfnRule(
+            self,
+            f"Event{name}",
+            description=f"mlwarden tamper watch: {kind} changes",
+            event_pattern=pattern,
+            state="ENABLED",
+            targets=[
+                events.CfnRule.TargetProperty(
+                    id="TamperWatch",
+                    arn=self.function.function_arn,
+                    retry_policy=events.CfnRule.RetryPolicyProperty(
+                        maximum_retry_attempts=EVENT_RETRY_ATTEMPTS,
+                        maximum_event_age_in_seconds=int(EVENT_MAX_AGE.to_seconds()),
+                    ),
+                    dead_letter_config=events.CfnRule.DeadLetterConfigProperty(arn=self.dead_letter_queue.queue_arn),
+                )
+            ],
+        )
+        self.function.add_permission(
+            f"Event{name}Invoke",
+            principal=iam.ServicePrincipal("events.amazonaws.com"),
+            source_arn=rule.attr_arn,
+        )
+        self.dead_letter_queue.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=f"EventBridge{name}",
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                actions=["sqs:SendMessage"],
+                resources=[self.dead_letter_queue.queue_arn],
+                conditions={"ArnEquals": {"aws:SourceArn": rule.attr_arn}},
+            )
+        )
+        return rule
+
+    def _alarms(self, shared: SharedResources) -> dict[str, cloudwatch.Alarm]:
+        metrics: dict[str, tuple[cloudwatch.IMetric, str]] = {
+            "dead-letters": (
+                self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                    period=ALARM_PERIOD, statistic="Maximum"
+                ),
+                "changes to mlwarden switches or exemption tags failed every retry and wait, unreported, in the "
+                "watch's dead-letter queue; read them, fix the cause, then redrive the queue",
+            ),
+            "errors": (
+                self.function.metric_errors(period=ALARM_PERIOD, statistic="Sum"),
+                "the tamper watch raised an error (Lambda and EventBridge retry, then the dead-letter queue); "
+                "see its log group",
+            ),
+        }
+        alarms = {}
+        for suffix in WATCH_ALARM_SIGNALS:
+            metric, what = metrics[suffix]
+            alarm = cloudwatch.Alarm(
+                self,
+                f"Alarm{construct_id(suffix)}",
+                alarm_name=f"{WATCH_FUNCTION_NAME}-{suffix}",
+                alarm_description=f"mlwarden tamper watch: {what}."[:1024],
+                metric=metric,
+                threshold=ALARM_THRESHOLD,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                evaluation_periods=1,
+                datapoints_to_alarm=1,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+            alarm.add_alarm_action(cloudwatch_actions.SnsAction(shared.alarm_topic))
+            alarms[suffix] = alarm
+        return alarms

@@ -1,0 +1,315 @@
+"""Tamper watch (issue 9 §1.4, §1.5): reading the CloudTrail calls that switch mlwarden off or exempt a
+resource, and the alarm that names who did it. Pure: the SSM read-back is a fake."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from mlwarden import watch
+from mlwarden.core import tamper
+from mlwarden.core.patterns import matches
+from tests.conftest import as_cloudtrail_event, load_event
+
+HANDWRITTEN = "handwritten/"
+MODE_OFF = "cloudtrail-ssm-PutParameter-rule-mode-off-by-assumed-role.json"
+KILL_SWITCH_ON = "cloudtrail-ssm-PutParameter-kill-switch-on-by-iam-user.json"
+DELETE_PARAMETERS = "cloudtrail-ssm-DeleteParameters-mlwarden-mode-and-app-parameter.json"
+TAG_PARAMETER = "cloudtrail-ssm-AddTagsToResource-mode-parameter.json"
+APP_PARAMETER = "cloudtrail-ssm-PutParameter-application-parameter.json"
+DENIED = "cloudtrail-ssm-PutParameter-kill-switch-AccessDenied.json"
+BUCKET_EXEMPT = "cloudtrail-s3-PutBucketTagging-mlwarden-exempt-all.json"
+BUCKET_OTHER_TAGS = "cloudtrail-s3-PutBucketTagging-no-mlwarden-tags.json"
+NOTEBOOK_TAGGED = "cloudtrail-sagemaker-AddTags-mlwarden-exempt-notebook.json"
+NOTEBOOK_CREATED_EXEMPT = "cloudtrail-sagemaker-CreateNotebookInstance-with-mlwarden-exempt-tag.json"
+SECURITY_GROUP = "cloudtrail-ec2-CreateTags-mlwarden-exempt-security-group.json"
+KMS_KEY = "cloudtrail-kms-TagResource-mlwarden-exempt.json"
+IAM_ROLE = "cloudtrail-iam-TagRole-mlwarden-exempt.json"
+LAMBDA_MAP = "cloudtrail-lambda-TagResource-mlwarden-exempt-map.json"
+
+SWITCH_EVENTS = [MODE_OFF, KILL_SWITCH_ON, DELETE_PARAMETERS, TAG_PARAMETER]
+EXEMPTION_EVENTS = [
+    BUCKET_EXEMPT,
+    NOTEBOOK_TAGGED,
+    NOTEBOOK_CREATED_EXEMPT,
+    SECURITY_GROUP,
+    KMS_KEY,
+    IAM_ROLE,
+    LAMBDA_MAP,
+]
+NOW = "2026-11-25T10:00:05Z"
+
+
+def event(name: str, **changes: Any) -> dict[str, Any]:
+    return as_cloudtrail_event(load_event(HANDWRITTEN + name), **changes)
+
+
+class FakeSsm:
+    """get_parameter answers from a dict; a missing name is ParameterNotFound, a code string is that error."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.values = values
+        self.asked: list[str] = []
+
+    def get_parameter(self, Name: str) -> dict[str, Any]:  # noqa: N803 (boto3's casing)
+        self.asked.append(Name)
+        value = self.values.get(Name)
+        if value is None:
+            raise ClientError({"Error": {"Code": "ParameterNotFound", "Message": ""}}, "GetParameter")
+        if isinstance(value, Exception):
+            raise value
+        if isinstance(value, tuple):
+            return {"Parameter": {"Name": Name, "Type": value[0], "Value": value[1]}}
+        return {"Parameter": {"Name": Name, "Type": "String", "Value": value}}
+
+
+# -- patterns -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", SWITCH_EVENTS)
+def test_switch_pattern_catches_every_change_to_an_mlwarden_parameter(name: str) -> None:
+    delivered = event(name)
+    assert matches(tamper.switch_pattern(), delivered)
+    assert not matches(tamper.exemption_pattern(), delivered)
+    assert tamper.kind_of(delivered) == tamper.KIND_SWITCH
+
+
+@pytest.mark.parametrize("name", EXEMPTION_EVENTS + [BUCKET_OTHER_TAGS])
+def test_exemption_pattern_catches_the_tagging_calls_of_every_service_a_rule_reads_tags_from(name: str) -> None:
+    delivered = event(name)
+    assert matches(tamper.exemption_pattern(), delivered)
+    assert not matches(tamper.switch_pattern(), delivered)
+    assert tamper.kind_of(delivered) == tamper.KIND_EXEMPTION
+
+
+def test_attack_failed_switch_attempt_and_other_parameters_do_not_reach_the_watch() -> None:
+    for name in (APP_PARAMETER, DENIED):
+        assert not any(matches(p, event(name)) for p in tamper.patterns().values()), name
+
+
+def test_patterns_use_no_wildcard_and_fit_eventbridge_size_limit() -> None:
+    for kind, pattern in tamper.patterns().items():
+        text = json.dumps(pattern)
+        assert '"wildcard"' not in text, kind
+        assert len(text) <= 2048, (kind, len(text))
+
+
+def test_moto_matcher_agrees_for_the_local_demo() -> None:
+    from moto.events.models import EventPattern
+
+    for name in SWITCH_EVENTS + EXEMPTION_EVENTS + [APP_PARAMETER, DENIED]:
+        delivered = event(name)
+        for kind, pattern in tamper.patterns().items():
+            ours = matches(pattern, delivered)
+            assert EventPattern.load(json.dumps(pattern)).matches_event(delivered) == ours, (name, kind)
+
+
+# -- switches ---------------------------------------------------------------------------------------------
+def test_attack_rule_switched_off_silently_is_reported_naming_role_and_session() -> None:
+    # Given an assumed-role session "alice" of PlatformOps set the IAM admin rule's mode (value hidden)
+    ssm = FakeSsm({"/mlwarden/rules/iam-admin-policy-attached/mode": "off"})
+    # When the watch reads the event
+    kind, (report,) = watch.reports_for(event(MODE_OFF), ssm, NOW)
+    # Then it read the value back and names the role, the session and the call
+    assert kind == tamper.KIND_SWITCH and ssm.asked == ["/mlwarden/rules/iam-admin-policy-attached/mode"]
+    # (the ARN does not fit in 100 characters with the parameter: the account is left to the body)
+    assert (
+        report.subject() == "[mlwarden] /mlwarden/rules/iam-admin-policy-attached/mode set to off by role/PlatformOps"
+    )
+    body = json.loads(report.message())
+    assert body["kind"] == "switch"
+    assert body["parameter"] == "/mlwarden/rules/iam-admin-policy-attached/mode"
+    assert body["value"] == "off"
+    assert body["caller_arn"] == "arn:aws:sts::123456789012:assumed-role/PlatformOps/alice"
+    assert body["role_arn"] == "arn:aws:iam::123456789012:role/PlatformOps"
+    assert body["session_name"] == "alice"
+    assert body["source_ip"] == "203.0.113.7"
+    assert body["user_agent"].startswith("aws-cli/2.15.0")
+    assert body["event_time"] == "2026-11-25T10:00:00Z"
+    assert body["event_id"] == load_event(HANDWRITTEN + MODE_OFF)["eventID"]
+    assert "neither alerts nor remediates" in body["summary"]
+    assert "session name 'alice' is chosen by the caller" in body["summary"]
+    assert "HIDDEN" not in report.message()
+
+
+def test_attack_kill_switch_pulled_by_a_user_is_reported() -> None:
+    ssm = FakeSsm({"/mlwarden/kill-switch": "on"})
+    _, (report,) = watch.reports_for(event(KILL_SWITCH_ON), ssm, NOW)
+    assert report.subject() == "[mlwarden] /mlwarden/kill-switch set to on by arn:aws:iam::123456789012:user/mallory"
+    body = report.body()
+    assert body["role_arn"] == "" and body["session_name"] == ""
+    assert "every remediation is stopped" in body["summary"]
+
+
+def test_attack_mode_parameter_deleted_in_a_batch_is_reported_alone() -> None:
+    # DeleteParameters named an application parameter too: only the mlwarden one is reported
+    _, reports = watch.reports_for(event(DELETE_PARAMETERS), FakeSsm({}), NOW)
+    assert [r.target for r in reports] == ["/mlwarden/rules/s3-bucket-kms-encryption/mode"]
+    (report,) = reports
+    assert report.subject().startswith("[mlwarden] /mlwarden/rules/s3-bucket-kms-encryption/mode deleted by ")
+    assert report.value is None
+    assert "falls back to its deploy-time default" in report.value_note
+
+
+def test_switch_tags_changed_are_reported_with_the_tags() -> None:
+    _, (report,) = watch.reports_for(event(TAG_PARAMETER), FakeSsm({}), NOW)
+    assert report.tags == {"mlwarden:allow-remediation": "true"}
+    assert "tagged" in report.subject()
+
+
+def test_unreadable_or_secret_value_still_alerts() -> None:
+    name = "/mlwarden/kill-switch"
+    denied = ClientError({"Error": {"Code": "AccessDeniedException", "Message": ""}}, "GetParameter")
+    _, (report,) = watch.reports_for(event(KILL_SWITCH_ON), FakeSsm({name: denied}), NOW)
+    assert report.value is None and "AccessDeniedException" in report.value_note
+    _, (report,) = watch.reports_for(event(KILL_SWITCH_ON), FakeSsm({name: ("SecureString", "AQICAH...")}), NOW)
+    assert report.value is None and "SecureString" in report.value_note
+
+
+def test_throttled_read_back_is_retried_not_reported_half() -> None:
+    throttled = ClientError({"Error": {"Code": "ThrottlingException", "Message": ""}}, "GetParameter")
+    with pytest.raises(ClientError):
+        watch.reports_for(event(KILL_SWITCH_ON), FakeSsm({"/mlwarden/kill-switch": throttled}), NOW)
+
+
+def test_attack_session_named_like_mlwarden_is_still_reported() -> None:
+    # The rules' loop guard skips sessions named "mlwarden-*"; the watch has no such exclusion
+    name = "arn:aws:sts::123456789012:assumed-role/PlatformOps/mlwarden-iam-admin-policy-attached"
+    delivered = event(MODE_OFF, userIdentity__arn=name)
+    assert matches(tamper.switch_pattern(), delivered)
+    _, (report,) = watch.reports_for(delivered, FakeSsm({}), NOW)
+    assert report.caller.session_name == "mlwarden-iam-admin-policy-attached"
+    assert report.subject().endswith("by role/PlatformOps")
+
+
+def test_federated_user_is_named_by_the_iam_user_that_issued_the_session() -> None:
+    identity = {
+        "type": "FederatedUser",
+        "arn": "arn:aws:sts::123456789012:federated-user/admin",
+        "accountId": "123456789012",
+        "sessionContext": {
+            "sessionIssuer": {"type": "IAMUser", "arn": "arn:aws:iam::123456789012:user/mallory"},
+        },
+    }
+    _, (report,) = watch.reports_for(event(KILL_SWITCH_ON, userIdentity=identity), FakeSsm({}), NOW)
+    body = report.body()
+    assert body["issuer_arn"] == "arn:aws:iam::123456789012:user/mallory" and body["role_arn"] == ""
+    assert body["session_name"] == "admin"
+    assert report.subject().endswith("by arn:aws:iam::123456789012:user/mallory")
+
+
+# -- exemptions -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("name", "resource", "tags"),
+    [
+        (
+            BUCKET_EXEMPT,
+            "ml-training-data",
+            {"mlwarden:exempt": "all", "mlwarden:exempt-reason": "needed for the demo"},
+        ),
+        (
+            NOTEBOOK_TAGGED,
+            "arn:aws:sagemaker:us-east-1:123456789012:notebook-instance/examplenotebook",
+            {
+                "mlwarden:exempt": "sagemaker-notebook-direct-internet+sagemaker-notebook-root-access",
+                "mlwarden:exempt-until": "2099-01-01",
+            },
+        ),
+        (
+            NOTEBOOK_CREATED_EXEMPT,
+            "arn:aws:sagemaker:us-east-1:123456789012:notebook-instance/exemptnotebook",
+            {"mlwarden:exempt": "all"},
+        ),
+        (SECURITY_GROUP, "sg-0123456789abcdef0", {"mlwarden:exempt": "ec2-security-group-open-ingress"}),
+        (
+            KMS_KEY,
+            "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            {"mlwarden:exempt": "kms-key-rotation+kms-key-deletion"},
+        ),
+        (
+            IAM_ROLE,
+            "sagemaker-execution",
+            {"mlwarden:exempt": "iam-admin-policy-attached", "mlwarden:exempt-reason": "temporary"},
+        ),
+        (
+            LAMBDA_MAP,
+            "arn:aws:lambda:us-east-1:123456789012:function:inference-preprocess",
+            {"mlwarden:exempt": "inspector-critical-finding"},
+        ),
+    ],
+)
+def test_attack_resource_exempted_by_tag_is_reported_whatever_the_tag_shape(name, resource, tags) -> None:
+    kind, (report,) = watch.reports_for(event(name), FakeSsm({}), NOW)
+    assert kind == tamper.KIND_EXEMPTION
+    assert report.target == resource
+    assert report.tags == tags
+    assert report.value == tags["mlwarden:exempt"]
+    body = report.body()
+    assert body["resource"] == resource and body["kind"] == "exemption"
+    assert report.subject().startswith(f"[mlwarden] mlwarden:exempt={tags['mlwarden:exempt'][:33]}")
+    assert len(report.subject()) <= 100
+
+
+def test_tag_change_without_mlwarden_keys_reports_nothing() -> None:
+    ssm = FakeSsm({})
+    assert watch.reports_for(event(BUCKET_OTHER_TAGS), ssm, NOW) == (tamper.KIND_EXEMPTION, [])
+    assert ssm.asked == []
+
+
+def test_exemption_tags_found_in_every_service_shape() -> None:
+    shapes = [
+        {"Tagging": {"TagSet": {"Tag": {"Key": "mlwarden:exempt", "Value": "all"}}}},  # S3, one tag
+        {"tagSet": {"items": [{"key": "mlwarden:exempt", "value": "all"}]}},  # EC2 CreateTags
+        {
+            "tagSpecificationSet": {
+                "items": [{"resourceType": "security-group", "tags": [{"key": "mlwarden:exempt", "value": "all"}]}]
+            }
+        },  # noqa: E501
+        {"tagsList": [{"key": "mlwarden:exempt", "value": "all"}]},  # CloudTrail AddTags
+        {"tags": [{"TagKey": "mlwarden:exempt", "TagValue": "all"}]},
+        {"tags": {"mlwarden:exempt": "all"}},  # maps
+        {"Tags": [{"Key": "MLWARDEN:EXEMPT", "Value": "all"}]},  # case is no escape
+    ]
+    for shape in shapes:
+        assert list(tamper.exemption_tags(shape).values()) == ["all"], shape
+    assert tamper.exemption_tags({"tags": [{"key": "mlwarden:quarantined", "value": "x"}]}) == {}
+
+
+# -- hostile values ---------------------------------------------------------------------------------------
+def test_attack_control_characters_in_caller_values_are_stripped_from_subject_and_body() -> None:
+    hostile = "evil\n[mlwarden] all clear\r\x1b[2J\u202e\u2028"
+    delivered = event(
+        IAM_ROLE,
+        userAgent=hostile,
+        userIdentity__arn=f"arn:aws:iam::123456789012:user/{hostile}",
+        requestParameters__tags=[{"key": "mlwarden:exempt", "value": hostile}],
+    )
+    _, (report,) = watch.reports_for(delivered, FakeSsm({}), NOW)
+    subject = report.subject()
+    assert all(32 <= ord(ch) < 127 for ch in subject) and len(subject) <= 100
+    message = report.message()
+    body = json.loads(message)
+    for value in (body["user_agent"], body["caller_arn"], body["tags"]["mlwarden:exempt"], body["summary"]):
+        assert not any(ch in value for ch in "\n\r\x1b\u202e\u2028"), value
+    assert body["user_agent"] == "evil[mlwarden] all clear[2J"
+
+
+def test_attack_braces_in_tag_values_are_text_not_templates() -> None:
+    delivered = event(IAM_ROLE, requestParameters__tags=[{"key": "mlwarden:exempt", "value": "{target}{0}{x"}])
+    _, (report,) = watch.reports_for(delivered, FakeSsm({}), NOW)
+    assert report.subject() == "[mlwarden] mlwarden:exempt={target}{0}{x set on sagemaker-execution by user/mallory"
+    assert "{target}{0}{x" in report.summary()
+
+
+def test_long_values_are_capped() -> None:
+    delivered = event(IAM_ROLE, requestParameters__tags=[{"key": "mlwarden:exempt", "value": "a" * 5000}])
+    _, (report,) = watch.reports_for(delivered, FakeSsm({}), NOW)
+    assert len(report.tags["mlwarden:exempt"]) <= 256
+    assert len(report.subject()) <= 100
+
+
+def test_unknown_or_malformed_input_is_no_report() -> None:
+    assert watch.reports_for({"source": "aws.ssm", "detail-type": "x", "detail": {}}, FakeSsm({}), NOW) == (None, [])
+    weird = event(MODE_OFF, requestParameters="not an object", userIdentity=["x"])
+    assert watch.reports_for(weird, FakeSsm({}), NOW) == (tamper.KIND_SWITCH, [])
