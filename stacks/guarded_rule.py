@@ -91,6 +91,9 @@ CONFIG_ENGINE_ACTIONS: tuple[str, ...] = ("config:PutEvaluations", "config:GetRe
 # Added when cdk.json securityHub is true: import verdicts as findings of this account's default product.
 SECURITY_HUB_ACTIONS: tuple[str, ...] = ("securityhub:BatchImportFindings",)
 
+# S3 actions on wildcard bucket / object ARNs are allowed only on buckets of the deployment's own account.
+S3_RESOURCE_ACCOUNT = "s3:ResourceAccount"
+
 # Alarms: one per rule per signal, evaluated over one 5-minute period, raised at the first occurrence.
 ALARM_PERIOD = Duration.minutes(5)
 ALARM_THRESHOLD = 1
@@ -292,12 +295,8 @@ class GuardedRule(Construct):
         spec = self.spec
         statements = []
         if self.granted.scoped:
-            statements.append(
-                iam.PolicyStatement(
-                    sid="RuleActions",
-                    actions=list(self.granted.scoped),
-                    resources=[_fill(resource) for resource in spec.permissions.resources],
-                )
+            statements += _account_bound_statements(
+                "RuleActions", self.granted.scoped, list(spec.permissions.resources)
             )
         if self.granted.unscoped:
             statements.append(
@@ -493,3 +492,33 @@ class GuardedRule(Construct):
 
 def _fill(resource: str) -> str:
     return resource.format(**_AWS_PLACEHOLDERS)
+
+
+def _any_accounts_bucket(resource: str) -> bool:
+    """Whether a spec resource template matches buckets (or their objects) that other accounts may own."""
+    if resource == "*":
+        return True
+    prefix = "arn:{partition}:s3:::"
+    return resource.startswith(prefix) and "*" in resource.removeprefix(prefix).split("/")[0]
+
+
+def _account_bound_statements(sid: str, actions: tuple[str, ...], resources: list[str]) -> list[iam.PolicyStatement]:
+    """``actions`` on ``resources``; where the resources match any account's buckets, the S3 actions only on
+    buckets this account owns (``s3:ResourceAccount``): a wildcard bucket ARN names every account's buckets,
+    and another account's bucket policy may well allow this role in."""
+    filled = [_fill(resource) for resource in resources]
+    s3_actions = [a for a in actions if a.startswith("s3:")]
+    if not (s3_actions and any(_any_accounts_bucket(resource) for resource in resources)):
+        return [iam.PolicyStatement(sid=sid, actions=list(actions), resources=filled)]
+    statements = [
+        iam.PolicyStatement(
+            sid=sid,
+            actions=s3_actions,
+            resources=filled,
+            conditions={"StringEquals": {S3_RESOURCE_ACCOUNT: Aws.ACCOUNT_ID}},
+        )
+    ]
+    others = [a for a in actions if not a.startswith("s3:")]
+    if others:
+        statements.append(iam.PolicyStatement(sid=f"{sid}NotS3", actions=others, resources=filled))
+    return statements

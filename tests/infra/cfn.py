@@ -222,6 +222,11 @@ def _applies(statement: Mapping[str, Any], action: str, principal: Mapping[str, 
         ((kind, name),) = principal.items()
         if name not in [render(p) for p in as_list(who.get(kind, []))]:
             return False
+    return conditions_hold(statement, request)
+
+
+def conditions_hold(statement: Mapping[str, Any], request: Request) -> bool:
+    """Whether every condition of ``statement`` holds for ``request`` (no condition: it always applies)."""
     return all(
         _condition_holds(operator, key, expected, request)
         for operator, keys in statement.get("Condition", {}).items()
