@@ -8,9 +8,11 @@ plus ``ENGINE_ACTIONS``; nothing else can add to it (see ``GuardedRule._function
 
 from __future__ import annotations
 
+import string
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from aws_cdk import Aws, Duration, RemovalPolicy, Tags
+from aws_cdk import Aws, Duration, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_config as config
@@ -36,7 +38,7 @@ from mlwarden.core.settings import (
     SettingsError,
     mode_parameter_name,
 )
-from mlwarden.core.spec import RuleSpec
+from mlwarden.core.spec import STACK_RESOURCES, RuleSpec
 from stacks.nag import acknowledge
 
 HANDLER = "mlwarden.handler.handler"
@@ -238,7 +240,7 @@ class GuardedRule(Construct):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             inline_policies={"mlwarden-rule": iam.PolicyDocument(statements=self._statements(shared))},
         )
-        self._acknowledge_role_wildcards()
+        self._acknowledge_role_wildcards(shared)
 
         quarantine = None
         if QUARANTINE_FEATURE in features and settings.macie_quarantine and shared.quarantine_bucket:
@@ -294,10 +296,10 @@ class GuardedRule(Construct):
     def _statements(self, shared: SharedResources) -> list[iam.PolicyStatement]:
         spec = self.spec
         statements = []
-        if self.granted.scoped:
-            statements += _account_bound_statements(
-                "RuleActions", self.granted.scoped, list(spec.permissions.resources)
-            )
+        placeholders = self._placeholders(shared, _AWS_PLACEHOLDERS, lambda value: value)
+        for sid, actions, templates in self._scoped_groups():
+            resources = [_fill(template, placeholders, spec.id) for template in templates]
+            statements += _account_bound_statements(sid, actions, templates, resources)
         if self.granted.unscoped:
             statements.append(
                 iam.PolicyStatement(
@@ -348,15 +350,40 @@ class GuardedRule(Construct):
             )
         return statements
 
-    def _acknowledge_role_wildcards(self) -> None:
+    def _scoped_groups(self) -> list[tuple[str, tuple[str, ...], tuple[str, ...]]]:
+        """(sid, actions, resource templates) of the granted resource-level actions: the spec's resources, then
+        one group per narrower resource set of ``Permissions.action_resources``."""
+        perms = self.spec.permissions
+        groups: dict[tuple[str, ...], list[str]] = {}
+        for action in self.granted.scoped:
+            groups.setdefault(perms.resources_of(action), []).append(action)
+        out = []
+        if perms.resources in groups:
+            out.append(("RuleActions", tuple(groups.pop(perms.resources)), perms.resources))
+        for index, (resources, actions) in enumerate(groups.items(), start=1):
+            out.append((f"RuleActionsOnNarrowerResources{index}", tuple(actions), resources))
+        return out
+
+    def _placeholders(
+        self, shared: SharedResources, base: dict[str, str], render: Callable[[str], str]
+    ) -> dict[str, str | None]:
+        """What a spec's resource templates may name: pseudo parameters and the stack's own resources
+        (``STACK_RESOURCES``; None where this deployment does not create the resource)."""
+        bucket = shared.quarantine_bucket
+        stack_resources = {"quarantine_bucket": render(bucket.bucket_name) if bucket is not None else None}
+        assert set(stack_resources) == set(STACK_RESOURCES), "a stack resource a spec may name is not filled in"
+        return {**base, **stack_resources}
+
+    def _acknowledge_role_wildcards(self, shared: SharedResources) -> None:
         """One acknowledgement per wildcard resource the role holds, with the reason it cannot be narrower."""
         spec = self.spec
         reasons: dict[str, list[str]] = {}
-        if self.granted.scoped:
-            for resource in spec.permissions.resources:
+        placeholders = self._placeholders(shared, _NAG_PLACEHOLDERS, self._nag_reference)
+        for _, actions, resources in self._scoped_groups():
+            for resource in resources:
                 if "*" in resource:
-                    reasons.setdefault(resource.format(**_NAG_PLACEHOLDERS), []).append(
-                        f"{', '.join(self.granted.scoped)} act on whichever {spec.resource_type} an event, "
+                    reasons.setdefault(_fill(resource, placeholders, spec.id), []).append(
+                        f"{', '.join(actions)} act on whichever {spec.resource_type} an event, "
                         "a Config evaluation or a scan names, known only at run time"
                     )
         if self.granted.unscoped:
@@ -370,6 +397,13 @@ class GuardedRule(Construct):
             )
         for resource, why in reasons.items():
             acknowledge(self.role, f"AwsSolutions-IAM5[Resource::{resource}]", f"{spec.id}: " + "; ".join(why) + ".")
+
+    def _nag_reference(self, token: str) -> str:
+        """How cdk-nag prints a reference to a resource of the stack inside an ARN: ``<LogicalId>``."""
+        resolved = Stack.of(self).resolve(token)
+        if isinstance(resolved, dict) and set(resolved) == {"Ref"}:
+            return f"<{resolved['Ref']}>"
+        raise ValueError(f"cannot name {resolved!r} in a cdk-nag finding id")
 
     # -- function and triggers ------------------------------------------------------------------------
     def _function(self, shared: SharedResources, environment: dict[str, str]) -> lambda_.Function:
@@ -490,8 +524,14 @@ class GuardedRule(Construct):
         return rule
 
 
-def _fill(resource: str) -> str:
-    return resource.format(**_AWS_PLACEHOLDERS)
+def _fill(resource: str, placeholders: Mapping[str, str | None], rule_id: str) -> str:
+    names = {name for _, name, _, _ in string.Formatter().parse(resource) if name}
+    missing = sorted(name for name in names if placeholders.get(name) is None)
+    if missing:
+        raise SettingsError(
+            f"{rule_id}: an action is granted on {resource}, but this deployment has no {', '.join(missing)}"
+        )
+    return resource.format(**placeholders)
 
 
 def _any_accounts_bucket(resource: str) -> bool:
@@ -502,13 +542,14 @@ def _any_accounts_bucket(resource: str) -> bool:
     return resource.startswith(prefix) and "*" in resource.removeprefix(prefix).split("/")[0]
 
 
-def _account_bound_statements(sid: str, actions: tuple[str, ...], resources: list[str]) -> list[iam.PolicyStatement]:
-    """``actions`` on ``resources``; where the resources match any account's buckets, the S3 actions only on
-    buckets this account owns (``s3:ResourceAccount``): a wildcard bucket ARN names every account's buckets,
-    and another account's bucket policy may well allow this role in."""
-    filled = [_fill(resource) for resource in resources]
+def _account_bound_statements(
+    sid: str, actions: tuple[str, ...], templates: tuple[str, ...], filled: list[str]
+) -> list[iam.PolicyStatement]:
+    """``actions`` on the resources (``templates`` as filled in); where they match any account's buckets, the
+    S3 actions only on buckets this account owns (``s3:ResourceAccount``): a wildcard bucket ARN names every
+    account's buckets, and another account's bucket policy may well allow this role in."""
     s3_actions = [a for a in actions if a.startswith("s3:")]
-    if not (s3_actions and any(_any_accounts_bucket(resource) for resource in resources)):
+    if not (s3_actions and any(_any_accounts_bucket(template) for template in templates)):
         return [iam.PolicyStatement(sid=sid, actions=list(actions), resources=filled)]
     statements = [
         iam.PolicyStatement(

@@ -60,8 +60,8 @@ def test_feature_actions_are_granted_only_when_the_feature_is_on(default: Synth,
 @pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.id)
 def test_spec_actions_are_granted_only_on_the_spec_resources(full: Synth, spec) -> None:
     grants = full.grants(spec.id)
-    scoped = {fill(resource) for resource in spec.permissions.resources}
     for action in set(spec.permissions.all_actions()) & set(grants):
+        scoped = {fill(resource, **full.stack_resources()) for resource in spec.permissions.resources_of(action)}
         expected = {"*"} if action in spec.permissions.unscoped else scoped
         assert grants[action] == expected, action
 
@@ -168,3 +168,15 @@ def test_attack_s3_reads_reach_other_accounts_buckets(full: Synth, spec) -> None
     for action, statement in reads:
         assert not conditions_hold(statement, {"s3:ResourceAccount": OTHER_ACCOUNT}), action
         assert conditions_hold(statement, {"s3:ResourceAccount": ACCOUNT}), action
+
+
+def test_attack_macie_quarantine_writes_objects_into_any_bucket(full: Synth) -> None:
+    # Given macieQuarantine on: the move copies the object into the stack's quarantine bucket
+    quarantine = full.output_ref("QuarantineBucketName")
+    grants = full.grants("macie-sensitive-data")
+    # Then the role may create objects in the quarantine bucket only: not overwrite (or plant) objects in
+    # any other bucket of the account
+    assert grants["s3:PutObject"] == {f"arn:aws:s3:::<ref:{quarantine}>/*"}
+    # while the object being moved is still read and deleted wherever Macie found it (in this account)
+    for action in ("s3:GetObject", "s3:GetObjectVersion", "s3:DeleteObject"):
+        assert grants[action] == {"arn:aws:s3:::*"}, action

@@ -99,6 +99,9 @@ class MacieSensitiveData(Rule):
                     ("s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject"),
                 ),
             ),
+            # The move writes into the quarantine bucket only; the object it moves is read and deleted
+            # wherever Macie found it.
+            action_resources=(("s3:PutObject", ("arn:{partition}:s3:::{quarantine_bucket}/*",)),),
         ),
         findings=(
             FindingTrigger(source="aws.macie", detail_type="Macie Finding", type_prefixes=("SensitiveData:S3Object/",)),
