@@ -33,10 +33,10 @@ from mlwarden.core.patterns import event_patterns
 from mlwarden.core.settings import (
     ALLOW_REMEDIATION_TAG,
     RuleSettings,
-    RuntimeSettings,
     Settings,
     SettingsError,
     mode_parameter_name,
+    runtime_settings_for,
 )
 from mlwarden.core.spec import STACK_RESOURCES, RuleSpec
 from stacks.nag import acknowledge
@@ -59,10 +59,6 @@ POWERTOOLS_ENV = {
     "POWERTOOLS_METRICS_NAMESPACE": "mlwarden",
     "POWERTOOLS_LOG_LEVEL": "INFO",
 }
-
-# Tag on the mode parameter: the CLI's ``toggle`` refuses ``remediate`` when it is "false".
-# The spec feature whose rule receives the quarantine bucket's name.
-QUARANTINE_FEATURE = "macie_quarantine"
 
 # What every rule function needs besides its spec's actions; each is granted on the stack's own resources.
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")  # its own log group
@@ -204,7 +200,6 @@ class GuardedRule(Construct):
         self.spec = spec
         self.rule_settings = rule_settings
         settings = shared.settings
-        features = dict(spec.permissions.features)
 
         self.dead_letter_queue = sqs.Queue(
             self,
@@ -242,25 +237,13 @@ class GuardedRule(Construct):
         )
         self._acknowledge_role_wildcards(shared)
 
-        quarantine = None
-        if QUARANTINE_FEATURE in features and settings.macie_quarantine and shared.quarantine_bucket:
-            quarantine = shared.quarantine_bucket.bucket_name
-        environment = RuntimeSettings(
-            rule_id=spec.id,
-            default_mode=rule_settings.mode,
-            allow_remediation=rule_settings.allow_remediation,
+        environment = runtime_settings_for(
+            spec,
+            settings,
             topic_arn=shared.topic.topic_arn,
-            kms_key_arn=settings.kms_key_arn,
-            quarantine_bucket=quarantine,
-            options=settings.options_json(spec),
-            exemptions=settings.exemptions_json(spec.id),
+            quarantine_bucket=shared.quarantine_bucket.bucket_name if shared.quarantine_bucket else None,
             idempotency_table=shared.idempotency_table.table_name,
             audit_table=shared.audit_table.table_name,
-            audit_ttl_days=settings.audit_retention_days,
-            dedup_seconds=settings.dedup_window_seconds,
-            max_remediations_per_hour=settings.max_remediations_per_hour,
-            security_hub=settings.security_hub,
-            chatbot=settings.chatbot,
         ).to_env()
         environment.update(POWERTOOLS_ENV)
         self.function = self._function(shared, environment)
