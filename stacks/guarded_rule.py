@@ -8,9 +8,11 @@ plus ``ENGINE_ACTIONS``; nothing else can add to it (see ``GuardedRule._function
 
 from __future__ import annotations
 
+import string
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from aws_cdk import Aws, Duration, RemovalPolicy, Tags
+from aws_cdk import Aws, Duration, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_config as config
@@ -31,12 +33,12 @@ from mlwarden.core.patterns import Deployment, event_patterns
 from mlwarden.core.settings import (
     ALLOW_REMEDIATION_TAG,
     RuleSettings,
-    RuntimeSettings,
     Settings,
     SettingsError,
     mode_parameter_name,
+    runtime_settings_for,
 )
-from mlwarden.core.spec import RuleSpec
+from mlwarden.core.spec import STACK_RESOURCES, RuleSpec
 from stacks.nag import acknowledge
 
 HANDLER = "mlwarden.handler.handler"
@@ -57,10 +59,6 @@ POWERTOOLS_ENV = {
     "POWERTOOLS_METRICS_NAMESPACE": "mlwarden",
     "POWERTOOLS_LOG_LEVEL": "INFO",
 }
-
-# Tag on the mode parameter: the CLI's ``toggle`` refuses ``remediate`` when it is "false".
-# The spec feature whose rule receives the quarantine bucket's name.
-QUARANTINE_FEATURE = "macie_quarantine"
 
 # What every rule function needs besides its spec's actions; each is granted on the stack's own resources.
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")  # its own log group
@@ -90,6 +88,9 @@ ENGINE_ACTIONS: tuple[str, ...] = tuple(
 CONFIG_ENGINE_ACTIONS: tuple[str, ...] = ("config:PutEvaluations", "config:GetResourceConfigHistory")
 # Added when cdk.json securityHub is true: import verdicts as findings of this account's default product.
 SECURITY_HUB_ACTIONS: tuple[str, ...] = ("securityhub:BatchImportFindings",)
+
+# S3 actions on wildcard bucket / object ARNs are allowed only on buckets of the deployment's own account.
+S3_RESOURCE_ACCOUNT = "s3:ResourceAccount"
 
 # Alarms: one per rule per signal, evaluated over one 5-minute period, raised at the first occurrence.
 ALARM_PERIOD = Duration.minutes(5)
@@ -199,7 +200,6 @@ class GuardedRule(Construct):
         self.spec = spec
         self.rule_settings = rule_settings
         settings = shared.settings
-        features = dict(spec.permissions.features)
 
         self.dead_letter_queue = sqs.Queue(
             self,
@@ -235,30 +235,17 @@ class GuardedRule(Construct):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             inline_policies={"mlwarden-rule": iam.PolicyDocument(statements=self._statements(shared))},
         )
-        self._acknowledge_role_wildcards()
+        self._acknowledge_role_wildcards(shared)
 
-        quarantine = None
-        if QUARANTINE_FEATURE in features and settings.macie_quarantine and shared.quarantine_bucket:
-            quarantine = shared.quarantine_bucket.bucket_name
-        environment = RuntimeSettings(
-            rule_id=spec.id,
-            default_mode=rule_settings.mode,
-            allow_remediation=rule_settings.allow_remediation,
+        environment = runtime_settings_for(
+            spec,
+            settings,
             topic_arn=shared.topic.topic_arn,
-            kms_key_arn=settings.kms_key_arn,
-            quarantine_bucket=quarantine,
-            options=settings.options_json(spec),
-            exemptions=settings.exemptions_json(spec.id),
+            quarantine_bucket=shared.quarantine_bucket.bucket_name if shared.quarantine_bucket else None,
             idempotency_table=shared.idempotency_table.table_name,
             audit_table=shared.audit_table.table_name,
-            audit_ttl_days=settings.audit_retention_days,
-            dedup_seconds=settings.dedup_window_seconds,
-            max_remediations_per_hour=settings.max_remediations_per_hour,
-            security_hub=settings.security_hub,
-            chatbot=settings.chatbot,
             own_role_arn=self.role.role_arn,
             account=Aws.ACCOUNT_ID,
-            max_exemption_days=settings.max_exemption_days,
         ).to_env()
         environment.update(POWERTOOLS_ENV)
         self.function = self._function(shared, environment)
@@ -298,14 +285,10 @@ class GuardedRule(Construct):
     def _statements(self, shared: SharedResources) -> list[iam.PolicyStatement]:
         spec = self.spec
         statements = []
-        if self.granted.scoped:
-            statements.append(
-                iam.PolicyStatement(
-                    sid="RuleActions",
-                    actions=list(self.granted.scoped),
-                    resources=[_fill(resource) for resource in spec.permissions.resources],
-                )
-            )
+        placeholders = self._placeholders(shared, _AWS_PLACEHOLDERS, lambda value: value)
+        for sid, actions, templates in self._scoped_groups():
+            resources = [_fill(template, placeholders, spec.id) for template in templates]
+            statements += _account_bound_statements(sid, actions, templates, resources)
         if self.granted.unscoped:
             statements.append(
                 iam.PolicyStatement(
@@ -356,15 +339,40 @@ class GuardedRule(Construct):
             )
         return statements
 
-    def _acknowledge_role_wildcards(self) -> None:
+    def _scoped_groups(self) -> list[tuple[str, tuple[str, ...], tuple[str, ...]]]:
+        """(sid, actions, resource templates) of the granted resource-level actions: the spec's resources, then
+        one group per narrower resource set of ``Permissions.action_resources``."""
+        perms = self.spec.permissions
+        groups: dict[tuple[str, ...], list[str]] = {}
+        for action in self.granted.scoped:
+            groups.setdefault(perms.resources_of(action), []).append(action)
+        out = []
+        if perms.resources in groups:
+            out.append(("RuleActions", tuple(groups.pop(perms.resources)), perms.resources))
+        for index, (resources, actions) in enumerate(groups.items(), start=1):
+            out.append((f"RuleActionsOnNarrowerResources{index}", tuple(actions), resources))
+        return out
+
+    def _placeholders(
+        self, shared: SharedResources, base: dict[str, str], render: Callable[[str], str]
+    ) -> dict[str, str | None]:
+        """What a spec's resource templates may name: pseudo parameters and the stack's own resources
+        (``STACK_RESOURCES``; None where this deployment does not create the resource)."""
+        bucket = shared.quarantine_bucket
+        stack_resources = {"quarantine_bucket": render(bucket.bucket_name) if bucket is not None else None}
+        assert set(stack_resources) == set(STACK_RESOURCES), "a stack resource a spec may name is not filled in"
+        return {**base, **stack_resources}
+
+    def _acknowledge_role_wildcards(self, shared: SharedResources) -> None:
         """One acknowledgement per wildcard resource the role holds, with the reason it cannot be narrower."""
         spec = self.spec
         reasons: dict[str, list[str]] = {}
-        if self.granted.scoped:
-            for resource in spec.permissions.resources:
+        placeholders = self._placeholders(shared, _NAG_PLACEHOLDERS, self._nag_reference)
+        for _, actions, resources in self._scoped_groups():
+            for resource in resources:
                 if "*" in resource:
-                    reasons.setdefault(resource.format(**_NAG_PLACEHOLDERS), []).append(
-                        f"{', '.join(self.granted.scoped)} act on whichever {spec.resource_type} an event, "
+                    reasons.setdefault(_fill(resource, placeholders, spec.id), []).append(
+                        f"{', '.join(actions)} act on whichever {spec.resource_type} an event, "
                         "a Config evaluation or a scan names, known only at run time"
                     )
         if self.granted.unscoped:
@@ -378,6 +386,13 @@ class GuardedRule(Construct):
             )
         for resource, why in reasons.items():
             acknowledge(self.role, f"AwsSolutions-IAM5[Resource::{resource}]", f"{spec.id}: " + "; ".join(why) + ".")
+
+    def _nag_reference(self, token: str) -> str:
+        """How cdk-nag prints a reference to a resource of the stack inside an ARN: ``<LogicalId>``."""
+        resolved = Stack.of(self).resolve(token)
+        if isinstance(resolved, dict) and set(resolved) == {"Ref"}:
+            return f"<{resolved['Ref']}>"
+        raise ValueError(f"cannot name {resolved!r} in a cdk-nag finding id")
 
     # -- function and triggers ------------------------------------------------------------------------
     def _function(self, shared: SharedResources, environment: dict[str, str]) -> lambda_.Function:
@@ -498,5 +513,42 @@ class GuardedRule(Construct):
         return rule
 
 
-def _fill(resource: str) -> str:
-    return resource.format(**_AWS_PLACEHOLDERS)
+def _fill(resource: str, placeholders: Mapping[str, str | None], rule_id: str) -> str:
+    names = {name for _, name, _, _ in string.Formatter().parse(resource) if name}
+    missing = sorted(name for name in names if placeholders.get(name) is None)
+    if missing:
+        raise SettingsError(
+            f"{rule_id}: an action is granted on {resource}, but this deployment has no {', '.join(missing)}"
+        )
+    return resource.format(**placeholders)
+
+
+def _any_accounts_bucket(resource: str) -> bool:
+    """Whether a spec resource template matches buckets (or their objects) that other accounts may own."""
+    if resource == "*":
+        return True
+    prefix = "arn:{partition}:s3:::"
+    return resource.startswith(prefix) and "*" in resource.removeprefix(prefix).split("/")[0]
+
+
+def _account_bound_statements(
+    sid: str, actions: tuple[str, ...], templates: tuple[str, ...], filled: list[str]
+) -> list[iam.PolicyStatement]:
+    """``actions`` on the resources (``templates`` as filled in); where they match any account's buckets, the
+    S3 actions only on buckets this account owns (``s3:ResourceAccount``): a wildcard bucket ARN names every
+    account's buckets, and another account's bucket policy may well allow this role in."""
+    s3_actions = [a for a in actions if a.startswith("s3:")]
+    if not (s3_actions and any(_any_accounts_bucket(template) for template in templates)):
+        return [iam.PolicyStatement(sid=sid, actions=list(actions), resources=filled)]
+    statements = [
+        iam.PolicyStatement(
+            sid=sid,
+            actions=s3_actions,
+            resources=filled,
+            conditions={"StringEquals": {S3_RESOURCE_ACCOUNT: Aws.ACCOUNT_ID}},
+        )
+    ]
+    others = [a for a in actions if not a.startswith("s3:")]
+    if others:
+        statements.append(iam.PolicyStatement(sid=f"{sid}NotS3", actions=others, resources=filled))
+    return statements

@@ -50,6 +50,7 @@ AUDIT_RESOURCE_INDEX = "by-resource"
 AUDIT_RESOURCE_KEY = "resource_id"
 AUDIT_TTL_ATTRIBUTE = "expires_at"
 KILL_SWITCH_DEFAULT = "off"
+ALARMS_OF_THIS_ACCOUNT = f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:*"
 
 LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
 # The asset is mlwarden's own code only: the CLI and local tooling stay out of the Lambda.
@@ -185,7 +186,7 @@ class MlwardenStack(Stack):
             enforce_ssl=True,
         )
         # CloudWatch alarms of this account only (aws:SourceArn/SourceAccount guard against a confused deputy).
-        alarms_of_this_account = f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:*"
+        alarms_of_this_account = ALARMS_OF_THIS_ACCOUNT
         topic.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="CloudWatchAlarmsOfThisAccount",
@@ -277,6 +278,9 @@ class MlwardenStack(Stack):
             enable_key_rotation=True,
             removal_policy=RemovalPolicy.RETAIN,
         )
+        # Each service principal below acts for any account that asks it to: every grant is bound to this
+        # account's resources (aws:SourceAccount / aws:SourceArn, or the encryption context), so that another
+        # account's rules, log groups or alarms cannot make the service use this key (confused deputy).
         # EventBridge writes undeliverable events into the KMS-encrypted dead-letter queues itself.
         key.add_to_resource_policy(
             iam.PolicyStatement(
@@ -285,11 +289,14 @@ class MlwardenStack(Stack):
                 actions=["kms:Decrypt", "kms:GenerateDataKey"],
                 resources=["*"],
                 conditions={
-                    "ArnLike": {"aws:SourceArn": f"arn:{Aws.PARTITION}:events:{Aws.REGION}:{Aws.ACCOUNT_ID}:rule/*"}
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                    "ArnLike": {"aws:SourceArn": f"arn:{Aws.PARTITION}:events:{Aws.REGION}:{Aws.ACCOUNT_ID}:rule/*"},
                 },
             )
         )
-        # CloudWatch Logs encrypts the functions' log groups with the key (it needs a key-policy grant).
+        # CloudWatch Logs encrypts the functions' log groups with the key (it needs a key-policy grant). The
+        # log group's ARN in the encryption context binds it to this account's log groups (CloudWatch Logs'
+        # documented guard; it does not document aws:SourceAccount on these calls).
         key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="CloudWatchLogsLogGroups",
@@ -311,13 +318,24 @@ class MlwardenStack(Stack):
                 },
             )
         )
-        # CloudWatch alarms publish to the KMS-encrypted alarm topic: SNS needs CloudWatch to use the key.
+        # CloudWatch alarms publish to the KMS-encrypted alarm topic: SNS needs CloudWatch to use the key, for
+        # this account's alarms and the alarm topic only (its ARN is built from its fixed name: referencing the
+        # topic, which is encrypted with this key, would make a cycle).
         key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="CloudWatchAlarmsToEncryptedTopic",
                 principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],
+                conditions={
+                    "StringEquals": {
+                        "aws:SourceAccount": Aws.ACCOUNT_ID,
+                        "kms:EncryptionContext:aws:sns:topicArn": (
+                            f"arn:{Aws.PARTITION}:sns:{Aws.REGION}:{Aws.ACCOUNT_ID}:{ALARM_TOPIC_NAME}"
+                        ),
+                    },
+                    "ArnLike": {"aws:SourceArn": ALARMS_OF_THIS_ACCOUNT},
+                },
             )
         )
         return key

@@ -202,3 +202,47 @@ def test_config_invocation_with_a_too_deep_invoking_event_attack_is_rejected_and
     assert {r["event_id"] for r in out} == {"", "7d0a2c3e-0000-4000-8000-000000000001"}
     (rejected,) = [r for r in out if r["rule_id"] is None]
     assert "invokingEvent nested deeper than" in rejected["reason"]
+
+
+def test_cdk_json_exemption_is_honoured_by_evaluate_and_scan_like_the_deployed_function(aws, tmp_path):
+    # Given a bucket exempted only in cdk.json (no tag), and its rule switched to remediate
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="ml-sse-s3-handwritten")
+    s3.put_bucket_encryption(
+        Bucket="ml-sse-s3-handwritten",
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+        },
+    )
+    aws.client("ssm").put_parameter(
+        Name="/mlwarden/rules/s3-bucket-kms-encryption/mode", Value="remediate", Type="String"
+    )
+    exemption = {"resource": "ml-sse-s3-*", "reason": "legacy export, migrating in Q1", "until": "2099-01-01"}
+    (tmp_path / "cdk.json").write_text(
+        json.dumps({"context": {"mlwarden": {"exemptions": {"s3-bucket-kms-encryption": [exemption]}}}})
+    )
+    path = HANDWRITTEN / "cloudtrail-s3-PutBucketEncryption-AES256.json"
+    # When evaluate (dry run and --apply) and scan run in the directory of that cdk.json
+    (dry,) = [r for r in records(evaluate("--json", path, cwd=tmp_path)) if r["rule_id"] == "s3-bucket-kms-encryption"]
+    (applied,) = [
+        r
+        for r in records(evaluate("--json", "--apply", path, cwd=tmp_path))
+        if r["rule_id"] == "s3-bucket-kms-encryption"
+    ]
+    scan = subprocess.run(
+        [sys.executable, "-m", "mlwarden", "scan", "--rule", "s3-bucket-kms-encryption", "--json"],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, POWERTOOLS_LOG_LEVEL="ERROR"),
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert scan.returncode == 0, scan.stderr
+    (scanned,) = [r for r in records(scan) if r["resource_id"] == "ml-sse-s3-handwritten"]
+    # Then each reports the resource exempt, with the reason, as the function would; nothing is changed
+    for record in (dry, applied, scanned):
+        assert record["compliance"] == "NON_COMPLIANT"
+        assert record["action"] == "exempt"
+        assert "legacy export, migrating in Q1" in record["reason"]
+    rule = s3.get_bucket_encryption(Bucket="ml-sse-s3-handwritten")["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"

@@ -45,10 +45,14 @@ def canonical(pattern: Any) -> str:
     return json.dumps(pattern, sort_keys=True)
 
 
-def fill(resource: str) -> str:
-    """A spec resource template as ``render`` shows its ARN."""
+def fill(resource: str, **stack_resources: str) -> str:
+    """A spec resource template as ``render`` shows its ARN (``stack_resources``: as rendered, e.g.
+    ``quarantine_bucket="<ref:QuarantineBucket1234>"``)."""
     return resource.format(
-        partition=PSEUDO["AWS::Partition"], region=PSEUDO["AWS::Region"], account=PSEUDO["AWS::AccountId"]
+        partition=PSEUDO["AWS::Partition"],
+        region=PSEUDO["AWS::Region"],
+        account=PSEUDO["AWS::AccountId"],
+        **stack_resources,
     )
 
 
@@ -162,6 +166,13 @@ class Synth:
         return found
 
     # -- shared resources ------------------------------------------------------------------------------
+    def stack_resources(self) -> dict[str, str]:
+        """The stack's resources a spec's resource templates may name (``STACK_RESOURCES``), as rendered."""
+        outputs = self.template["Outputs"]
+        if "QuarantineBucketName" in outputs:
+            return {"quarantine_bucket": f"<ref:{self.output_ref('QuarantineBucketName')}>"}
+        return {}
+
     def output_ref(self, name: str) -> str:
         """The logical id a stack output (``{"Ref": ...}``) names."""
         return str(self.template["Outputs"][name]["Value"]["Ref"])
@@ -228,6 +239,11 @@ def _applies(statement: Mapping[str, Any], action: str, principal: Mapping[str, 
         ((kind, name),) = principal.items()
         if name not in [render(p) for p in as_list(who.get(kind, []))]:
             return False
+    return conditions_hold(statement, request)
+
+
+def conditions_hold(statement: Mapping[str, Any], request: Request) -> bool:
+    """Whether every condition of ``statement`` holds for ``request`` (no condition: it always applies)."""
     return all(
         _condition_holds(operator, key, expected, request)
         for operator, keys in statement.get("Condition", {}).items()

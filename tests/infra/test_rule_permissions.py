@@ -6,11 +6,17 @@ import pytest
 
 from mlwarden.core.registry import all_specs
 from stacks.guarded_rule import CONFIG_ENGINE_ACTIONS, ENGINE_ACTIONS, SECURITY_HUB_ACTIONS
-from tests.infra.cfn import Synth, feature_actions, fill
+from tests.infra.cfn import Synth, as_list, conditions_hold, feature_actions, fill, render
 
 pytestmark = pytest.mark.slow
 
 SPECS = all_specs()
+S3_SPECS = [s for s in SPECS if any(a.startswith("s3:") for a in s.permissions.all_actions())]
+ACCOUNT = "123456789012"  # what tests.infra.cfn.render puts for AWS::AccountId
+OTHER_ACCOUNT = "999999999999"
+# S3 actions on the caller's own account only (no bucket in the request; no other account can let them
+# through): listing one's own buckets, the account's own Block Public Access settings.
+S3_OWN_ACCOUNT_ACTIONS = {"s3:ListAllMyBuckets", "s3:GetAccountPublicAccessBlock", "s3:PutAccountPublicAccessBlock"}
 
 
 def expected_actions(spec, synth: Synth, *, remediation: bool) -> set[str]:
@@ -54,8 +60,8 @@ def test_feature_actions_are_granted_only_when_the_feature_is_on(default: Synth,
 @pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.id)
 def test_spec_actions_are_granted_only_on_the_spec_resources(full: Synth, spec) -> None:
     grants = full.grants(spec.id)
-    scoped = {fill(resource) for resource in spec.permissions.resources}
     for action in set(spec.permissions.all_actions()) & set(grants):
+        scoped = {fill(resource, **full.stack_resources()) for resource in spec.permissions.resources_of(action)}
         expected = {"*"} if action in spec.permissions.unscoped else scoped
         assert grants[action] == expected, action
 
@@ -113,3 +119,64 @@ def test_each_rule_has_its_own_role_assumable_only_by_lambda(default: Synth, spe
     (statement,) = default.props(role)["AssumeRolePolicyDocument"]["Statement"]
     assert statement["Principal"] == {"Service": "lambda.amazonaws.com"}
     assert statement["Action"] == "sts:AssumeRole"
+
+
+def _any_accounts_bucket(resource: str) -> bool:
+    """Whether a rendered resource matches buckets (or their objects) that another account may own."""
+    if resource == "*":
+        return True
+    if not resource.startswith("arn:aws:s3:::"):
+        return False
+    bucket = resource.removeprefix("arn:aws:s3:::").split("/")[0]
+    return "*" in bucket
+
+
+def s3_grants_on_any_accounts_buckets(synth: Synth, rule_id: str) -> list[tuple[str, dict]]:
+    """(action, statement) for each S3 action the rule's role is allowed on a bucket or object of any account."""
+    out = []
+    for statement in synth.role_statements(rule_id):
+        resources = [render(r) for r in as_list(statement["Resource"])]
+        if statement["Effect"] != "Allow" or not any(_any_accounts_bucket(r) for r in resources):
+            continue
+        for action in as_list(statement["Action"]):
+            if action.startswith("s3:") and action not in S3_OWN_ACCOUNT_ACTIONS:
+                out.append((action, statement))
+    return out
+
+
+def _is_read(action: str) -> bool:
+    return action.split(":", 1)[1].startswith(("Get", "List"))
+
+
+@pytest.mark.parametrize("spec", S3_SPECS, ids=lambda spec: spec.id)
+def test_attack_s3_writes_reach_other_accounts_buckets(full: Synth, spec) -> None:
+    # Given every remediation and feature on, and another account's bucket whose policy allows this role
+    writes = [(a, s) for a, s in s3_grants_on_any_accounts_buckets(full, spec.id) if not _is_read(a)]
+    if spec.can_remediate and spec.id != "s3-account-public-access-block":
+        assert writes, "the rule remediates buckets or objects: its role should grant writes on them"
+    for action, statement in writes:
+        # Then the role's own policy does not allow the write: s3:ResourceAccount must be this account
+        assert not conditions_hold(statement, {"s3:ResourceAccount": OTHER_ACCOUNT}), action
+        assert conditions_hold(statement, {"s3:ResourceAccount": ACCOUNT}), action
+
+
+@pytest.mark.parametrize("spec", S3_SPECS, ids=lambda spec: spec.id)
+def test_attack_s3_reads_reach_other_accounts_buckets(full: Synth, spec) -> None:
+    # Given another account's bucket whose policy lets anyone read its tags, policy or objects: a forged
+    # event naming it must not make the function read (and report, or copy into quarantine) what is there
+    reads = [(a, s) for a, s in s3_grants_on_any_accounts_buckets(full, spec.id) if _is_read(a)]
+    for action, statement in reads:
+        assert not conditions_hold(statement, {"s3:ResourceAccount": OTHER_ACCOUNT}), action
+        assert conditions_hold(statement, {"s3:ResourceAccount": ACCOUNT}), action
+
+
+def test_attack_macie_quarantine_writes_objects_into_any_bucket(full: Synth) -> None:
+    # Given macieQuarantine on: the move copies the object into the stack's quarantine bucket
+    quarantine = full.output_ref("QuarantineBucketName")
+    grants = full.grants("macie-sensitive-data")
+    # Then the role may create objects in the quarantine bucket only: not overwrite (or plant) objects in
+    # any other bucket of the account
+    assert grants["s3:PutObject"] == {f"arn:aws:s3:::<ref:{quarantine}>/*"}
+    # while the object being moved is still read and deleted wherever Macie found it (in this account)
+    for action in ("s3:GetObject", "s3:GetObjectVersion", "s3:DeleteObject"):
+        assert grants[action] == {"arn:aws:s3:::*"}, action

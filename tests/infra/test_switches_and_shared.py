@@ -6,7 +6,7 @@ import pytest
 
 from mlwarden.core.registry import rule_ids
 from mlwarden.core.settings import ALLOW_REMEDIATION_TAG, KILL_SWITCH_PARAMETER
-from tests.infra.cfn import Synth, allowed, as_list, denied, render
+from tests.infra.cfn import Synth, allowed, as_list, conditions_hold, denied, render
 
 pytestmark = pytest.mark.slow
 
@@ -59,6 +59,49 @@ def test_stack_key_rotates_and_lets_eventbridge_cloudwatch_logs_and_cloudwatch_a
     assert set(services) == {"events.amazonaws.com", "logs.us-east-1.amazonaws.com", "cloudwatch.amazonaws.com"}
     # CloudWatch alarms cannot publish to a KMS-encrypted topic without these two
     assert services["cloudwatch.amazonaws.com"] == {"kms:Decrypt", "kms:GenerateDataKey*"}
+
+
+def _key_use(account: str) -> dict[str, dict[str, str]]:
+    """Per service principal of the key policy: the request context of that service using the stack key for a
+    resource of ``account`` (an alarm publishing to an encrypted topic, a rule dead-lettering into an
+    encrypted queue, a log group)."""
+    region = "us-east-1"
+    return {
+        "cloudwatch.amazonaws.com": {
+            "aws:SourceAccount": account,
+            "aws:SourceArn": f"arn:aws:cloudwatch:{region}:{account}:alarm:mlwarden-kms-key-rotation-errors",
+            "kms:EncryptionContext:aws:sns:topicArn": f"arn:aws:sns:{region}:{account}:mlwarden-alarms",
+        },
+        "events.amazonaws.com": {
+            "aws:SourceAccount": account,
+            "aws:SourceArn": f"arn:aws:events:{region}:{account}:rule/mlwarden-rule",
+        },
+        f"logs.{region}.amazonaws.com": {
+            "aws:SourceAccount": account,
+            "kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{region}:{account}:log-group:/aws/lambda/x",
+        },
+    }
+
+
+@pytest.mark.parametrize("name", ["default", "full"])
+def test_attack_other_accounts_alarms_rules_and_log_groups_use_the_stack_key(
+    name: str, request: pytest.FixtureRequest
+) -> None:
+    # Given the key policy's grants to AWS services (confused deputy: the service acts for any account)
+    synth: Synth = request.getfixturevalue(name)
+    _, key = synth.only("AWS::KMS::Key")
+    services = [s for s in key["Properties"]["KeyPolicy"]["Statement"] if "Service" in s["Principal"]]
+    assert services
+    for statement in services:
+        service = render(statement["Principal"]["Service"])
+        # Then the service may use the key for this account's alarms, rules and log groups
+        assert conditions_hold(statement, _key_use(ACCOUNT)[service]), service
+        # And not for another account's, whatever that account's resources are called
+        assert not conditions_hold(statement, _key_use("999999999999")[service]), service
+        # CloudWatch and EventBridge state the account they act for (aws:SourceAccount); CloudWatch Logs
+        # puts the log group's ARN, account included, in the encryption context the grant is bound to
+        if service != "logs.us-east-1.amazonaws.com":
+            assert render(statement["Condition"]["StringEquals"]["aws:SourceAccount"]) == ACCOUNT, service
 
 
 @pytest.mark.parametrize("output, name", [("AlertTopicArn", "mlwarden-alerts"), ("AlarmTopicArn", "mlwarden-alarms")])

@@ -76,3 +76,33 @@ def test_runtime_settings_round_trip_through_the_lambda_environment():
 def test_runtime_settings_need_the_rule_id():
     with pytest.raises(SettingsError, match="MLWARDEN_RULE_ID is not set"):
         RuntimeSettings.from_env({})
+
+
+def test_runtime_settings_for_a_rule_carry_every_cdk_json_setting_it_runs_with():
+    from mlwarden.core.registry import get_rule
+    from mlwarden.core.settings import runtime_settings_for
+
+    exemption = {"resource": "legacy-*", "reason": "migrating"}
+    block = {
+        "rules": {"s3-bucket-kms-encryption": {"mode": "remediate", "allowRemediation": False}},
+        "kmsKeyArn": "arn:aws:kms:us-east-1:123456789012:key/k",
+        "exemptions": {"s3-bucket-kms-encryption": [exemption], "all": [{"resource": "x", "reason": "y"}]},
+        "dedupWindowSeconds": 60,
+        "maxRemediationsPerHour": 7,
+        "auditRetentionDays": 30,
+        "securityHub": True,
+        "chatbotNotifications": True,
+    }
+    settings = Settings.from_context(block, known=KNOWN)
+    runtime = runtime_settings_for(get_rule("s3-bucket-kms-encryption").spec, settings, quarantine_bucket="q")
+    assert (runtime.default_mode, runtime.allow_remediation) == ("remediate", False)
+    assert runtime.kms_key_arn == block["kmsKeyArn"]
+    assert runtime.exemption_entries() == [exemption, {"resource": "x", "reason": "y"}]
+    assert (runtime.dedup_seconds, runtime.max_remediations_per_hour, runtime.audit_ttl_days) == (60, 7, 30)
+    assert runtime.security_hub and runtime.chatbot
+    # Only the rule with the quarantine feature gets the bucket, and only when macieQuarantine is on
+    assert runtime.quarantine_bucket is None
+    macie = get_rule("macie-sensitive-data").spec
+    assert runtime_settings_for(macie, settings, quarantine_bucket="q").quarantine_bucket is None
+    quarantining = Settings.from_context({**block, "macieQuarantine": True}, known=KNOWN)
+    assert runtime_settings_for(macie, quarantining, quarantine_bucket="q").quarantine_bucket == "q"

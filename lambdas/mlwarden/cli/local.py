@@ -11,7 +11,13 @@ from mlwarden.core.model import NOT_APPLICABLE, Decision
 from mlwarden.core.modes import ModeSource
 from mlwarden.core.notify import Publisher
 from mlwarden.core.registry import all_rules
-from mlwarden.core.settings import ENV_QUARANTINE_BUCKET, ENV_TOPIC_ARN, RuntimeSettings, Settings
+from mlwarden.core.settings import (
+    ENV_QUARANTINE_BUCKET,
+    ENV_TOPIC_ARN,
+    RuntimeSettings,
+    Settings,
+    runtime_settings_for,
+)
 from mlwarden.core.spec import Rule
 
 
@@ -34,33 +40,44 @@ class LocalRunner:
         topic_arn: str | None = None,
         region: str | None = None,
         clients: ClientFactory | None = None,
+        account: str | None = None,
     ) -> None:
         self.apply = apply
+        self._account = account
         self.settings = settings or load_settings()
         self.region = region or default_region()
         self.clients = clients or ClientFactory()
         self.modes = ModeSource(self.clients, self.region)
         topic = topic_arn or os.environ.get(ENV_TOPIC_ARN)
-        self.publisher = Publisher(self.clients.client("sns", self.region), topic) if (apply and topic) else None
+        self.publisher = (
+            Publisher(self.clients.client("sns", self.region), topic, chatbot=self.settings.chatbot)
+            if (apply and topic)
+            else None
+        )
         self._engines: dict[str, Engine] = {}
 
     def account(self) -> str:
-        """The caller's account id (one STS call), or "" when it cannot be read."""
-        try:
-            return str(self.clients.client("sts", self.region).get_caller_identity()["Account"])
-        except Exception:  # a scan without the account id still works
-            return ""
+        """The caller's account id (one STS call, made once), or "" when it cannot be read."""
+        if self._account is None:
+            try:
+                self._account = str(self.clients.client("sts", self.region).get_caller_identity()["Account"])
+            except Exception:  # a scan without the account id still works
+                self._account = ""
+        return self._account
 
     def runtime_settings(self, rule: Rule) -> RuntimeSettings:
-        rule_settings = self.settings.rule(rule.spec.id)
-        return RuntimeSettings(
-            rule_id=rule.spec.id,
-            default_mode=rule_settings.mode,
-            allow_remediation=rule_settings.allow_remediation,
+        """The rule's settings as its deployed function has them (the same builder, the same cdk.json), but
+        for what only the deployment knows: the topic is the one given (``--topic-arn`` or the environment),
+        the quarantine bucket the one named in the environment, and there are no tables (no audit trail, no
+        duplicate suppression: each CLI run acts on what it reads)."""
+        return runtime_settings_for(
+            rule.spec,
+            self.settings,
             topic_arn=self.publisher.topic_arn if self.publisher else None,
-            kms_key_arn=self.settings.kms_key_arn,
             quarantine_bucket=os.environ.get(ENV_QUARANTINE_BUCKET) or None,
-            options=self.settings.options_json(rule.spec),
+            # Like the function: resources of another account are not handled (a finding naming a member
+            # account is never judged against a same-named resource of the caller's account).
+            account=self.account() or None,
         )
 
     def engine(self, rule: Rule) -> Engine:

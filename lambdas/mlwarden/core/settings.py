@@ -312,6 +312,54 @@ class RuntimeSettings:
         return value if isinstance(value, list) else []
 
 
+# The spec feature (``Permissions.features``) of the rule that moves objects into the quarantine bucket.
+QUARANTINE_FEATURE = "macie_quarantine"
+
+
+def runtime_settings_for(
+    spec: RuleSpec,
+    settings: Settings,
+    *,
+    topic_arn: str | None = None,
+    quarantine_bucket: str | None = None,
+    idempotency_table: str | None = None,
+    audit_table: str | None = None,
+    own_role_arn: str | None = None,
+    account: str | None = None,
+) -> RuntimeSettings:
+    """One rule's runtime settings, built in this one place for the deployed function's environment
+    (``stacks.guarded_rule``) and for `mlwarden evaluate` / `scan` (``mlwarden.cli.local``), so the two run
+    the rule alike: mode, remediation allowed, key, options, exemptions, safety limits, ecosystem switches.
+
+    Everything comes from the cdk.json block (``settings``) but the deployment's own resources, which each
+    caller passes where it knows them: the alert topic, the quarantine bucket (given only to a rule with the
+    quarantine feature, and only when cdk.json ``macieQuarantine`` is on), the tables, the function's own role
+    (loop guard) and the deployment's account (the CLI: the caller's, from STS).
+    """
+    rule = settings.rule(spec.id)
+    quarantines = QUARANTINE_FEATURE in dict(spec.permissions.features) and settings.macie_quarantine
+    return RuntimeSettings(
+        rule_id=spec.id,
+        default_mode=rule.mode,
+        allow_remediation=rule.allow_remediation,
+        topic_arn=topic_arn,
+        kms_key_arn=settings.kms_key_arn,
+        quarantine_bucket=quarantine_bucket if quarantines else None,
+        options=settings.options_json(spec),
+        exemptions=settings.exemptions_json(spec.id),
+        idempotency_table=idempotency_table,
+        audit_table=audit_table,
+        audit_ttl_days=settings.audit_retention_days,
+        dedup_seconds=settings.dedup_window_seconds,
+        max_remediations_per_hour=settings.max_remediations_per_hour,
+        security_hub=settings.security_hub,
+        chatbot=settings.chatbot,
+        own_role_arn=own_role_arn,
+        account=account,
+        max_exemption_days=settings.max_exemption_days,
+    )
+
+
 def _int(value: str | None, default: int) -> int:
     try:
         return int(value) if value else default

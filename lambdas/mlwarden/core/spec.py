@@ -7,6 +7,7 @@ are all derived from it, so no file under ``stacks/`` names a particular rule.
 from __future__ import annotations
 
 import abc
+import string
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -80,6 +81,12 @@ class Option:
         return value
 
 
+# Names of the stack's own resources that ``Permissions.action_resources`` templates may use.
+STACK_RESOURCES = {
+    "quarantine_bucket": "the name of the quarantine bucket (cdk.json macieQuarantine)",
+}
+
+
 @dataclass(frozen=True)
 class Permissions:
     detect: tuple[str, ...]
@@ -93,10 +100,31 @@ class Permissions:
     # Actions only list_refs needs (sweeps). The function is granted them only when its periodic Config
     # rule sweeps; otherwise they are needed by `mlwarden scan` alone, which runs with the user's credentials.
     sweep: tuple[str, ...] = ()
+    # Actions granted on narrower resources of their own instead of ``resources``: ((action, resource
+    # templates), ...). Besides "{partition}", "{region}" and "{account}", a template may name a resource of
+    # the stack (``STACK_RESOURCES``), e.g. "arn:{partition}:s3:::{quarantine_bucket}/*".
+    action_resources: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def __post_init__(self) -> None:
+        for action, resources in self.action_resources:
+            if action not in self.all_actions() or action in self.unscoped:
+                raise ValueError(f"action_resources names {action!r}, not a resource-level action of the rule")
+            if not resources:
+                raise ValueError(f"action_resources gives {action!r} no resource")
+        templates = self.resources + tuple(r for _, resources in self.action_resources for r in resources)
+        for template in templates:
+            names = {name for _, name, _, _ in string.Formatter().parse(template) if name}
+            unknown = names - {"partition", "region", "account"} - set(STACK_RESOURCES)
+            if unknown:
+                raise ValueError(f"resource {template!r} names {', '.join(sorted(unknown))}: not a known placeholder")
 
     def all_actions(self) -> tuple[str, ...]:
         extra = tuple(a for _, actions in self.features for a in actions)
         return tuple(dict.fromkeys(self.detect + self.remediate + extra + self.sweep))
+
+    def resources_of(self, action: str) -> tuple[str, ...]:
+        """The resource templates ``action`` is granted on (``unscoped`` actions excepted: those get "*")."""
+        return dict(self.action_resources).get(action, self.resources)
 
 
 @dataclass(frozen=True)

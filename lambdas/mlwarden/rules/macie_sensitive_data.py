@@ -131,6 +131,9 @@ class MacieSensitiveData(Rule):
                     ),
                 ),
             ),
+            # The move writes into the quarantine bucket only; the object it moves is read and deleted
+            # wherever Macie found it.
+            action_resources=(("s3:PutObject", ("arn:{partition}:s3:::{quarantine_bucket}/*",)),),
         ),
         findings=(
             FindingTrigger(source="aws.macie", detail_type="Macie Finding", type_prefixes=("SensitiveData:S3Object/",)),
