@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -222,6 +223,24 @@ def test_config_invocation_with_a_nested_field_of_the_wrong_type_is_malformed_no
 PII = "123-45-6789"  # looks like a US social security number
 
 
+@pytest.fixture
+def service_caplog(caplog):
+    """caplog that sees mlwarden's log records whatever ran before (else a "nothing logged" check could not fail):
+    Powertools' service logger may stop propagating once a handler has set it up, so listen on it directly."""
+    caplog.set_level("DEBUG")
+    service_logger = logging.getLogger("mlwarden")
+    service_logger.addHandler(caplog.handler)
+    # and the quiet demo (an e2e test in the same session) raises mlwarden's loggers to ERROR: lower them
+    names = [n for n in logging.Logger.manager.loggerDict if n == "mlwarden" or n.startswith("mlwarden.")]
+    levels = {n: logging.getLogger(n).level for n in names}
+    for name in names:
+        logging.getLogger(name).setLevel(logging.DEBUG)
+    yield caplog
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+    service_logger.removeHandler(caplog.handler)
+
+
 def pii_cases() -> list[tuple[str, dict[str, Any]]]:
     macie = load_event("macie/aws-samples-reveal-SensitiveData-Multiple-csv-ssn-ccn.json")
     macie["classificationDetails"]["result"]["sensitiveData"][0]["detections"][0]["count"] = PII
@@ -237,8 +256,8 @@ def pii_cases() -> list[tuple[str, dict[str, Any]]]:
 
 
 @pytest.mark.parametrize(("case", "event"), pii_cases(), ids=[c for c, _ in pii_cases()])
-def test_pii_in_a_malformed_field_never_reaches_logs_or_the_error_message(case, event, caplog):
-    caplog.set_level("DEBUG")
+def test_pii_in_a_malformed_field_never_reaches_logs_or_the_error_message(case, event, service_caplog):
+    caplog = service_caplog
     messages = []
     for engine in ENGINES:
         try:
@@ -256,7 +275,8 @@ def test_pii_in_a_malformed_field_never_reaches_logs_or_the_error_message(case, 
     assert PII not in caplog.text
 
 
-def test_pii_quoted_by_aws_when_reading_an_oversized_item_is_not_logged(caplog):
+def test_pii_quoted_by_aws_when_reading_an_oversized_item_is_not_logged(service_caplog):
+    caplog = service_caplog
     from botocore.exceptions import ClientError
 
     class EchoingConfig:
@@ -282,7 +302,6 @@ def test_pii_quoted_by_aws_when_reading_an_oversized_item_is_not_logged(caplog):
     engine = Engine(
         rule, RuleContext(RuntimeSettings(rule_id=rule.spec.id), EchoingConfig()), FixedModes(), apply=False
     )  # type: ignore[arg-type]
-    caplog.set_level("DEBUG")
     engine.handle(invocation)
     warnings = [r for r in caplog.records if "oversized" in r.getMessage()]
     assert warnings
