@@ -478,39 +478,64 @@ class GuardedRule(Construct):
 
     def _event_rule(self, index: int, pattern: dict[str, object]) -> events.CfnRule:
         # L1 on purpose: the pattern from event_patterns(spec) goes into the template exactly as computed.
-        rule = events.CfnRule(
+        return event_rule(
             self,
             f"Event{index}",
             description=f"mlwarden {self.spec.id}: trigger {index + 1}",
-            event_pattern=pattern,
-            state="ENABLED",
-            targets=[
-                events.CfnRule.TargetProperty(
-                    id="RuleFunction",
-                    arn=self.function.function_arn,
-                    retry_policy=events.CfnRule.RetryPolicyProperty(
-                        maximum_retry_attempts=EVENT_RETRY_ATTEMPTS,
-                        maximum_event_age_in_seconds=int(EVENT_MAX_AGE.to_seconds()),
-                    ),
-                    dead_letter_config=events.CfnRule.DeadLetterConfigProperty(arn=self.dead_letter_queue.queue_arn),
-                )
-            ],
+            pattern=pattern,
+            function=self.function,
+            dead_letter_queue=self.dead_letter_queue,
+            target_id="RuleFunction",
+            queue_sid=f"EventBridgeTrigger{index}",
         )
-        self.function.add_permission(
-            f"Event{index}Invoke",
-            principal=iam.ServicePrincipal("events.amazonaws.com"),
-            source_arn=rule.attr_arn,
-        )
-        self.dead_letter_queue.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid=f"EventBridgeTrigger{index}",
-                principals=[iam.ServicePrincipal("events.amazonaws.com")],
-                actions=["sqs:SendMessage"],
-                resources=[self.dead_letter_queue.queue_arn],
-                conditions={"ArnEquals": {"aws:SourceArn": rule.attr_arn}},
+
+
+def event_rule(
+    scope: Construct,
+    id: str,
+    *,
+    description: str,
+    pattern: dict[str, object],
+    function: lambda_.IFunction,
+    dead_letter_queue: sqs.Queue,
+    target_id: str,
+    queue_sid: str,
+) -> events.CfnRule:
+    """An EventBridge rule delivering ``pattern`` (exactly as given) to ``function``: retried for
+    ``EVENT_MAX_AGE``, then kept in ``dead_letter_queue``, which admits this rule only."""
+    rule = events.CfnRule(
+        scope,
+        id,
+        description=description,
+        event_pattern=pattern,
+        state="ENABLED",
+        targets=[
+            events.CfnRule.TargetProperty(
+                id=target_id,
+                arn=function.function_arn,
+                retry_policy=events.CfnRule.RetryPolicyProperty(
+                    maximum_retry_attempts=EVENT_RETRY_ATTEMPTS,
+                    maximum_event_age_in_seconds=int(EVENT_MAX_AGE.to_seconds()),
+                ),
+                dead_letter_config=events.CfnRule.DeadLetterConfigProperty(arn=dead_letter_queue.queue_arn),
             )
+        ],
+    )
+    function.add_permission(
+        f"{id}Invoke",
+        principal=iam.ServicePrincipal("events.amazonaws.com"),
+        source_arn=rule.attr_arn,
+    )
+    dead_letter_queue.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid=queue_sid,
+            principals=[iam.ServicePrincipal("events.amazonaws.com")],
+            actions=["sqs:SendMessage"],
+            resources=[dead_letter_queue.queue_arn],
+            conditions={"ArnEquals": {"aws:SourceArn": rule.attr_arn}},
         )
-        return rule
+    )
+    return rule
 
 
 def _fill(resource: str, placeholders: Mapping[str, str | None], rule_id: str) -> str:

@@ -27,8 +27,6 @@ from stacks.guarded_rule import (
     ASYNC_RETRY_ATTEMPTS,
     DEAD_LETTER_ACTIONS,
     DLQ_RETENTION,
-    EVENT_MAX_AGE,
-    EVENT_RETRY_ATTEMPTS,
     KEY_ACTIONS,
     LOG_ACTIONS,
     LOG_RETENTION,
@@ -38,6 +36,7 @@ from stacks.guarded_rule import (
     TIMEOUT,
     SharedResources,
     construct_id,
+    event_rule,
 )
 from stacks.nag import acknowledge
 
@@ -139,39 +138,16 @@ class TamperWatch(Construct):
     def _event_rule(self, kind: str, pattern: dict[str, object]) -> events.CfnRule:
         # L1 on purpose, as GuardedRule: the pattern from tamper.patterns() goes into the template as computed.
         name = construct_id(kind)
-        rule = events.CfnRule(
+        return event_rule(
             self,
             f"Event{name}",
             description=f"mlwarden tamper watch: {kind} changes",
-            event_pattern=pattern,
-            state="ENABLED",
-            targets=[
-                events.CfnRule.TargetProperty(
-                    id="TamperWatch",
-                    arn=self.function.function_arn,
-                    retry_policy=events.CfnRule.RetryPolicyProperty(
-                        maximum_retry_attempts=EVENT_RETRY_ATTEMPTS,
-                        maximum_event_age_in_seconds=int(EVENT_MAX_AGE.to_seconds()),
-                    ),
-                    dead_letter_config=events.CfnRule.DeadLetterConfigProperty(arn=self.dead_letter_queue.queue_arn),
-                )
-            ],
+            pattern=pattern,
+            function=self.function,
+            dead_letter_queue=self.dead_letter_queue,
+            target_id="TamperWatch",
+            queue_sid=f"EventBridge{name}",
         )
-        self.function.add_permission(
-            f"Event{name}Invoke",
-            principal=iam.ServicePrincipal("events.amazonaws.com"),
-            source_arn=rule.attr_arn,
-        )
-        self.dead_letter_queue.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid=f"EventBridge{name}",
-                principals=[iam.ServicePrincipal("events.amazonaws.com")],
-                actions=["sqs:SendMessage"],
-                resources=[self.dead_letter_queue.queue_arn],
-                conditions={"ArnEquals": {"aws:SourceArn": rule.attr_arn}},
-            )
-        )
-        return rule
 
     def _alarms(self, shared: SharedResources) -> dict[str, cloudwatch.Alarm]:
         metrics: dict[str, tuple[cloudwatch.IMetric, str]] = {

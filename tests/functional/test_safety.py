@@ -142,24 +142,7 @@ def test_two_events_about_one_resource_close_together_remediate_once(aws, harnes
     assert len(puts) == 1
 
 
-# -------------------------------------------------------------------------------------------- loop guard
-def test_events_caused_by_mlwarden_itself_are_ignored(aws, harness):
-    aws.client("s3").create_bucket(Bucket="looped")
-    harness.set_mode(RULE, "remediate")
-    own = event("looped")
-    role = "arn:aws:iam::123456789012:role/Mlwarden-Role-1ABC"
-    own["detail"]["userIdentity"] = {
-        "type": "AssumedRole",
-        "arn": "arn:aws:sts::123456789012:assumed-role/Mlwarden-Role-1ABC/mlwarden-s3-bucket-kms-encryption",
-        "sessionContext": {"sessionIssuer": {"type": "Role", "arn": role}},
-    }
-    run = harness.invoke(RULE, own, own_role_arn=role)
-    assert run.decision["compliance"] == "NOT_APPLICABLE"
-    assert "loop guard" in run.decision["reason"]
-    assert run.alerts == [] and algorithm(aws, "looped") is None
-    assert [c for c in harness.clients.calls if c.service == "s3"] == []  # not even read
-
-
+# ------------------------------------------------------------------ loop guard (by role: tests/functional/test_trust.py)
 def test_a_resource_fixed_too_often_is_flapping_and_left_to_a_human(aws, harness, tables):
     s3 = aws.client("s3")
     s3.create_bucket(Bucket="tug-of-war")
