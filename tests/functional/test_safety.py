@@ -142,7 +142,7 @@ def test_two_events_about_one_resource_close_together_remediate_once(aws, harnes
     assert len(puts) == 1
 
 
-# ------------------------------------------------------------------ loop guard (by role: tests/functional/test_trust.py)
+# ------------------------------------------------------------- flapping (loop guard: tests/functional/test_trust.py)
 def test_a_resource_fixed_too_often_is_flapping_and_left_to_a_human(aws, harness, tables):
     s3 = aws.client("s3")
     s3.create_bucket(Bucket="tug-of-war")
