@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlwarden import __version__
+from mlwarden.cli import NothingChecked
 from mlwarden.core import events
 from mlwarden.core.engine import Engine, Source
 from mlwarden.core.model import MODES, Decision, ResourceRef
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from mlwarden.cli.local import LocalRunner
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
+# Nothing could be checked: no credentials, the endpoint unreachable or failing (checked before any work).
+EXIT_NOTHING_CHECKED = 3
 
 EXAMPLES = """\
 examples:
@@ -86,6 +89,13 @@ def print_decisions(decisions: Iterable[Decision], as_json: bool = False, *, fmt
     _table(rows, ["rule", "resource", "compliance", "action", "reason"])
 
 
+def checked_account(region: str) -> str:
+    """Credentials and endpoint, checked before any work (NothingChecked: exit 3 with one line)."""
+    from mlwarden.cli.local import preflight
+
+    return preflight(region)
+
+
 def output_format(args: argparse.Namespace) -> str:
     """``--json`` (the contract) is kept as a shorthand of ``--format json``."""
     return "json" if getattr(args, "json", False) else (getattr(args, "format", None) or "table")
@@ -128,9 +138,10 @@ def cmd_rules(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from mlwarden.cli.inputs import UnreadableFile, read_json
-    from mlwarden.cli.local import LocalRunner
+    from mlwarden.cli.local import LocalRunner, default_region
 
-    runner = LocalRunner(apply=args.apply, topic_arn=args.topic_arn)
+    region = default_region()
+    runner = LocalRunner(apply=args.apply, topic_arn=args.topic_arn, region=region, account=checked_account(region))
     rules = all_rules()
     fmt = output_format(args)
     status = EXIT_OK
@@ -239,14 +250,15 @@ def sweep(runner: LocalRunner, rules: Sequence[Rule], *, workers: int = 8) -> tu
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
-    from mlwarden.cli.local import LocalRunner
+    from mlwarden.cli.local import LocalRunner, default_region
 
-    runner = LocalRunner(apply=args.apply, region=args.region)
     try:
         rules = selected_rules(args.rule)
     except UnknownRule as exc:
         print(f"mlwarden: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    region = args.region or default_region()
+    runner = LocalRunner(apply=args.apply, region=region, account=checked_account(region))
     decisions, notes = sweep(runner, rules, workers=args.workers)
     for note in notes:
         print(f"mlwarden: {note}", file=sys.stderr)
@@ -261,11 +273,13 @@ def cmd_toggle(args: argparse.Namespace) -> int:
     from mlwarden.core.context import ClientFactory
     from mlwarden.core.settings import ALLOW_REMEDIATION_TAG, KILL_SWITCH_PARAMETER, mode_parameter_name
 
-    ssm = ClientFactory().client("ssm", args.region or default_region())
+    region = args.region or default_region()
     if args.rule == "kill-switch":
         if args.mode not in ("on", "off"):
             print("mlwarden: the kill switch is 'on' or 'off'", file=sys.stderr)
             return EXIT_BAD_INPUT
+        checked_account(region)
+        ssm = ClientFactory().client("ssm", region)
         ssm.put_parameter(Name=KILL_SWITCH_PARAMETER, Value=args.mode, Type="String", Overwrite=True)
         print(f"kill switch: {args.mode}" + (" (every remediation stopped; alerts go on)" if args.mode == "on" else ""))
         return EXIT_OK
@@ -277,6 +291,8 @@ def cmd_toggle(args: argparse.Namespace) -> int:
     if args.mode not in MODES:
         print(f"mlwarden: mode must be one of {', '.join(MODES)}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    checked_account(region)
+    ssm = ClientFactory().client("ssm", region)
     name = mode_parameter_name(args.rule)
     try:
         current = ssm.get_parameter(Name=name)["Parameter"]["Value"]
@@ -330,6 +346,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     from mlwarden.core.safety import read_history
 
     region = args.region or default_region()
+    checked_account(region)
     table = audit_table_name(args.table, region)
     if not table:
         print(
@@ -356,6 +373,23 @@ NO_AUDIT_TABLE = "no audit table: pass --table, set MLWARDEN_AUDIT_TABLE, or dep
 DEFAULT_HTML_REPORT = "mlwarden-report.html"
 
 
+def unwritable(output: str) -> str:
+    """Why a report cannot be written to ``output`` ("" when it can): checked before any work."""
+    import os
+
+    path = Path(output)
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        return "it is a directory"
+    if not parent.is_dir():
+        return f"the directory {parent} does not exist"
+    if path.exists() and not os.access(path, os.W_OK):
+        return "the file is not writable"
+    if not path.exists() and not os.access(parent, os.W_OK | os.X_OK):
+        return f"the directory {parent} is not writable"
+    return ""
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -370,6 +404,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     except UnknownRule as exc:
         print(f"mlwarden: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    output = args.output
+    if not output and args.format == "html" and sys.stdout.isatty():
+        output = DEFAULT_HTML_REPORT  # a page of HTML on a terminal helps nobody
+    problem = unwritable(output) if output and output != "-" else ""
+    if problem:  # before the scan, not after it
+        print(f"mlwarden: cannot write the report to {output}: {problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    account = checked_account(region)
     table = None if args.from_scan else audit_table_name(args.table, region)
     if args.from_history and not table:
         print(f"mlwarden: {NO_AUDIT_TABLE}", file=sys.stderr)
@@ -385,7 +427,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             return EXIT_INTERNAL
         source, detail = report.SOURCE_HISTORY, f"the audit table {table} (latest decision per rule and resource)"
     else:
-        decisions, notes = sweep(LocalRunner(apply=False, region=region), rules, workers=args.workers)
+        decisions, notes = sweep(LocalRunner(apply=False, region=region, account=account), rules, workers=args.workers)
         source, detail = report.SOURCE_SCAN, "a fresh scan (dry run: nothing was changed)"
     built = report.build_report(
         decisions,
@@ -396,9 +438,6 @@ def cmd_report(args: argparse.Namespace) -> int:
         notes=notes,
     )
     text = report.render(built, args.format)
-    output = args.output
-    if not output and args.format == "html" and sys.stdout.isatty():
-        output = DEFAULT_HTML_REPORT  # a page of HTML on a terminal helps nobody
     if not output or output == "-":
         sys.stdout.write(text)
         return EXIT_OK
@@ -571,6 +610,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
+    except NothingChecked as exc:
+        print(f"mlwarden: nothing checked: {exc}", file=sys.stderr)
+        return EXIT_NOTHING_CHECKED
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
