@@ -130,3 +130,15 @@ def test_report_to_an_unwritable_path_fails_before_the_scan_not_after(aws):
     assert proc.stderr.splitlines() == [
         "mlwarden: cannot write the report to /no/such/dir/report.html: the directory /no/such/dir does not exist"
     ]
+
+
+def test_toggle_remediate_on_a_notify_only_rule_is_refused_not_accepted(aws):
+    ssm = aws.client("ssm")
+    name = "/mlwarden/rules/sagemaker-notebook-kms/mode"
+    ssm.put_parameter(Name=name, Value="notify", Type="String")
+    proc = mlwarden("toggle", "sagemaker-notebook-kms", "remediate")
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [
+        "mlwarden: refusing: sagemaker-notebook-kms has no automatic remediation (notify only); use notify"
+    ]
+    assert ssm.get_parameter(Name=name)["Parameter"]["Value"] == "notify"

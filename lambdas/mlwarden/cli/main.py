@@ -284,12 +284,18 @@ def cmd_toggle(args: argparse.Namespace) -> int:
         print(f"kill switch: {args.mode}" + (" (every remediation stopped; alerts go on)" if args.mode == "on" else ""))
         return EXIT_OK
     try:
-        get_rule(args.rule)
+        rule = get_rule(args.rule)
     except UnknownRule as exc:
         print(f"mlwarden: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.mode not in MODES:
         print(f"mlwarden: mode must be one of {', '.join(MODES)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.mode == "remediate" and not rule.spec.can_remediate:
+        print(
+            f"mlwarden: refusing: {args.rule} has no automatic remediation (notify only); use notify",
+            file=sys.stderr,
+        )
         return EXIT_BAD_INPUT
     checked_account(region)
     ssm = ClientFactory().client("ssm", region)
