@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import json
 import os
 import subprocess
 import sys
@@ -142,3 +143,42 @@ def test_toggle_remediate_on_a_notify_only_rule_is_refused_not_accepted(aws):
         "mlwarden: refusing: sagemaker-notebook-kms has no automatic remediation (notify only); use notify"
     ]
     assert ssm.get_parameter(Name=name)["Parameter"]["Value"] == "notify"
+
+
+def test_apply_without_a_topic_does_not_claim_notified(aws):
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="ml-sse-s3-handwritten")
+    aws.client("ssm").put_parameter(Name=S3_KMS_MODE, Value="notify", Type="String")
+
+    proc = mlwarden("evaluate", "--json", "--apply", str(AES_EVENT))
+    assert proc.returncode == 0, proc.stderr
+    (record,) = [r for r in map(json.loads, proc.stdout.splitlines()) if r["rule_id"] == "s3-bucket-kms-encryption"]
+    assert record["action"] == "none"
+    assert record["reason"] == "no default encryption; SSE-KMS required" + NO_TOPIC
+    assert proc.stderr.splitlines() == [
+        "mlwarden: --apply without an alert topic: 1 alert(s) not sent (pass --topic-arn or set MLWARDEN_TOPIC_ARN)"
+    ]
+
+    proc = mlwarden("scan", "--rule", "s3-bucket-kms-encryption", "--json", "--apply")
+    assert proc.returncode == 0, proc.stderr
+    (record,) = map(json.loads, proc.stdout.splitlines())
+    assert (record["action"], record["reason"].endswith(NO_TOPIC)) == ("none", True)
+    assert "1 alert(s) not sent" in proc.stderr
+
+    # A remediation is still reported as one; its reason says the alert was not sent.
+    aws.client("ssm").put_parameter(Name=S3_KMS_MODE, Value="remediate", Type="String", Overwrite=True)
+    proc = mlwarden("scan", "--rule", "s3-bucket-kms-encryption", "--json", "--apply")
+    (record,) = map(json.loads, proc.stdout.splitlines())
+    assert record["action"] == "remediated"
+    assert record["reason"].endswith(NO_TOPIC)
+
+
+def test_apply_with_a_topic_still_reports_notified(aws):
+    aws.client("s3").create_bucket(Bucket="lake-raw")
+    topic = aws.client("sns").create_topic(Name="alerts")["TopicArn"]
+    proc = mlwarden("scan", "--rule", "s3-bucket-kms-encryption", "--json", "--apply", "--topic-arn", topic)
+    assert proc.returncode == 0, proc.stderr
+    (record,) = map(json.loads, proc.stdout.splitlines())
+    assert record["action"] == "notified"
+    assert "no alert sent" not in record["reason"]
+    assert "not sent" not in proc.stderr

@@ -15,7 +15,7 @@ from mlwarden import __version__
 from mlwarden.cli import NothingChecked
 from mlwarden.core import events
 from mlwarden.core.engine import Engine, Source
-from mlwarden.core.model import MODES, Decision, ResourceRef
+from mlwarden.core.model import ACTION_NONE, ACTION_NOTIFIED, MODES, Decision, ResourceRef
 from mlwarden.core.registry import UnknownRule, all_rules, get_rule
 from mlwarden.core.spec import Rule
 from mlwarden.core.text import clean_text
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
 # Nothing could be checked: no credentials, the endpoint unreachable or failing (checked before any work).
 EXIT_NOTHING_CHECKED = 3
+NO_TOPIC_NOTE = "no alert sent: no topic configured (pass --topic-arn)"
 
 EXAMPLES = """\
 examples:
@@ -89,6 +90,31 @@ def print_decisions(decisions: Iterable[Decision], as_json: bool = False, *, fmt
     _table(rows, ["rule", "resource", "compliance", "action", "reason"])
 
 
+def honest_delivery(decisions: Iterable[Decision]) -> int:
+    """With ``--apply`` and no topic the engine sends nothing (``details["not_sent"]``): a violation only
+    alerted is then reported ``none``, not ``notified``, and every such reason says no alert was sent.
+    Returns how many decisions had an alert that was not sent."""
+    unsent = 0
+    for decision in decisions:
+        if not decision.details.get("not_sent"):
+            continue
+        unsent += 1
+        if decision.action == ACTION_NOTIFIED:
+            decision.action = ACTION_NONE
+        decision.reason = f"{decision.reason}; {NO_TOPIC_NOTE}" if decision.reason else NO_TOPIC_NOTE
+    return unsent
+
+
+def report_unsent(runner: LocalRunner, unsent: int) -> None:
+    """One line per run when ``--apply`` had no topic to publish to."""
+    if runner.apply and runner.publisher is None:
+        print(
+            f"mlwarden: --apply without an alert topic: {unsent} alert(s) not sent "
+            "(pass --topic-arn or set MLWARDEN_TOPIC_ARN)",
+            file=sys.stderr,
+        )
+
+
 def checked_account(region: str) -> str:
     """Credentials and endpoint, checked before any work (NothingChecked: exit 3 with one line)."""
     from mlwarden.cli.local import preflight
@@ -146,6 +172,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     fmt = output_format(args)
     status = EXIT_OK
     collected: list[Decision] = []
+    unsent = [0]
     for name in args.files:
         try:
             document = read_json(Path(name))
@@ -154,17 +181,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             status = EXIT_BAD_INPUT
             continue
         try:
-            _evaluate_document(document, rules, runner, fmt, collected)
+            _evaluate_document(document, rules, runner, fmt, collected, unsent)
         except RecursionError:  # nested deeper than the parsing, routing or rule code can follow
             print(f"mlwarden: {name}: not an event: JSON nested too deeply to process", file=sys.stderr)
             status = EXIT_BAD_INPUT
     if fmt != "json":
         print_decisions(collected, fmt=fmt)
+    report_unsent(runner, unsent[0])
     return status
 
 
 def _evaluate_document(
-    document: Any, rules: list[Rule], runner: LocalRunner, fmt: str, collected: list[Decision]
+    document: Any, rules: list[Rule], runner: LocalRunner, fmt: str, collected: list[Decision], unsent: list[int]
 ) -> None:
     """Route and judge every event of one file; JSON lines are printed as they come, tables collected."""
     from mlwarden.cli.inputs import normalize, route
@@ -189,6 +217,7 @@ def _evaluate_document(
                     out.extend(runner.engine(rule).handle(event))
                 except events.MalformedEvent as exc:
                     out.append(unrouted(event_id, f"{rule.spec.id}: {exc}"))
+        unsent[0] += honest_delivery(out)
         if fmt == "json":
             print_decisions(out, fmt=fmt)
         else:
@@ -258,11 +287,13 @@ def cmd_scan(args: argparse.Namespace) -> int:
         print(f"mlwarden: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     region = args.region or default_region()
-    runner = LocalRunner(apply=args.apply, region=region, account=checked_account(region))
+    runner = LocalRunner(apply=args.apply, region=region, topic_arn=args.topic_arn, account=checked_account(region))
     decisions, notes = sweep(runner, rules, workers=args.workers)
     for note in notes:
         print(f"mlwarden: {note}", file=sys.stderr)
+    unsent = honest_delivery(decisions)
     print_decisions(decisions, fmt=output_format(args))
+    report_unsent(runner, unsent)
     return EXIT_OK
 
 
@@ -531,7 +562,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rule", action="append", default=[], metavar="ID", help="only this rule (repeatable)")
     p.add_argument("--json", action="store_true", help="one JSON object per resource per line")
     p.add_argument("--format", choices=("table", "json", "csv"), help="output format (default: table)")
-    p.add_argument("--apply", action="store_true", help="remediate where the mode says so")
+    p.add_argument("--apply", action="store_true", help="remediate where the mode says so, and publish alerts")
+    p.add_argument("--topic-arn", help="SNS topic for alerts with --apply (default: $MLWARDEN_TOPIC_ARN)")
     p.add_argument("--region", help="region to sweep (default: $AWS_REGION)")
     p.add_argument("--workers", type=int, default=8, help="concurrent reads (default 8)")
     p.set_defaults(func=cmd_scan)
