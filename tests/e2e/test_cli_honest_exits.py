@@ -182,3 +182,14 @@ def test_apply_with_a_topic_still_reports_notified(aws):
     assert record["action"] == "notified"
     assert "no alert sent" not in record["reason"]
     assert "not sent" not in proc.stderr
+
+
+def test_scan_table_shows_each_findings_severity(aws):
+    aws.client("s3").create_bucket(Bucket="lake-raw")
+    proc = mlwarden("scan", "--rule", "s3-bucket-kms-encryption", "--rule", "s3-bucket-ssl-only")
+    assert proc.returncode == 0, proc.stderr
+    header, *rows = proc.stdout.splitlines()
+    assert header.split()[:3] == ["RULE", "SEVERITY", "RESOURCE"]
+    cells = {tuple(row.split()[:3]) for row in rows}
+    assert ("s3-bucket-kms-encryption", "HIGH", "lake-raw") in cells
+    assert ("s3-bucket-ssl-only", "MEDIUM", "lake-raw") in cells

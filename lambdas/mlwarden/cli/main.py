@@ -86,8 +86,10 @@ def print_decisions(decisions: Iterable[Decision], as_json: bool = False, *, fmt
             record = decision.cli_record()
             writer.writerow([csv_cell(record[key]) for key in Decision.CLI_KEYS])
         return
-    rows = [[d.rule_id or "-", d.resource_id or "-", d.compliance, d.action, d.reason] for d in decisions]
-    _table(rows, ["rule", "resource", "compliance", "action", "reason"])
+    rows = [
+        [d.rule_id or "-", d.severity or "-", d.resource_id or "-", d.compliance, d.action, d.reason] for d in decisions
+    ]
+    _table(rows, ["rule", "severity", "resource", "compliance", "action", "reason"])
 
 
 def honest_delivery(decisions: Iterable[Decision]) -> int:
