@@ -64,6 +64,7 @@ CHECKING_COMMANDS = [
     ("toggle", "s3-bucket-kms-encryption", "notify"),
     ("toggle", "kill-switch", "on"),
     ("report", "--from-scan", "--format", "json", "--output", "-"),
+    ("status",),
 ]
 
 
@@ -193,3 +194,45 @@ def test_scan_table_shows_each_findings_severity(aws):
     cells = {tuple(row.split()[:3]) for row in rows}
     assert ("s3-bucket-kms-encryption", "HIGH", "lake-raw") in cells
     assert ("s3-bucket-ssl-only", "MEDIUM", "lake-raw") in cells
+
+
+def test_no_command_says_where_the_rules_stand(aws):
+    ssm = aws.client("ssm")
+    ssm.put_parameter(
+        Name=S3_KMS_MODE,
+        Value="remediate",
+        Type="String",
+        Tags=[{"Key": "mlwarden:allow-remediation", "Value": "true"}],
+    )
+    ssm.put_parameter(
+        Name="/mlwarden/rules/sagemaker-notebook-direct-internet/mode",
+        Value="notify",
+        Type="String",
+        Tags=[{"Key": "mlwarden:allow-remediation", "Value": "false"}],
+    )
+    ssm.put_parameter(Name="/mlwarden/kill-switch", Value="true", Type="String")
+    proc = mlwarden("status", "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = {r["rule_id"]: r for r in map(json.loads, proc.stdout.splitlines())}
+    assert len(out) == 25
+    assert all(set(r) == {"rule_id", "mode", "mode_source", "remediation", "kill_switch"} for r in out.values())
+    assert out["s3-bucket-kms-encryption"] == {
+        "rule_id": "s3-bucket-kms-encryption",
+        "mode": "remediate",
+        "mode_source": "ssm",
+        "remediation": "allowed",
+        "kill_switch": "true",
+    }
+    assert out["sagemaker-notebook-direct-internet"]["remediation"] == "withheld"
+    assert out["sagemaker-notebook-kms"]["remediation"] == "none"  # notify only
+    assert out["kms-key-rotation"]["mode_source"] == "default"  # no parameter: the deploy default applies
+    assert out["kms-key-rotation"]["mode"] == "notify"
+
+    table = mlwarden("status")
+    assert table.returncode == 0, table.stderr
+    assert table.stdout.splitlines()[0] == (
+        "kill switch: ON (value 'true'): every remediation stopped, alerts go on "
+        "(any value but exactly 'off' stops remediation)"
+    )
+    assert "deploy default (no SSM parameter)" in table.stdout
+    assert "withheld at deploy time" in table.stdout

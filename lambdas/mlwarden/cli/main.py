@@ -1,5 +1,5 @@
-"""The ``mlwarden`` command (also ``python -m mlwarden``): rules, evaluate, scan, report, doctor, toggle, history,
-demo."""
+"""The ``mlwarden`` command (also ``python -m mlwarden``): rules, evaluate, scan, report, doctor, toggle, status,
+history, demo."""
 
 from __future__ import annotations
 
@@ -38,6 +38,7 @@ examples:
   mlwarden doctor
   mlwarden toggle s3-bucket-kms-encryption remediate
   mlwarden toggle kill-switch on
+  mlwarden status
   mlwarden history --rule s3-bucket-kms-encryption
   mlwarden demo
 """
@@ -357,6 +358,85 @@ def cmd_toggle(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    """Where am I: every rule's mode and where it comes from, whether it may remediate, and the kill switch."""
+    from botocore.exceptions import ClientError
+
+    from mlwarden.cli.local import default_region, load_settings
+    from mlwarden.core.context import ClientFactory
+    from mlwarden.core.modes import KILL_SWITCH_OFF
+    from mlwarden.core.settings import (
+        ALLOW_REMEDIATION_TAG,
+        KILL_SWITCH_PARAMETER,
+        SettingsError,
+        mode_parameter_name,
+    )
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"mlwarden: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    region = args.region or default_region()
+    checked_account(region)
+    ssm = ClientFactory().client("ssm", region)
+    rules = all_rules()
+    names = [mode_parameter_name(rule.spec.id) for rule in rules]
+    values: dict[str, str] = {}
+    for start in range(0, len(names), 10):  # GetParameters takes at most 10 names
+        for parameter in ssm.get_parameters(Names=names[start : start + 10]).get("Parameters", []):
+            values[parameter["Name"]] = str(parameter["Value"]).strip()
+    try:
+        kill_switch: str | None = str(ssm.get_parameter(Name=KILL_SWITCH_PARAMETER)["Parameter"]["Value"])
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ParameterNotFound":
+            raise
+        kill_switch = None
+    records: list[dict[str, Any]] = []
+    notes: list[str] = []
+    for rule, name in zip(rules, names, strict=True):
+        spec, deployed = rule.spec, settings.rule(rule.spec.id)
+        value = values.get(name)
+        if value in MODES:
+            mode, source = str(value), "ssm"
+        else:
+            mode, source = deployed.mode, "default"
+            if value is not None:
+                notes.append(f"{spec.id}: {name} holds {value!r}, not a mode: the deploy default {mode} applies")
+        allowed = deployed.allow_remediation
+        if value is not None:
+            tags = ssm.list_tags_for_resource(ResourceType="Parameter", ResourceId=name).get("TagList", [])
+            allowed = {t["Key"]: t["Value"] for t in tags}.get(ALLOW_REMEDIATION_TAG, "true") != "false"
+        remediation = "none" if not spec.can_remediate else ("allowed" if allowed else "withheld")
+        records.append(
+            {
+                "rule_id": spec.id,
+                "mode": mode,
+                "mode_source": source,
+                "remediation": remediation,
+                "kill_switch": kill_switch,
+            }
+        )
+    if args.json:
+        for record in records:
+            print(json.dumps(record))
+    else:
+        if kill_switch is None:
+            state = f"not deployed ({KILL_SWITCH_PARAMETER} missing): remediation runs where a rule's mode says so"
+        elif kill_switch == KILL_SWITCH_OFF:
+            state = "off: remediation runs where a rule's mode says so"
+        else:
+            state = f"ON (value {kill_switch!r}): every remediation stopped, alerts go on"
+        print(f"kill switch: {state} (any value but exactly 'off' stops remediation)")
+        sources = {"ssm": "SSM", "default": "deploy default (no SSM parameter)"}
+        what = {"allowed": "allowed", "withheld": "withheld at deploy time", "none": "none (notify only)"}
+        rows = [[r["rule_id"], r["mode"], sources[r["mode_source"]], what[r["remediation"]]] for r in records]
+        _table(rows, ["rule", "mode", "mode from", "remediation"], f"mlwarden status ({region})")
+    for note in notes:
+        print(f"mlwarden: {note}", file=sys.stderr)
+    return EXIT_OK
+
+
 HISTORY_COLUMNS = ("detected_at", "rule_id", "resource_id", "compliance", "action", "principal", "reason")
 
 
@@ -620,6 +700,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("mode", metavar="MODE", help="off | notify | remediate (kill-switch: on | off)")
     p.add_argument("--region", help="region of the deployment (default: $AWS_REGION)")
     p.set_defaults(func=cmd_toggle)
+
+    p = _subcommand(
+        sub,
+        "status",
+        "every rule's mode (and where it comes from), whether it may remediate, and the kill switch",
+        "mlwarden status\n  mlwarden status --json | jq 'select(.mode == \"remediate\")'",
+    )
+    p.add_argument("--region", help="region of the deployment (default: $AWS_REGION)")
+    p.add_argument("--json", action="store_true", help="one JSON object per rule per line")
+    p.set_defaults(func=cmd_status)
 
     p = _subcommand(
         sub,
