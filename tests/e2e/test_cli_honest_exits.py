@@ -65,6 +65,8 @@ CHECKING_COMMANDS = [
     ("toggle", "kill-switch", "on"),
     ("report", "--from-scan", "--format", "json", "--output", "-"),
     ("status",),
+    ("history", "--table", "mlwarden-audit"),
+    ("history",),
 ]
 
 
