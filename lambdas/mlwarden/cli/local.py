@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from mlwarden.cli import NothingChecked
 from mlwarden.core.context import ClientFactory, RuleContext
 from mlwarden.core.engine import Engine
 from mlwarden.core.model import NOT_APPLICABLE, Decision
@@ -29,6 +30,70 @@ def load_settings(cdk_json: Path | None = None) -> Settings:
     """The cdk.json block of the current directory (deploy-time defaults), or the built-in defaults."""
     known = {rule.spec.id: rule.spec.default_mode for rule in all_rules()}
     return Settings.from_cdk_json(cdk_json or Path("cdk.json"), known=known)
+
+
+NO_CREDENTIALS = (
+    "no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY "
+    "(or run `make demo` for a local account)"
+)
+REFUSED_CREDENTIALS = {
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "SignatureDoesNotMatch",
+    "InvalidAccessKeyId",
+    "AuthFailure",
+    "AccessDenied",
+}
+
+
+def preflight(region: str) -> str:
+    """One cheap call (sts:GetCallerIdentity: short connect timeout, no retry) before any work, so a run that
+    could judge nothing says so instead of printing NOT_APPLICABLE rows. Returns the caller's account id;
+    NothingChecked otherwise."""
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        PartialCredentialsError,
+        ProfileNotFound,
+        ReadTimeoutError,
+    )
+
+    from mlwarden.core.engine import describe_error
+
+    config = Config(connect_timeout=3, read_timeout=10, retries={"mode": "standard", "max_attempts": 1})
+    endpoint = os.environ.get("AWS_ENDPOINT_URL") or "AWS"
+    try:
+        sts = boto3.session.Session().client("sts", region_name=region, config=config)
+        endpoint = sts.meta.endpoint_url or endpoint
+        return str(sts.get_caller_identity()["Account"])
+    except ProfileNotFound as exc:
+        raise NothingChecked(f"{exc}: set AWS_PROFILE to a profile of your AWS config, or unset it") from exc
+    except (NoCredentialsError, PartialCredentialsError) as exc:
+        raise NothingChecked(NO_CREDENTIALS) from exc
+    except (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError) as exc:
+        raise NothingChecked(
+            f"cannot reach the AWS endpoint {endpoint} ({type(exc).__name__}): check AWS_ENDPOINT_URL, "
+            "the region and the network"
+        ) from exc
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code") or "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        if status >= 500:
+            raise NothingChecked(f"HTTP {status} from {endpoint}: try again later, or check AWS_ENDPOINT_URL") from exc
+        if code in REFUSED_CREDENTIALS:
+            raise NothingChecked(
+                f"the AWS credentials were refused ({code}): refresh them, or set AWS_PROFILE to another profile"
+            ) from exc
+        raise NothingChecked(f"cannot check the AWS credentials: {describe_error(exc)}") from exc
+    except BotoCoreError as exc:
+        raise NothingChecked(f"cannot check the AWS credentials: {describe_error(exc)}") from exc
 
 
 class LocalRunner:

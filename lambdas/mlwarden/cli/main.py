@@ -1,5 +1,5 @@
-"""The ``mlwarden`` command (also ``python -m mlwarden``): rules, evaluate, scan, report, doctor, toggle, history,
-demo."""
+"""The ``mlwarden`` command (also ``python -m mlwarden``): rules, evaluate, scan, report, doctor, toggle, status,
+history, demo."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlwarden import __version__
+from mlwarden.cli import NothingChecked
 from mlwarden.core import events
 from mlwarden.core.engine import Engine, Source
-from mlwarden.core.model import MODES, Decision, ResourceRef
+from mlwarden.core.model import ACTION_NONE, ACTION_NOTIFIED, MODES, Decision, ResourceRef
 from mlwarden.core.registry import UnknownRule, all_rules, get_rule
 from mlwarden.core.spec import Rule
 from mlwarden.core.text import clean_text
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
     from mlwarden.cli.local import LocalRunner
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
+# Nothing could be checked: no credentials, the endpoint unreachable or failing (checked before any work).
+EXIT_NOTHING_CHECKED = 3
+NO_TOPIC_NOTE = "no alert sent: no topic configured (pass --topic-arn)"
 
 EXAMPLES = """\
 examples:
@@ -34,6 +38,7 @@ examples:
   mlwarden doctor
   mlwarden toggle s3-bucket-kms-encryption remediate
   mlwarden toggle kill-switch on
+  mlwarden status
   mlwarden history --rule s3-bucket-kms-encryption
   mlwarden demo
 """
@@ -82,8 +87,42 @@ def print_decisions(decisions: Iterable[Decision], as_json: bool = False, *, fmt
             record = decision.cli_record()
             writer.writerow([csv_cell(record[key]) for key in Decision.CLI_KEYS])
         return
-    rows = [[d.rule_id or "-", d.resource_id or "-", d.compliance, d.action, d.reason] for d in decisions]
-    _table(rows, ["rule", "resource", "compliance", "action", "reason"])
+    rows = [
+        [d.rule_id or "-", d.severity or "-", d.resource_id or "-", d.compliance, d.action, d.reason] for d in decisions
+    ]
+    _table(rows, ["rule", "severity", "resource", "compliance", "action", "reason"])
+
+
+def honest_delivery(decisions: Iterable[Decision]) -> int:
+    """With ``--apply`` and no topic the engine sends nothing (``details["not_sent"]``): a violation only
+    alerted is then reported ``none``, not ``notified``, and every such reason says no alert was sent.
+    Returns how many decisions had an alert that was not sent."""
+    unsent = 0
+    for decision in decisions:
+        if not decision.details.get("not_sent"):
+            continue
+        unsent += 1
+        if decision.action == ACTION_NOTIFIED:
+            decision.action = ACTION_NONE
+        decision.reason = f"{decision.reason}; {NO_TOPIC_NOTE}" if decision.reason else NO_TOPIC_NOTE
+    return unsent
+
+
+def report_unsent(runner: LocalRunner, unsent: int) -> None:
+    """One line per run when ``--apply`` had no topic to publish to."""
+    if runner.apply and runner.publisher is None:
+        print(
+            f"mlwarden: --apply without an alert topic: {unsent} alert(s) not sent "
+            "(pass --topic-arn or set MLWARDEN_TOPIC_ARN)",
+            file=sys.stderr,
+        )
+
+
+def checked_account(region: str) -> str:
+    """Credentials and endpoint, checked before any work (NothingChecked: exit 3 with one line)."""
+    from mlwarden.cli.local import preflight
+
+    return preflight(region)
 
 
 def output_format(args: argparse.Namespace) -> str:
@@ -128,13 +167,15 @@ def cmd_rules(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from mlwarden.cli.inputs import UnreadableFile, read_json
-    from mlwarden.cli.local import LocalRunner
+    from mlwarden.cli.local import LocalRunner, default_region
 
-    runner = LocalRunner(apply=args.apply, topic_arn=args.topic_arn)
+    region = default_region()
+    runner = LocalRunner(apply=args.apply, topic_arn=args.topic_arn, region=region, account=checked_account(region))
     rules = all_rules()
     fmt = output_format(args)
     status = EXIT_OK
     collected: list[Decision] = []
+    unsent = [0]
     for name in args.files:
         try:
             document = read_json(Path(name))
@@ -143,17 +184,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             status = EXIT_BAD_INPUT
             continue
         try:
-            _evaluate_document(document, rules, runner, fmt, collected)
+            _evaluate_document(document, rules, runner, fmt, collected, unsent)
         except RecursionError:  # nested deeper than the parsing, routing or rule code can follow
             print(f"mlwarden: {name}: not an event: JSON nested too deeply to process", file=sys.stderr)
             status = EXIT_BAD_INPUT
     if fmt != "json":
         print_decisions(collected, fmt=fmt)
+    report_unsent(runner, unsent[0])
     return status
 
 
 def _evaluate_document(
-    document: Any, rules: list[Rule], runner: LocalRunner, fmt: str, collected: list[Decision]
+    document: Any, rules: list[Rule], runner: LocalRunner, fmt: str, collected: list[Decision], unsent: list[int]
 ) -> None:
     """Route and judge every event of one file; JSON lines are printed as they come, tables collected."""
     from mlwarden.cli.inputs import normalize, route
@@ -178,6 +220,7 @@ def _evaluate_document(
                     out.extend(runner.engine(rule).handle(event))
                 except events.MalformedEvent as exc:
                     out.append(unrouted(event_id, f"{rule.spec.id}: {exc}"))
+        unsent[0] += honest_delivery(out)
         if fmt == "json":
             print_decisions(out, fmt=fmt)
         else:
@@ -239,18 +282,21 @@ def sweep(runner: LocalRunner, rules: Sequence[Rule], *, workers: int = 8) -> tu
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
-    from mlwarden.cli.local import LocalRunner
+    from mlwarden.cli.local import LocalRunner, default_region
 
-    runner = LocalRunner(apply=args.apply, region=args.region)
     try:
         rules = selected_rules(args.rule)
     except UnknownRule as exc:
         print(f"mlwarden: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    region = args.region or default_region()
+    runner = LocalRunner(apply=args.apply, region=region, topic_arn=args.topic_arn, account=checked_account(region))
     decisions, notes = sweep(runner, rules, workers=args.workers)
     for note in notes:
         print(f"mlwarden: {note}", file=sys.stderr)
+    unsent = honest_delivery(decisions)
     print_decisions(decisions, fmt=output_format(args))
+    report_unsent(runner, unsent)
     return EXIT_OK
 
 
@@ -261,22 +307,32 @@ def cmd_toggle(args: argparse.Namespace) -> int:
     from mlwarden.core.context import ClientFactory
     from mlwarden.core.settings import ALLOW_REMEDIATION_TAG, KILL_SWITCH_PARAMETER, mode_parameter_name
 
-    ssm = ClientFactory().client("ssm", args.region or default_region())
+    region = args.region or default_region()
     if args.rule == "kill-switch":
         if args.mode not in ("on", "off"):
             print("mlwarden: the kill switch is 'on' or 'off'", file=sys.stderr)
             return EXIT_BAD_INPUT
+        checked_account(region)
+        ssm = ClientFactory().client("ssm", region)
         ssm.put_parameter(Name=KILL_SWITCH_PARAMETER, Value=args.mode, Type="String", Overwrite=True)
         print(f"kill switch: {args.mode}" + (" (every remediation stopped; alerts go on)" if args.mode == "on" else ""))
         return EXIT_OK
     try:
-        get_rule(args.rule)
+        rule = get_rule(args.rule)
     except UnknownRule as exc:
         print(f"mlwarden: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.mode not in MODES:
         print(f"mlwarden: mode must be one of {', '.join(MODES)}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if args.mode == "remediate" and not rule.spec.can_remediate:
+        print(
+            f"mlwarden: refusing: {args.rule} has no automatic remediation (notify only); use notify",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    checked_account(region)
+    ssm = ClientFactory().client("ssm", region)
     name = mode_parameter_name(args.rule)
     try:
         current = ssm.get_parameter(Name=name)["Parameter"]["Value"]
@@ -299,6 +355,85 @@ def cmd_toggle(args: argparse.Namespace) -> int:
         return EXIT_INTERNAL
     ssm.put_parameter(Name=name, Value=args.mode, Type="String", Overwrite=True)
     print(f"{args.rule}: {current} -> {args.mode} (takes effect within a minute)")
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Where am I: every rule's mode and where it comes from, whether it may remediate, and the kill switch."""
+    from botocore.exceptions import ClientError
+
+    from mlwarden.cli.local import default_region, load_settings
+    from mlwarden.core.context import ClientFactory
+    from mlwarden.core.modes import KILL_SWITCH_OFF
+    from mlwarden.core.settings import (
+        ALLOW_REMEDIATION_TAG,
+        KILL_SWITCH_PARAMETER,
+        SettingsError,
+        mode_parameter_name,
+    )
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"mlwarden: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    region = args.region or default_region()
+    checked_account(region)
+    ssm = ClientFactory().client("ssm", region)
+    rules = all_rules()
+    names = [mode_parameter_name(rule.spec.id) for rule in rules]
+    values: dict[str, str] = {}
+    for start in range(0, len(names), 10):  # GetParameters takes at most 10 names
+        for parameter in ssm.get_parameters(Names=names[start : start + 10]).get("Parameters", []):
+            values[parameter["Name"]] = str(parameter["Value"]).strip()
+    try:
+        kill_switch: str | None = str(ssm.get_parameter(Name=KILL_SWITCH_PARAMETER)["Parameter"]["Value"])
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ParameterNotFound":
+            raise
+        kill_switch = None
+    records: list[dict[str, Any]] = []
+    notes: list[str] = []
+    for rule, name in zip(rules, names, strict=True):
+        spec, deployed = rule.spec, settings.rule(rule.spec.id)
+        value = values.get(name)
+        if value in MODES:
+            mode, source = str(value), "ssm"
+        else:
+            mode, source = deployed.mode, "default"
+            if value is not None:
+                notes.append(f"{spec.id}: {name} holds {value!r}, not a mode: the deploy default {mode} applies")
+        allowed = deployed.allow_remediation
+        if value is not None:
+            tags = ssm.list_tags_for_resource(ResourceType="Parameter", ResourceId=name).get("TagList", [])
+            allowed = {t["Key"]: t["Value"] for t in tags}.get(ALLOW_REMEDIATION_TAG, "true") != "false"
+        remediation = "none" if not spec.can_remediate else ("allowed" if allowed else "withheld")
+        records.append(
+            {
+                "rule_id": spec.id,
+                "mode": mode,
+                "mode_source": source,
+                "remediation": remediation,
+                "kill_switch": kill_switch,
+            }
+        )
+    if args.json:
+        for record in records:
+            print(json.dumps(record))
+    else:
+        if kill_switch is None:
+            state = f"not deployed ({KILL_SWITCH_PARAMETER} missing): remediation runs where a rule's mode says so"
+        elif kill_switch == KILL_SWITCH_OFF:
+            state = "off: remediation runs where a rule's mode says so"
+        else:
+            state = f"ON (value {kill_switch!r}): every remediation stopped, alerts go on"
+        print(f"kill switch: {state} (any value but exactly 'off' stops remediation)")
+        sources = {"ssm": "SSM", "default": "deploy default (no SSM parameter)"}
+        what = {"allowed": "allowed", "withheld": "withheld at deploy time", "none": "none (notify only)"}
+        rows = [[r["rule_id"], r["mode"], sources[r["mode_source"]], what[r["remediation"]]] for r in records]
+        _table(rows, ["rule", "mode", "mode from", "remediation"], f"mlwarden status ({region})")
+    for note in notes:
+        print(f"mlwarden: {note}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -330,6 +465,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     from mlwarden.core.safety import read_history
 
     region = args.region or default_region()
+    checked_account(region)
     table = audit_table_name(args.table, region)
     if not table:
         print(
@@ -356,6 +492,23 @@ NO_AUDIT_TABLE = "no audit table: pass --table, set MLWARDEN_AUDIT_TABLE, or dep
 DEFAULT_HTML_REPORT = "mlwarden-report.html"
 
 
+def unwritable(output: str) -> str:
+    """Why a report cannot be written to ``output`` ("" when it can): checked before any work."""
+    import os
+
+    path = Path(output)
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        return "it is a directory"
+    if not parent.is_dir():
+        return f"the directory {parent} does not exist"
+    if path.exists() and not os.access(path, os.W_OK):
+        return "the file is not writable"
+    if not path.exists() and not os.access(parent, os.W_OK | os.X_OK):
+        return f"the directory {parent} is not writable"
+    return ""
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -370,6 +523,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     except UnknownRule as exc:
         print(f"mlwarden: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    output = args.output
+    if not output and args.format == "html" and sys.stdout.isatty():
+        output = DEFAULT_HTML_REPORT  # a page of HTML on a terminal helps nobody
+    problem = unwritable(output) if output and output != "-" else ""
+    if problem:  # before the scan, not after it
+        print(f"mlwarden: cannot write the report to {output}: {problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    account = checked_account(region)
     table = None if args.from_scan else audit_table_name(args.table, region)
     if args.from_history and not table:
         print(f"mlwarden: {NO_AUDIT_TABLE}", file=sys.stderr)
@@ -385,7 +546,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             return EXIT_INTERNAL
         source, detail = report.SOURCE_HISTORY, f"the audit table {table} (latest decision per rule and resource)"
     else:
-        decisions, notes = sweep(LocalRunner(apply=False, region=region), rules, workers=args.workers)
+        decisions, notes = sweep(LocalRunner(apply=False, region=region, account=account), rules, workers=args.workers)
         source, detail = report.SOURCE_SCAN, "a fresh scan (dry run: nothing was changed)"
     built = report.build_report(
         decisions,
@@ -396,9 +557,6 @@ def cmd_report(args: argparse.Namespace) -> int:
         notes=notes,
     )
     text = report.render(built, args.format)
-    output = args.output
-    if not output and args.format == "html" and sys.stdout.isatty():
-        output = DEFAULT_HTML_REPORT  # a page of HTML on a terminal helps nobody
     if not output or output == "-":
         sys.stdout.write(text)
         return EXIT_OK
@@ -486,7 +644,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rule", action="append", default=[], metavar="ID", help="only this rule (repeatable)")
     p.add_argument("--json", action="store_true", help="one JSON object per resource per line")
     p.add_argument("--format", choices=("table", "json", "csv"), help="output format (default: table)")
-    p.add_argument("--apply", action="store_true", help="remediate where the mode says so")
+    p.add_argument("--apply", action="store_true", help="remediate where the mode says so, and publish alerts")
+    p.add_argument("--topic-arn", help="SNS topic for alerts with --apply (default: $MLWARDEN_TOPIC_ARN)")
     p.add_argument("--region", help="region to sweep (default: $AWS_REGION)")
     p.add_argument("--workers", type=int, default=8, help="concurrent reads (default 8)")
     p.set_defaults(func=cmd_scan)
@@ -544,6 +703,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _subcommand(
         sub,
+        "status",
+        "every rule's mode (and where it comes from), whether it may remediate, and the kill switch",
+        "mlwarden status\n  mlwarden status --json | jq 'select(.mode == \"remediate\")'",
+    )
+    p.add_argument("--region", help="region of the deployment (default: $AWS_REGION)")
+    p.add_argument("--json", action="store_true", help="one JSON object per rule per line")
+    p.set_defaults(func=cmd_status)
+
+    p = _subcommand(
+        sub,
         "history",
         "decisions recorded in the audit table, newest first",
         "mlwarden history --rule s3-bucket-kms-encryption\n  mlwarden history --resource my-bucket --json",
@@ -571,6 +740,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
+    except NothingChecked as exc:
+        print(f"mlwarden: nothing checked: {exc}", file=sys.stderr)
+        return EXIT_NOTHING_CHECKED
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

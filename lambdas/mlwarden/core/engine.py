@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -101,12 +102,31 @@ def is_retryable(exc: BaseException) -> bool:
     return False
 
 
+MAX_ERROR_TEXT = 300  # an error message longer than this is cut: it is a reason, not a page
+_MARKUP = re.compile(r"<\s*(?:!doctype|html|head|body|title|h1|div|p|pre)\b", re.IGNORECASE)
+
+
 def describe_error(exc: BaseException) -> str:
+    """One short line for a failed call, fit for a reason or a table cell. A server error whose body is not an
+    AWS answer (an HTML page from a proxy, a load balancer or a local AWS) becomes "HTTP 503 from <endpoint>":
+    its page never lands in a reason."""
     if isinstance(exc, ClientError):
         err = exc.response.get("Error", {})
         operation = getattr(exc, "operation_name", "")
-        return f"{operation}: {err.get('Code', 'Error')}: {err.get('Message', '')}".strip()
-    return f"{type(exc).__name__}: {exc}"
+        code, message = str(err.get("Code") or ""), str(err.get("Message") or "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        if _MARKUP.search(message) or _MARKUP.search(code) or (status >= 500 and code in ("", "Unknown", str(status))):
+            endpoint = os.environ.get("AWS_ENDPOINT_URL") or "the AWS endpoint"
+            return f"{operation}: HTTP {status or code or '?'} from {endpoint}".strip(": ")
+        return _cap(f"{operation}: {code or 'Error'}: {message}".strip())
+    text = str(exc)
+    if _MARKUP.search(text):  # e.g. a parser error quoting the HTML page it could not read
+        text = _MARKUP.split(text, maxsplit=1)[0].rstrip(" :\n'b") + " (an HTML page, not an AWS answer)"
+    return _cap(f"{type(exc).__name__}: {text}")
+
+
+def _cap(text: str) -> str:
+    return text if len(text) <= MAX_ERROR_TEXT else text[: MAX_ERROR_TEXT - 1] + "…"
 
 
 def now_iso() -> str:
