@@ -31,6 +31,13 @@ def load_settings(cdk_json: Path | None = None) -> Settings:
     return Settings.from_cdk_json(cdk_json or Path("cdk.json"), known=known)
 
 
+def deployed_rules(settings: Settings) -> tuple[list[Rule], list[str]]:
+    """The rules the deployment has, and the ids cdk.json leaves out of it (``rules.<id>.deploy: false``):
+    without ``--rule``, ``scan``, ``evaluate`` and ``report`` judge only what is deployed, like the deployment."""
+    rules = all_rules()
+    return [rule for rule in rules if settings.deployed(rule.spec.id)], settings.left_out()
+
+
 class LocalRunner:
     def __init__(
         self,
