@@ -167,11 +167,11 @@ def keep_running_lines(endpoint: str, audit_table: str | None) -> list[str]:
     ]
     if audit_table:
         lines += [
-            f"   mlwarden history --table {audit_table}              # every decision the demo made",
+            f"   mlwarden history --table {audit_table}   # every decision the demo made",
             f"   mlwarden report --table {audit_table} --output demo-report.html",
         ]
     lines += [
-        "   mlwarden scan                                        # judge what the local account holds now",
+        "   mlwarden scan   # judge what the local account holds now",
         f"   (audit table: {audit_table or 'none'}; endpoint: {endpoint}; region: {REGION}; credentials: testing)",
     ]
     return lines
