@@ -1,4 +1,5 @@
-"""``MlwardenStack``: the shared resources, then one ``GuardedRule`` per registered rule, then the tamper watch.
+"""``MlwardenStack``: the shared resources, then one ``GuardedRule`` per registered rule that cdk.json does not
+leave out (``rules.<id>.deploy: false``), then the tamper watch.
 
 Shared: the customer KMS key, the alert topic (only the rule functions publish), the alarm topic (only this
 account's CloudWatch alarms and the tamper watch publish), the idempotency and audit tables, the kill switch
@@ -110,6 +111,7 @@ class MlwardenStack(Stack):
                 self, construct_id(spec.id), spec=spec, rule_settings=settings.rule(spec.id), shared=shared
             )
             for spec in all_specs()
+            if settings.deployed(spec.id)  # a rule left out gets nothing: no function, rules, switch or alarms
         }
         self._only_rule_functions_publish_alerts()
         self.alert_failures_alarm = self._alert_failures_alarm()

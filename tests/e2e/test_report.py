@@ -321,6 +321,7 @@ def test_report_from_the_audit_table_takes_the_latest_decision_per_resource(aws,
         "non_compliant": 0,
         "remediated": 1,
         "exempt": 0,
+        "stopped": 0,
         "compliant": 1,
         "not_applicable": 0,
     }
@@ -449,6 +450,7 @@ def test_csv_neutralises_formulas_and_figures_add_up():
         "non_compliant": 1,
         "remediated": 1,
         "exempt": 1,
+        "stopped": 0,
         "compliant": 1,
         "not_applicable": 0,
     }

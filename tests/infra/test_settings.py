@@ -57,3 +57,11 @@ def test_cdk_synth_with_an_unknown_rule_id_prints_one_line_and_fails(tmp_path: P
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().startswith("mlwarden: cdk.json mlwarden.rules names unknown rule id(s) no-such-rule")
+
+
+def test_misspelt_notification_emails_fails_the_synth_instead_of_alerting_nobody() -> None:
+    with pytest.raises(
+        SettingsError,
+        match=r"cdk.json mlwarden.notificationEmail is not a known key; did you mean notificationEmails\?",
+    ):
+        build_app({"mlwarden": {"notificationEmail": ["secops@example.com"]}}, nag=False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from mlwarden.core.registry import rule_ids
@@ -106,3 +108,84 @@ def test_runtime_settings_for_a_rule_carry_every_cdk_json_setting_it_runs_with()
     assert runtime_settings_for(macie, settings, quarantine_bucket="q").quarantine_bucket is None
     quarantining = Settings.from_context({**block, "macieQuarantine": True}, known=KNOWN)
     assert runtime_settings_for(macie, quarantining, quarantine_bucket="q").quarantine_bucket == "q"
+
+
+# ------------------------------------------------------------------ misspelt keys (issue 16): never ignored
+@pytest.mark.parametrize(
+    ("block", "says"),
+    [
+        (
+            {"notificationEmail": ["secops@example.com"]},
+            "cdk.json mlwarden.notificationEmail is not a known key; did you mean notificationEmails?",
+        ),
+        ({"kmsKeyARN": None}, "cdk.json mlwarden.kmsKeyARN is not a known key; did you mean kmsKeyArn?"),
+        ({"securityhub": True}, "cdk.json mlwarden.securityhub is not a known key; did you mean securityHub?"),
+        (
+            {"rules": {"macie-sensitive-data": {"enabled": False}}},
+            "cdk.json mlwarden.rules.macie-sensitive-data.enabled is not a known key; did you mean deploy?",
+        ),
+        (
+            {"rules": {"macie-sensitive-data": {"allowRemediaton": False}}},
+            "cdk.json mlwarden.rules.macie-sensitive-data.allowRemediaton is not a known key; "
+            "did you mean allowRemediation?",
+        ),
+        (
+            {"exemptions": {"all": [{"resource": "b", "reason": "r", "untill": "2099-01-01"}]}},
+            "cdk.json mlwarden.exemptions.all[0].untill is not a known key; did you mean until?",
+        ),
+        ({"trustedAccount": ["111122223333"]}, "did you mean trustedAccounts?"),
+    ],
+)
+def test_misspelt_key_fails_with_the_nearest_known_key_instead_of_being_ignored(block, says):
+    with pytest.raises(SettingsError, match=re.escape(says)):
+        Settings.from_context(block, known=KNOWN)
+
+
+def test_a_key_with_no_near_spelling_fails_naming_the_known_keys():
+    with pytest.raises(SettingsError, match=r"mlwarden.rules.macie-sensitive-data.colour is not a known key; known"):
+        Settings.from_context({"rules": {"macie-sensitive-data": {"colour": "red"}}}, known=KNOWN)
+
+
+def test_every_key_the_readme_documents_and_every_rule_option_is_accepted():
+    from mlwarden.core.registry import all_specs
+
+    options = {option.key: option.default for spec in all_specs() for option in spec.options}
+    block = {
+        "rules": {"macie-sensitive-data": {"mode": "notify", "allowRemediation": True, "deploy": True}},
+        "notificationEmails": [],
+        "kmsKeyArn": None,
+        "macieQuarantine": False,
+        "powertoolsLayerArn": None,
+        "configFrequency": "TwentyFour_Hours",
+        "exemptions": {"all": [{"resource": "b", "reason": "r", "until": "2099-01-01"}]},
+        "dedupWindowSeconds": 300,
+        "maxExemptionDays": 90,
+        "maxRemediationsPerHour": 3,
+        "auditRetentionDays": 365,
+        "alarmEmails": [],
+        "securityHub": False,
+        "chatbotNotifications": False,
+        **options,
+    }
+    assert options  # the rules declare options, and each is a known key
+    Settings.from_context(block, known=KNOWN)
+
+
+# ------------------------------------------------------------------ deploy: false (issue 16): a subset
+def test_every_rule_is_deployed_unless_cdk_json_leaves_it_out():
+    settings = Settings.from_context({"rules": {"macie-sensitive-data": {"deploy": False}}}, known=KNOWN)
+    assert not settings.deployed("macie-sensitive-data")
+    assert settings.left_out() == ["macie-sensitive-data"]
+    assert all(settings.deployed(rule_id) for rule_id in KNOWN if rule_id != "macie-sensitive-data")
+    assert Settings.from_context({}, known=KNOWN).left_out() == []
+
+
+@pytest.mark.parametrize("value", ["false", 0, None])
+def test_deploy_must_be_a_boolean(value):
+    with pytest.raises(SettingsError, match="rules.macie-sensitive-data.deploy must be true or false"):
+        Settings.from_context({"rules": {"macie-sensitive-data": {"deploy": value}}}, known=KNOWN)
+
+
+def test_leaving_out_every_rule_fails_rather_than_deploying_nothing():
+    with pytest.raises(SettingsError, match="leaves every rule out of the deployment"):
+        Settings.from_context({"rules": {rule_id: {"deploy": False} for rule_id in KNOWN}}, known=KNOWN)

@@ -145,7 +145,36 @@ class Narrator:
         if self.console:
             self.console.print(text)
         else:
-            print(text)
+            print(text, flush=True)
+
+    def progress(self, text: str) -> None:
+        """A line saying what the demo is doing now, during its quiet first seconds (synth, server, deploy)."""
+        self.line(f"   [dim]{text}[/]" if self.console else f"   {text}")
+
+
+def keep_running_lines(endpoint: str, audit_table: str | None) -> list[str]:
+    """What ``--keep-running`` prints: the environment and names that ``mlwarden history`` (and the other
+    commands) need to reach the local account from another shell."""
+    env = (
+        f"export AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
+        f"AWS_REGION={REGION} AWS_DEFAULT_REGION={REGION}"
+    )
+    if audit_table:
+        env += f" MLWARDEN_AUDIT_TABLE={audit_table}"
+    lines = [
+        f"The local account stays up at {endpoint}; Ctrl-C to stop. In another shell:",
+        f"   {env}",
+    ]
+    if audit_table:
+        lines += [
+            f"   mlwarden history --table {audit_table}   # every decision the demo made",
+            f"   mlwarden report --table {audit_table} --output demo-report.html",
+        ]
+    lines += [
+        "   mlwarden scan   # judge what the local account holds now",
+        f"   (audit table: {audit_table or 'none'}; endpoint: {endpoint}; region: {REGION}; credentials: testing)",
+    ]
+    return lines
 
 
 def create_violations(dep: LocalDeployment) -> None:
@@ -313,6 +342,12 @@ def show_alerts(say: Narrator, alerts: list[dict[str, Any]]) -> None:
             say.line(f"      why:  {alert['body']['reason']}")
 
 
+def audit_table_of(dep: LocalDeployment) -> str | None:
+    """The audit table's name in the local account (the stack output ``AuditTableName``)."""
+    name = dep.resolve(dep.template.get("Outputs", {}).get("AuditTableName", {}).get("Value", {}))
+    return name if isinstance(name, str) and name else None
+
+
 def run_scenario(dep: LocalDeployment, say: Narrator) -> DemoResult:
     result = DemoResult()
     say.step("2. Make the violations with real boto3 calls")
@@ -377,8 +412,8 @@ def run_scenario(dep: LocalDeployment, say: Narrator) -> DemoResult:
         f"   {UPLOADS_BUCKET}: Block Public Access {'on' if u['block_public_access'] else 'off'}, "
         f"{UPLOADS_KEY_2} tags {u['object_tags']}"
     )
-    audit_table = dep.resolve(dep.template.get("Outputs", {}).get("AuditTableName", {}).get("Value", {}))
-    if isinstance(audit_table, str) and audit_table:
+    audit_table = audit_table_of(dep)
+    if audit_table:
         say.step("8. Every decision is in the audit table: mlwarden history --rule macie-sensitive-data")
         cli_main(["history", "--rule", "macie-sensitive-data", "--table", audit_table, "--region", REGION])
     return result
@@ -403,9 +438,12 @@ def run_demo(keep_running: bool = False) -> int:
         else "mlwarden demo — guardrails for AI/ML on a local AWS account"
     )
     say.step("1. Synthesize the CDK app and deploy its wiring onto a local account (moto server)")
+    say.progress("synthesizing the CDK app (the same template `cdk deploy` would use)…")
     template = synthesize_template(DEMO_CONTEXT)
+    say.progress(f"synthesized in {time.monotonic() - started:.1f}s; starting a local AWS account (moto server)…")
     with moto_server() as endpoint:
         os.environ["AWS_ENDPOINT_URL"] = endpoint
+        say.progress("deploying the template: functions, EventBridge rules, topic, tables, switches…")
         # Lambda-style JSON logs and EMF metrics would drown the story; the demo prints its own account.
         dep = LocalDeployment(template, endpoint, quiet=True).deploy()
         n_rules = sum(1 for _ in dep.of_type("AWS::Events::Rule"))
@@ -424,7 +462,9 @@ def run_demo(keep_running: bool = False) -> int:
             "remediations."
         )
         if keep_running:
-            say.line(f"The local account stays up at {endpoint} (AWS_ENDPOINT_URL={endpoint}); Ctrl-C to stop.")
+            say.line()
+            for line in keep_running_lines(endpoint, audit_table_of(dep)):
+                say.line(line)
             try:
                 while True:
                     time.sleep(3600)

@@ -96,6 +96,13 @@ def preflight(region: str) -> str:
         raise NothingChecked(f"cannot check the AWS credentials: {describe_error(exc)}") from exc
 
 
+def deployed_rules(settings: Settings) -> tuple[list[Rule], list[str]]:
+    """The rules the deployment has, and the ids cdk.json leaves out of it (``rules.<id>.deploy: false``):
+    without ``--rule``, ``scan``, ``evaluate`` and ``report`` judge only what is deployed, like the deployment."""
+    rules = all_rules()
+    return [rule for rule in rules if settings.deployed(rule.spec.id)], settings.left_out()
+
+
 class LocalRunner:
     def __init__(
         self,

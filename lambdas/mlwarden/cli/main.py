@@ -132,7 +132,15 @@ def output_format(args: argparse.Namespace) -> str:
 
 # ---------------------------------------------------------------------------------------------- commands
 def cmd_rules(args: argparse.Namespace) -> int:
+    from mlwarden.cli.local import load_settings
+    from mlwarden.core.settings import SettingsError
+
     rules = all_rules()
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"mlwarden: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     if args.json:
         for rule in rules:
             spec = rule.spec
@@ -158,20 +166,23 @@ def cmd_rules(args: argparse.Namespace) -> int:
             ", ".join(r.spec.controls) or "-",
             r.spec.default_mode,
             "yes" if r.spec.can_remediate else "notify only",
+            "yes" if settings.deployed(r.spec.id) else "no (deploy: false)",
         ]
         for r in rules
     ]
-    _table(rows, ["id", "severity", "resource type", "controls", "default", "remediation"], "mlwarden rules")
+    _table(
+        rows, ["id", "severity", "resource type", "controls", "default", "remediation", "deployed"], "mlwarden rules"
+    )
     return EXIT_OK
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from mlwarden.cli.inputs import UnreadableFile, read_json
-    from mlwarden.cli.local import LocalRunner, default_region
+    from mlwarden.cli.local import LocalRunner, default_region, deployed_rules
 
     region = default_region()
     runner = LocalRunner(apply=args.apply, topic_arn=args.topic_arn, region=region, account=checked_account(region))
-    rules = all_rules()
+    rules, left_out = deployed_rules(runner.settings)  # routed like the deployment: left-out rules get nothing
     fmt = output_format(args)
     status = EXIT_OK
     collected: list[Decision] = []
@@ -184,7 +195,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             status = EXIT_BAD_INPUT
             continue
         try:
-            _evaluate_document(document, rules, runner, fmt, collected, unsent)
+            _evaluate_document(document, rules, runner, fmt, collected, unsent, left_out=left_out)
         except RecursionError:  # nested deeper than the parsing, routing or rule code can follow
             print(f"mlwarden: {name}: not an event: JSON nested too deeply to process", file=sys.stderr)
             status = EXIT_BAD_INPUT
@@ -195,7 +206,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _evaluate_document(
-    document: Any, rules: list[Rule], runner: LocalRunner, fmt: str, collected: list[Decision], unsent: list[int]
+    document: Any,
+    rules: list[Rule],
+    runner: LocalRunner,
+    fmt: str,
+    collected: list[Decision],
+    unsent: list[int],
+    *,
+    left_out: Sequence[str] = (),
 ) -> None:
     """Route and judge every event of one file; JSON lines are printed as they come, tables collected."""
     from mlwarden.cli.inputs import normalize, route
@@ -203,6 +221,11 @@ def _evaluate_document(
 
     for event in normalize(document):
         matched, reason = route(event, rules)
+        if not matched and left_out:
+            would, _ = route(event, [get_rule(rule_id) for rule_id in left_out])
+            if would:
+                ids = ", ".join(rule.spec.id for rule in would)
+                reason = f"only rules left out of the deployment (cdk.json deploy: false) judge this event: {ids}"
         event_id = events.event_id(event) if isinstance(event, dict) else ""
         if not matched:
             out = [
@@ -231,9 +254,23 @@ def _safe(getter: Any, event: Any) -> str:
     return getter(event) if isinstance(event, dict) else ""
 
 
-def selected_rules(rule_ids: Sequence[str]) -> list[Rule]:
-    """The rules named (``--rule``, repeatable), or all of them; UnknownRule for an unknown id."""
-    return [get_rule(rule_id) for rule_id in dict.fromkeys(rule_ids)] if rule_ids else all_rules()
+def selected_rules(rule_ids: Sequence[str], settings: Any = None) -> list[Rule]:
+    """The rules named (``--rule``, repeatable, deployed or not), or else every rule the deployment has
+    (``settings``: cdk.json ``rules.<id>.deploy``); UnknownRule for an unknown id."""
+    if rule_ids:
+        return [get_rule(rule_id) for rule_id in dict.fromkeys(rule_ids)]
+    return [rule for rule in all_rules() if settings is None or settings.deployed(rule.spec.id)]
+
+
+def left_out_note(rule_ids: Sequence[str], settings: Any) -> str:
+    """One line for stderr when rules are skipped because cdk.json leaves them out of the deployment."""
+    left_out = [] if rule_ids else settings.left_out()
+    if not left_out:
+        return ""
+    return (
+        f"{len(left_out)} rule(s) left out of the deployment (cdk.json deploy: false) not judged "
+        f"(name one with --rule to judge it): {', '.join(left_out)}"
+    )
 
 
 def sweep(runner: LocalRunner, rules: Sequence[Rule], *, workers: int = 8) -> tuple[list[Decision], list[str]]:
@@ -282,15 +319,20 @@ def sweep(runner: LocalRunner, rules: Sequence[Rule], *, workers: int = 8) -> tu
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
-    from mlwarden.cli.local import LocalRunner, default_region
+    from mlwarden.cli.local import LocalRunner, default_region, load_settings
 
+    settings = load_settings()
     try:
-        rules = selected_rules(args.rule)
+        rules = selected_rules(args.rule, settings)
     except UnknownRule as exc:
         print(f"mlwarden: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     region = args.region or default_region()
-    runner = LocalRunner(apply=args.apply, region=region, topic_arn=args.topic_arn, account=checked_account(region))
+    runner = LocalRunner(
+        apply=args.apply, settings=settings, region=region, topic_arn=args.topic_arn, account=checked_account(region)
+    )
+    if note := left_out_note(args.rule, settings):
+        print(f"mlwarden: {note}", file=sys.stderr)
     decisions, notes = sweep(runner, rules, workers=args.workers)
     for note in notes:
         print(f"mlwarden: {note}", file=sys.stderr)
@@ -513,13 +555,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
     from mlwarden.cli import report
-    from mlwarden.cli.local import LocalRunner, default_region
+    from mlwarden.cli.local import LocalRunner, default_region, load_settings
     from mlwarden.core.context import ClientFactory
     from mlwarden.core.engine import describe_error
 
     region = args.region or default_region()
     try:
-        rules = selected_rules(args.rule)
+        rules = selected_rules(args.rule, load_settings())
     except UnknownRule as exc:
         print(f"mlwarden: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

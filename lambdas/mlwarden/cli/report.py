@@ -5,6 +5,8 @@ external asset, and a Content-Security-Policy that forbids both), CSV (one row p
 (summary + decisions). Every judged resource gets exactly one status, so the figures add up:
 
 - ``non_compliant``: non-compliant and still open (not remediated, not exempt)
+- ``stopped``: non-compliant, but the resource is stopped and tagged ``mlwarden:quarantined`` (a notebook a rule
+  quarantined): not live, a person must still fix it; its reason starts "stopped (quarantined by <rule>)"
 - ``remediated``: non-compliant, then fixed by mlwarden (audit table; a scan is a dry run)
 - ``exempt``: non-compliant but exempt by tag or cdk.json (never changed)
 - ``compliant``
@@ -20,7 +22,7 @@ import json
 import re
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,6 +38,7 @@ from mlwarden.cli.frameworks import (
     nist_requirements,
     requirement_sort_key,
 )
+from mlwarden.core.exemptions import QUARANTINED_TAG
 from mlwarden.core.model import (
     ACTION_EXEMPT,
     ACTION_REMEDIATED,
@@ -51,9 +54,10 @@ SOURCE_SCAN, SOURCE_HISTORY = "scan", "history"
 NO_CONTROL = "(no FSBP control)"
 
 # Status order: worst first (tables, legends, stacked bars).
-STATUSES = ("non_compliant", "remediated", "exempt", "compliant", "not_applicable")
+STATUSES = ("non_compliant", "stopped", "remediated", "exempt", "compliant", "not_applicable")
 STATUS_LABELS = {
     "non_compliant": "Non-compliant",
+    "stopped": "Stopped (quarantined)",
     "remediated": "Remediated",
     "exempt": "Exempt",
     "compliant": "Compliant",
@@ -62,12 +66,15 @@ STATUS_LABELS = {
 # Colour-blind-safe (Okabe-Ito) colours for the chart segments.
 STATUS_COLORS = {
     "non_compliant": "#D55E00",
+    "stopped": "#56B4E9",
     "remediated": "#0072B2",
     "exempt": "#999999",
     "compliant": "#009E73",
     "not_applicable": "#E0E0E0",
 }
-BAR_ORDER = ("compliant", "remediated", "exempt", "non_compliant", "not_applicable")
+BAR_ORDER = ("compliant", "remediated", "stopped", "exempt", "non_compliant", "not_applicable")
+# A resource a rule stopped and tagged mlwarden:quarantined (the remediation's "after" as the audit table keeps it).
+STOPPED_STATES = ("Stopping", "Stopped")
 
 
 def status_of(decision: Decision) -> str:
@@ -76,7 +83,7 @@ def status_of(decision: Decision) -> str:
     if decision.action == ACTION_EXEMPT:
         return "exempt"
     if decision.compliance == NON_COMPLIANT:
-        return "non_compliant"
+        return "stopped" if decision.details.get("quarantined") else "non_compliant"
     if decision.compliance == COMPLIANT:
         return "compliant"
     return "not_applicable"
@@ -87,6 +94,7 @@ class Counts:
     non_compliant: int = 0
     remediated: int = 0
     exempt: int = 0
+    stopped: int = 0
     compliant: int = 0
     not_applicable: int = 0
 
@@ -134,7 +142,7 @@ def build_report(
     """Count and group the decisions. A decision without a resource (a failed listing) becomes a note."""
     judged: list[Decision] = []
     report_notes = list(notes)
-    for decision in decisions:
+    for decision in mark_quarantined(list(decisions)):
         if decision.resource_id:
             judged.append(decision)
         elif decision.rule_id:
@@ -169,6 +177,39 @@ def build_report(
     report.by_requirement = dict(sorted(report.by_requirement.items(), key=lambda kv: requirement_sort_key(kv[0])))
     report.rules_without_results = sorted(set(rule_ids) - set(report.by_rule))
     return report
+
+
+def _resource_key(decision: Decision) -> tuple[str, str, str, str]:
+    return (decision.account, decision.region, decision.resource_type, decision.resource_id)
+
+
+def quarantined_by(decision: Decision) -> str:
+    """The rule that quarantined the decision's resource, when it is stopped now: from a scan, the tag the
+    engine read (``details``); from the audit table, a remediation that stopped and tagged it (``after``)."""
+    if decision.details.get("quarantined"):
+        return str(decision.details["quarantined"])
+    after = decision.after or {}
+    stopped = after.get("NotebookInstanceStatus") in STOPPED_STATES
+    if decision.action == ACTION_REMEDIATED and after.get(QUARANTINED_TAG) and stopped:
+        return str(after[QUARANTINED_TAG])
+    return ""
+
+
+def mark_quarantined(decisions: list[Decision]) -> list[Decision]:
+    """An open violation on a resource a rule stopped and quarantined is not live: every rule's open
+    decision about that resource gets status ``stopped`` and a reason that says so."""
+    stopped = {_resource_key(d): by for d in decisions if (by := quarantined_by(d))}
+    out = []
+    for decision in decisions:
+        by = stopped.get(_resource_key(decision))
+        if by and decision.compliance == NON_COMPLIANT and decision.action not in (ACTION_REMEDIATED, ACTION_EXEMPT):
+            decision = replace(
+                decision,
+                reason=f"stopped (quarantined by {by}); {decision.reason}",
+                details={**decision.details, "quarantined": by},
+            )
+        out.append(decision)
+    return out
 
 
 def one_line(text: str, limit: int = 300) -> str:
@@ -212,6 +253,13 @@ def _decision_from_item(item: dict[str, Any]) -> Decision:
         value = item.get(key)
         return "" if value is None else str(value)
 
+    def state(key: str) -> dict[str, Any] | None:
+        try:
+            value = json.loads(text(key)) if text(key) else None
+        except json.JSONDecodeError:
+            return None
+        return value if isinstance(value, dict) else None
+
     return Decision(
         event_id=text("event_id"),
         rule_id=rule_id,
@@ -227,6 +275,8 @@ def _decision_from_item(item: dict[str, Any]) -> Decision:
         severity=text("severity"),
         title=title,
         remediation=text("remediation"),
+        before=state("before"),
+        after=state("after"),
         detected_at=text("detected_at"),
     )
 
@@ -363,6 +413,7 @@ a { color: #0969da; }
 .figure.non_compliant .value { color: #b33d00; }
 .figure.compliant .value { color: #00704f; }
 .figure.remediated .value { color: #0072B2; }
+.figure.stopped .value { color: #1f7bb0; }
 .legend { display: flex; flex-wrap: wrap; gap: 12px; margin: 4px 0 8px; color: var(--muted); }
 .legend span::before { content: ""; display: inline-block; width: 12px; height: 12px; margin-right: 4px;
                        vertical-align: -1px; border-radius: 2px; background: var(--swatch); }
@@ -396,6 +447,7 @@ SUMMARY_FIGURES = (
     ("compliant", "Compliant"),
     ("non_compliant", "Non-compliant (open)"),
     ("remediated", "Remediated"),
+    ("stopped", "Stopped (quarantined)"),
     ("exempt", "Exempt"),
     ("not_applicable", "Not applicable"),
 )
@@ -644,12 +696,12 @@ def _framework(report: Report) -> str:
         links = ", ".join(f'<a href="#{anchor("control", c)}">{e(c)}</a>' for c in controls_of.get(requirement, []))
         body.append(
             f'<tr data-requirement="{e(requirement)}"><td><code>{e(requirement)}</code></td><td>{links}</td>'
-            f"<td>{counts.non_compliant}</td><td>{counts.remediated + counts.exempt}</td>"
+            f"<td>{counts.non_compliant}</td><td>{counts.remediated + counts.stopped + counts.exempt}</td>"
             f"<td>{counts.compliant}</td></tr>"
         )
     out.append(
         "<table><thead><tr><th>Requirement</th><th>FSBP controls</th><th>Non-compliant (open)</th>"
-        f"<th>Remediated / exempt</th><th>Compliant</th></tr></thead><tbody>{''.join(body)}</tbody></table>"
+        f"<th>Remediated / stopped / exempt</th><th>Compliant</th></tr></thead><tbody>{''.join(body)}</tbody></table>"
     )
     unmapped = [c for c in report.by_control if c != NO_CONTROL and c not in NIST_BY_CONTROL]
     if unmapped:
@@ -683,7 +735,8 @@ def _rules(report: Report) -> str:
             + "</p>",
             f'<p data-counts="{e(json.dumps(counts.as_dict()))}">{counts.judged} judged: '
             f"{counts.compliant} compliant, {counts.non_compliant} non-compliant, {counts.remediated} remediated, "
-            f"{counts.exempt} exempt, {counts.not_applicable} not applicable</p>",
+            + (f"{counts.stopped} stopped (quarantined), " if counts.stopped else "")
+            + f"{counts.exempt} exempt, {counts.not_applicable} not applicable</p>",
             bar_chart([(rule_id, "", counts)], f"{rule_id}: results"),
             _findings_table([d for d in open_decisions if d.rule_id == rule_id], show_rule=False),
             "</section>",
@@ -695,8 +748,8 @@ def _rules(report: Report) -> str:
 
 
 def _resolved(report: Report) -> str:
-    resolved = [d for d in report.decisions if status_of(d) in ("remediated", "exempt")]
-    out = ['<section id="resolved">', "<h2>Remediated and exempt</h2>"]
+    resolved = [d for d in report.decisions if status_of(d) in ("remediated", "stopped", "exempt")]
+    out = ['<section id="resolved">', "<h2>Remediated, stopped and exempt</h2>"]
     if not resolved:
         out.append('<p class="empty">None.</p>')
     else:
@@ -719,7 +772,8 @@ def _resolved(report: Report) -> str:
 def _footer(report: Report) -> str:
     return (
         f"<footer><p>Generated by mlwarden {e(__version__)}. Statuses: non-compliant = open violations; "
-        "remediated = fixed by mlwarden; exempt = tagged or configured exemptions (never changed); "
+        "remediated = fixed by mlwarden; stopped = stopped and quarantined by a rule (not live; a person must "
+        "still fix it); exempt = tagged or configured exemptions (never changed); "
         "not applicable = out of scope, gone, or not checkable (see the reason). "
         f"{e(NIST_800_53_R5)} mapping: AWS Security Hub controls reference.</p></footer>"
     )

@@ -576,6 +576,9 @@ class Engine:
             if self.raise_retryable and is_retryable(exc):
                 raise
             tags, tags_error = None, describe_error(exc)
+        quarantined_by = (tags or {}).get(exemptions.QUARANTINED_TAG)
+        if quarantined_by and rule.is_stopped(state):  # not live: the report shows it as stopped
+            decision.details["quarantined"] = quarantined_by
         exemption = exemptions.check(tags, spec.id, max_days=settings.max_exemption_days)
         if not exemption.exempt:
             configured = exemptions.check_configured(

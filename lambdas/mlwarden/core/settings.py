@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 from collections.abc import Iterable, Mapping
@@ -51,6 +52,29 @@ KILL_SWITCH_PARAMETER = "/mlwarden/kill-switch"
 ALLOW_REMEDIATION_TAG = "mlwarden:allow-remediation"
 
 
+# The keys of the cdk.json block Settings reads (rule options, declared by the rule specs, are known keys too).
+TOP_LEVEL_KEYS = (
+    "rules",
+    "notificationEmails",
+    "kmsKeyArn",
+    "macieQuarantine",
+    "powertoolsLayerArn",
+    "configFrequency",
+    "exemptions",
+    "dedupWindowSeconds",
+    "maxExemptionDays",
+    "maxRemediationsPerHour",
+    "auditRetentionDays",
+    "alarmEmails",
+    "securityHub",
+    "chatbotNotifications",
+)
+RULE_KEYS = ("mode", "allowRemediation", "deploy")
+EXEMPTION_KEYS = ("resource", "reason", "until")
+# Words a user may reach for that are no near spelling of the key meant: the key to suggest instead.
+KEY_HINTS = {"enabled": "deploy", "enable": "deploy", "disabled": "deploy", "deployed": "deploy"}
+
+
 def mode_parameter_name(rule_id: str) -> str:
     return f"/mlwarden/rules/{rule_id}/mode"
 
@@ -59,10 +83,27 @@ class SettingsError(ValueError):
     """The cdk.json ``mlwarden`` block is invalid; the message says what to change."""
 
 
+def check_keys(entry: Mapping[str, Any], known: Iterable[str], where: str) -> None:
+    """SettingsError for the first key of ``entry`` that is not in ``known``, naming the nearest known key:
+    a misspelt key would otherwise be ignored silently (``notificationEmail`` and alerts reach nobody)."""
+    known = list(known)
+    for key in entry:
+        if key in known:
+            continue
+        close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+        hint = KEY_HINTS.get(str(key).lower()) if not close else close[0]
+        if hint is None:
+            # no near spelling: a key that differs only in case, or else the list of what is known
+            hint = next((k for k in known if k.lower() == str(key).lower()), None)
+        suggestion = f"did you mean {hint}?" if hint else f"known keys: {', '.join(sorted(known))}"
+        raise SettingsError(f"cdk.json {where}.{key} is not a known key; {suggestion}")
+
+
 @dataclass(frozen=True)
 class RuleSettings:
     mode: str = MODE_NOTIFY
     allow_remediation: bool = True
+    deploy: bool = True  # false: the rule is left out of the deployment (no function, rules, switch, alarms)
 
 
 @dataclass(frozen=True)
@@ -88,6 +129,14 @@ class Settings:
     def rule(self, rule_id: str) -> RuleSettings:
         return self.rules.get(rule_id, RuleSettings())
 
+    def deployed(self, rule_id: str) -> bool:
+        """False when cdk.json leaves the rule out of the deployment (``rules.<id>.deploy: false``)."""
+        return self.rule(rule_id).deploy
+
+    def left_out(self) -> list[str]:
+        """The rule ids cdk.json leaves out of the deployment, sorted."""
+        return sorted(rule_id for rule_id, rule in self.rules.items() if not rule.deploy)
+
     def option_values(self, spec: RuleSpec) -> dict[str, Any]:
         """The rule's options (top-level keys of the cdk.json block), defaults filled in, types checked."""
         values = {}
@@ -107,10 +156,25 @@ class Settings:
         return json.dumps(entries, sort_keys=True, separators=(",", ":")) if entries else ""
 
     @classmethod
-    def from_context(cls, block: Mapping[str, Any] | None, *, known: Mapping[str, str] | Iterable[str]) -> Settings:
-        """Parse the cdk.json block. ``known`` maps rule id -> default mode (or lists the ids)."""
+    def from_context(
+        cls,
+        block: Mapping[str, Any] | None,
+        *,
+        known: Mapping[str, str] | Iterable[str],
+        option_keys: Iterable[str] | None = None,
+    ) -> Settings:
+        """Parse the cdk.json block. ``known`` maps rule id -> default mode (or lists the ids); ``option_keys``
+        are the top-level keys rule specs declare as options (by default those of every registered rule).
+
+        Every key must be one Settings reads: an unknown key fails with the nearest known one.
+        """
         block = dict(block or {})
         defaults = dict(known) if isinstance(known, Mapping) else dict.fromkeys(known, MODE_NOTIFY)
+        if option_keys is None:
+            from mlwarden.core.registry import all_specs
+
+            option_keys = [option.key for spec in all_specs() for option in spec.options]
+        check_keys(block, [*TOP_LEVEL_KEYS, *option_keys], CONTEXT_KEY)
         raw_rules = block.get("rules", {})
         if raw_rules is None:
             raw_rules = {}
@@ -127,6 +191,7 @@ class Settings:
             entry = raw_rules.get(rule_id) or {}
             if not isinstance(entry, Mapping):
                 raise SettingsError(f"cdk.json mlwarden.rules.{rule_id} must be an object")
+            check_keys(entry, RULE_KEYS, f"{CONTEXT_KEY}.rules.{rule_id}")
             mode = entry.get("mode", default_mode)
             if mode not in MODES:
                 raise SettingsError(
@@ -135,7 +200,15 @@ class Settings:
             allow = entry.get("allowRemediation", True)
             if not isinstance(allow, bool):
                 raise SettingsError(f"cdk.json mlwarden.rules.{rule_id}.allowRemediation must be true or false")
-            rules[rule_id] = RuleSettings(mode=mode, allow_remediation=allow)
+            deploy = entry.get("deploy", True)
+            if not isinstance(deploy, bool):
+                raise SettingsError(f"cdk.json mlwarden.rules.{rule_id}.deploy must be true or false")
+            rules[rule_id] = RuleSettings(mode=mode, allow_remediation=allow, deploy=deploy)
+        if defaults and not any(rule.deploy for rule in rules.values()):
+            raise SettingsError(
+                "cdk.json mlwarden.rules leaves every rule out of the deployment (deploy: false); "
+                "keep at least one rule, or do not deploy mlwarden"
+            )
         emails = block.get("notificationEmails") or []
         if not isinstance(emails, list) or not all(isinstance(e, str) and "@" in e for e in emails):
             raise SettingsError("cdk.json mlwarden.notificationEmails must be a list of e-mail addresses")
@@ -198,11 +271,12 @@ def _parse_exemptions(raw: Any, known: set[str]) -> dict[str, tuple[Mapping[str,
             raise SettingsError(f"cdk.json mlwarden.exemptions names unknown rule id {rule_id!r}")
         if not isinstance(entries, list):
             raise SettingsError(f"cdk.json mlwarden.exemptions.{rule_id} must be a list")
-        for entry in entries:
+        for index, entry in enumerate(entries):
             if not isinstance(entry, Mapping) or not entry.get("resource") or not entry.get("reason"):
                 raise SettingsError(
                     f"cdk.json mlwarden.exemptions.{rule_id}: each entry needs a 'resource' and a 'reason'"
                 )
+            check_keys(entry, EXEMPTION_KEYS, f"{CONTEXT_KEY}.exemptions.{rule_id}[{index}]")
         out[rule_id] = tuple(dict(e) for e in entries)
     return out
 

@@ -228,6 +228,11 @@ class Rule(abc.ABC):
     def arn(self, ref: ResourceRef, state: Any) -> str:
         return ref.arn
 
+    def is_stopped(self, state: Any) -> bool:
+        """True when the resource is not running (a stopped notebook instance): with the
+        ``mlwarden:quarantined`` tag, its violation is not live; the report shows it as stopped."""
+        return False
+
     def console_url(self, ref: ResourceRef) -> str:
         return ""
 

@@ -17,6 +17,7 @@ from mlwarden.core.model import ResourceGone, ResourceRef
 from mlwarden.core.spec import Permissions, Rule
 
 NOTEBOOK_TYPE = "AWS::SageMaker::NotebookInstance"
+STOPPED_STATES = ("Stopping", "Stopped")  # a notebook instance that is not running
 MODEL_TYPE = "AWS::SageMaker::Model"
 ENDPOINT_CONFIG_TYPE = "AWS::SageMaker::EndpointConfig"
 TRAINING_JOB_TYPE = "AWS::SageMaker::TrainingJob"
@@ -221,6 +222,9 @@ class NotebookRule(Rule):
 
     def arn(self, ref: ResourceRef, state: dict[str, Any]) -> str:
         return str(state.get("NotebookInstanceArn") or ref.arn)
+
+    def is_stopped(self, state: dict[str, Any]) -> bool:
+        return state.get("NotebookInstanceStatus") in STOPPED_STATES
 
     def console_url(self, ref: ResourceRef) -> str:
         return console_url(ref)

@@ -28,7 +28,7 @@ from mlwarden.rules import _sagemaker
 
 NOTEBOOK_TYPE = _sagemaker.NOTEBOOK_TYPE
 RUNNING = ("Pending", "InService")
-STOPPED = ("Stopping", "Stopped")
+STOPPED = _sagemaker.STOPPED_STATES
 RECREATE = (
     "recreate the notebook instance in a VPC subnet with DirectInternetAccess Disabled "
     "(the setting cannot be changed on an existing instance)"

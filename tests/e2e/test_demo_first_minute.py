@@ -1,0 +1,116 @@
+"""The demo's first minute (issue 16): it says what it is doing while it synthesizes and deploys, `--keep-running`
+prints what `mlwarden history` needs, and the report shows the notebook the demo quarantined as stopped."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from mlwarden.cli import demo
+
+ROOT = Path(__file__).resolve().parents[2]
+PROGRESS = (
+    "synthesizing the CDK app",
+    "starting a local AWS account (moto server)",
+    "deploying the template",
+)
+
+
+def test_demo_prints_progress_while_silent_and_keep_running_prints_what_history_needs(tmp_path):
+    # Given `mlwarden demo --keep-running` as a user starts it (its own moto server, its own environment)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MLWARDEN_"))}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlwarden", "demo", "--keep-running"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
+    seen: list[str] = []
+    try:
+        deadline = time.monotonic() + 240
+        while not any("Ctrl-C" in line for line in seen):  # the demo is done and waits
+            assert time.monotonic() < deadline, "".join(seen)
+            assert proc.poll() is None or not lines.empty(), "".join(seen)
+            with contextlib.suppress(queue.Empty):
+                seen.append(lines.get(timeout=1))
+        time.sleep(1)
+        while not lines.empty():
+            seen.append(lines.get())
+        out = "".join(seen)
+
+        # Then the quiet first seconds are narrated, in order, before the local account is up
+        first_account_line = out.index("local account at ")
+        positions = [out.index(text) for text in PROGRESS]
+        assert positions == sorted(positions) and positions[-1] < first_account_line, out[:first_account_line]
+
+        # and it prints the environment to export and the audit table's name
+        (export,) = [line.strip() for line in seen if line.strip().startswith("export AWS_ENDPOINT_URL=")]
+        assignments = dict(word.split("=", 1) for word in export.split()[1:])
+        assert {"AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"} <= set(assignments)
+        (history,) = [line.split("#")[0].split() for line in seen if "mlwarden history --table" in line]
+        table = history[history.index("--table") + 1]
+        assert assignments["MLWARDEN_AUDIT_TABLE"] == table
+
+        # which are enough for `mlwarden history` from another shell, while the demo keeps running
+        other_shell = dict(env, **assignments)
+        result = subprocess.run(
+            [sys.executable, "-m", "mlwarden", "history", "--table", table, "--json"],
+            env=other_shell,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "sagemaker-notebook-direct-internet" in result.stdout
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    assert proc.returncode == 0
+
+
+def report_rows(*args: str) -> list[dict[str, str]]:
+    result = subprocess.run(
+        [sys.executable, "-m", "mlwarden", "report", "--format", "csv", "--region", "us-east-1", *args],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        cwd=ROOT,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stderr
+    return list(csv.DictReader(io.StringIO(result.stdout)))
+
+
+def test_report_shows_the_notebook_the_demo_quarantined_as_stopped_not_as_a_live_violation(deployment):
+    # Given the demo's scenario: the notebook open to the internet was stopped and tagged mlwarden:quarantined
+    with contextlib.redirect_stdout(io.StringIO()):
+        result = demo.run_scenario(deployment, demo.Narrator())
+    assert result.state[demo.NOTEBOOK]["NotebookInstanceStatus"] in ("Stopping", "Stopped")
+    table = deployment.resolve(deployment.template["Outputs"]["AuditTableName"]["Value"])
+    quarantined = "stopped (quarantined by sagemaker-notebook-direct-internet)"
+
+    # When the report is made from the audit table, and from a fresh scan
+    for source in (("--table", table), ("--from-scan",)):
+        rows = [r for r in report_rows(*source) if r["resource_id"] == demo.NOTEBOOK]
+        # Then no rule shows the stopped notebook as an open violation
+        assert rows and not [r for r in rows if r["status"] == "non_compliant"], (source, rows)
+        still_wrong = [r for r in rows if r["status"] == "stopped"]
+        assert still_wrong and all(r["reason"].startswith(quarantined) for r in still_wrong), (source, rows)
+        assert {r["status"] for r in rows} <= {"stopped", "remediated"}
