@@ -1,11 +1,15 @@
 """EventBridge event patterns derived from a rule spec.
 
-The CDK stack puts exactly these patterns into the EventBridge rules, and ``mlwarden evaluate`` routes
-events with the same patterns, so local routing cannot drift from the deployed wiring.
+``event_patterns(spec)`` is one pattern per trigger of the spec. ``rule_patterns(spec)`` merges them into as few
+patterns as EventBridge allows (top-level ``$or``, at most ``MAX_PATTERN_CHARS`` each): the CDK stack puts
+exactly those into the rule's EventBridge rules, and ``mlwarden evaluate`` routes events with the same
+patterns, so local routing cannot drift from the deployed wiring. An event matches a merged pattern exactly
+when it matches one of the triggers' patterns.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +21,8 @@ SECURITYHUB_DETAIL_TYPE = "Security Hub Findings - Imported"
 COMPLIANCE_CHANGE_DETAIL_TYPE = "Config Rules Compliance Change"
 # Findings mlwarden imports into Security Hub carry this GeneratorId prefix and are never routed back.
 MLWARDEN_GENERATOR_PREFIX = "mlwarden/"
+# EventBridge's limit on an event pattern's length (characters of its JSON).
+MAX_PATTERN_CHARS = 2048
 
 
 @dataclass(frozen=True)
@@ -120,6 +126,41 @@ def event_patterns(spec: RuleSpec, deployment: Deployment | None = None) -> list
             pattern["detail"] = detail
         patterns.append(pattern)
     return patterns
+
+
+# The longest deployment a pattern can name: merging is decided on these values (IAM role names have at most
+# 64 characters, a partition at most 10), so that the grouping does not depend on the deployment and a merged
+# pattern stays within MAX_PATTERN_CHARS once CloudFormation fills in the real role ARN.
+LONGEST_DEPLOYMENT = Deployment(role_arn="arn:aws-iso-b:iam::123456789012:role/" + "r" * 64, account="123456789012")
+
+
+def rule_patterns(spec: RuleSpec, deployment: Deployment | None = None) -> list[dict[str, Any]]:
+    """The spec's trigger patterns (``event_patterns``) merged, in order, into as few EventBridge patterns as
+    fit ``MAX_PATTERN_CHARS``: a lone pattern stays as it is, several become ``{"$or": [...]}``. One
+    EventBridge rule per pattern keeps mlwarden within the per-bus rule quota (300 on the default bus)."""
+    groups = merge_groups([_length(p) for p in event_patterns(spec, LONGEST_DEPLOYMENT)])
+    patterns = event_patterns(spec, deployment)
+    return [patterns[start] if end - start == 1 else {"$or": patterns[start:end]} for start, end in groups]
+
+
+def merge_groups(lengths: list[int], limit: int = MAX_PATTERN_CHARS) -> list[tuple[int, int]]:
+    """(start, end) slices of consecutive patterns whose ``{"$or": [...]}`` fits ``limit`` characters."""
+    wrapper = len('{"$or":[]}')
+    groups: list[tuple[int, int]] = []
+    start, size = 0, wrapper
+    for index, length in enumerate(lengths):
+        added = length + (1 if index > start else 0)  # the comma between alternatives
+        if index > start and size + added > limit:
+            groups.append((start, index))
+            start, size, added = index, wrapper, length
+        size += added
+    if lengths:
+        groups.append((start, len(lengths)))
+    return groups
+
+
+def _length(pattern: dict[str, Any]) -> int:
+    return len(json.dumps(pattern, separators=(",", ":")))
 
 
 # ---------------------------------------------------------------------------------------------- matching

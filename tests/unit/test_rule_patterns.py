@@ -1,0 +1,72 @@
+"""A rule's trigger patterns merged into as few EventBridge patterns as fit (``rule_patterns``): what the stack
+deploys and ``mlwarden evaluate`` routes with. Merging changes which EventBridge rules exist, never which
+events reach the rule."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from moto.events.models import EventPattern
+
+from mlwarden.core.patterns import (
+    LONGEST_DEPLOYMENT,
+    MAX_PATTERN_CHARS,
+    Deployment,
+    event_patterns,
+    matches,
+    merge_groups,
+    rule_patterns,
+)
+from mlwarden.core.registry import all_specs
+
+SPECS = all_specs()
+EVENTS = sorted((Path(__file__).parent.parent / "events").rglob("*.json"))
+
+
+def load(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.id)
+def test_every_registered_rule_needs_one_eventbridge_rule_within_the_pattern_limit(spec) -> None:
+    (pattern,) = rule_patterns(spec, LONGEST_DEPLOYMENT)
+    assert len(json.dumps(pattern, separators=(",", ":"))) <= MAX_PATTERN_CHARS
+    triggers = event_patterns(spec, LONGEST_DEPLOYMENT)
+    assert pattern == (triggers[0] if len(triggers) == 1 else {"$or": triggers})
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.id)
+def test_the_merged_patterns_match_exactly_the_events_one_trigger_pattern_matches(spec) -> None:
+    deployment = Deployment(role_arn="arn:aws:iam::123456789012:role/mlwarden-rule", account="123456789012")
+    for path in EVENTS:
+        event = load(path)
+        if not isinstance(event, dict) or "source" not in event:
+            continue
+        for given in (None, deployment):
+            by_trigger = any(matches(p, event) for p in event_patterns(spec, given))
+            assert any(matches(p, event) for p in rule_patterns(spec, given)) == by_trigger, path.name
+
+
+def test_moto_accepts_and_applies_a_merged_pattern() -> None:
+    # The local account (mlwarden demo) routes through moto's EventBridge with the merged patterns
+    (spec,) = [s for s in SPECS if s.id == "s3-bucket-kms-encryption"]
+    (pattern,) = rule_patterns(spec)
+    assert "$or" in pattern
+    cloudtrail = {
+        "source": "aws.s3",
+        "detail-type": "AWS API Call via CloudTrail",
+        "detail": {"eventSource": "s3.amazonaws.com", "eventName": "DeleteBucketEncryption"},
+    }
+    assert EventPattern.load(json.dumps(pattern)).matches_event(cloudtrail)
+    assert not EventPattern.load(json.dumps(pattern)).matches_event({**cloudtrail, "source": "aws.ec2"})
+
+
+def test_patterns_that_do_not_fit_one_limit_are_split_in_order() -> None:
+    wrapper = len('{"$or":[]}')
+    assert merge_groups([]) == []
+    assert merge_groups([100]) == [(0, 1)]
+    assert merge_groups([100, 100, 100], limit=wrapper + 201) == [(0, 2), (2, 3)]
+    assert merge_groups([100, 100, 100], limit=wrapper + 302) == [(0, 3)]
+    assert merge_groups([3000, 10]) == [(0, 1), (1, 2)]
