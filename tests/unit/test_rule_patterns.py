@@ -20,13 +20,23 @@ from mlwarden.core.patterns import (
     rule_patterns,
 )
 from mlwarden.core.registry import all_specs
+from tests.conftest import as_cloudtrail_event
 
 SPECS = all_specs()
 EVENTS = sorted((Path(__file__).parent.parent / "events").rglob("*.json"))
 
 
-def load(path: Path) -> dict:
-    return json.loads(path.read_text())
+def load(path: Path) -> dict | None:
+    """A sample as EventBridge delivers it (bare CloudTrail records wrapped), or None."""
+    event = json.loads(path.read_text())
+    if isinstance(event, dict) and "eventSource" in event:
+        return as_cloudtrail_event(event)
+    return event if isinstance(event, dict) and "source" in event else None
+
+
+def test_the_samples_reach_rules() -> None:
+    events = [e for e in map(load, EVENTS) if e is not None]
+    assert sum(1 for spec in SPECS for e in events if any(matches(p, e) for p in rule_patterns(spec))) > 20
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.id)
@@ -42,7 +52,7 @@ def test_the_merged_patterns_match_exactly_the_events_one_trigger_pattern_matche
     deployment = Deployment(role_arn="arn:aws:iam::123456789012:role/mlwarden-rule", account="123456789012")
     for path in EVENTS:
         event = load(path)
-        if not isinstance(event, dict) or "source" not in event:
+        if event is None:
             continue
         for given in (None, deployment):
             by_trigger = any(matches(p, event) for p in event_patterns(spec, given))
