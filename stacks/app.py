@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from aws_cdk import App
 
 from mlwarden.core.registry import all_specs
 from mlwarden.core.settings import CONTEXT_KEY, Settings
+from mlwarden.core.spec import RuleSpec
 from stacks.nag import add_nag
 from stacks.stack import STACK_NAME, MlwardenStack
 
@@ -45,7 +46,9 @@ def merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, An
     return merged
 
 
-def load_settings(app: App, overrides: Mapping[str, Any] | None = None) -> Settings:
+def load_settings(
+    app: App, overrides: Mapping[str, Any] | None = None, specs: Sequence[RuleSpec] | None = None
+) -> Settings:
     """The app's ``mlwarden`` context (cdk.json, then ``cdk -c``), with ``overrides`` merged in, parsed once.
 
     Raises ``SettingsError`` (one line saying what to change) for an unknown rule id or a bad value.
@@ -53,7 +56,8 @@ def load_settings(app: App, overrides: Mapping[str, Any] | None = None) -> Setti
     block = app.node.try_get_context(CONTEXT_KEY) or {}
     if overrides:
         block = merge(block, overrides)
-    return Settings.from_context(block, known={spec.id: spec.default_mode for spec in all_specs()})
+    specs = all_specs() if specs is None else specs
+    return Settings.from_context(block, known={spec.id: spec.default_mode for spec in specs})
 
 
 def build_app(
@@ -61,27 +65,29 @@ def build_app(
     *,
     nag: bool = True,
     outdir: str | None = None,
+    specs: Sequence[RuleSpec] | None = None,
 ) -> tuple[App, MlwardenStack]:
-    """The app with its one stack, ``Mlwarden``.
+    """The app with its stack, ``Mlwarden``, and the rules' nested stacks in it (one ``cdk deploy``).
 
     ``context_overrides`` maps context keys to values laid over cdk.json's context; the ``mlwarden`` block is
     merged key by key, so ``{"mlwarden": {"rules": {"<rule-id>": {"mode": "remediate"}}}}`` changes one mode
     and keeps the rest. ``nag`` adds the cdk-nag AwsSolutions checks, which run when the app is synthesized.
+    ``specs``: the rules to build (default: the registry's); tests build generated catalogs with it.
     """
     overrides = dict(context_overrides or {})
     block_overrides = overrides.pop(CONTEXT_KEY, None)
     # cdk.json's context is only a default: under the CDK CLI, its own context (cdk.json, cdk.context.json,
     # -c flags) takes precedence; in-process (tests, demo) the template then matches what the CLI produces.
     app = App(context=cdk_json_context(), post_cli_context=overrides or None, outdir=outdir)
-    settings = load_settings(app, block_overrides)
-    stack = MlwardenStack(app, STACK_NAME, stack_name=STACK_NAME, settings=settings)
+    settings = load_settings(app, block_overrides, specs)
+    stack = MlwardenStack(app, STACK_NAME, stack_name=STACK_NAME, settings=settings, specs=specs)
     if nag:
         add_nag(app)
     return app, stack
 
 
 def synth_template(context_overrides: Mapping[str, Any] | None = None, *, outdir: str | None = None) -> dict[str, Any]:
-    """The synthesized CloudFormation template of the stack (no cdk-nag), as a dict.
+    """The synthesized deployment (no cdk-nag) as one template, a dict: see ``flat_template``.
 
     Without ``outdir`` the cloud assembly goes to a temporary directory that is removed afterwards.
     """
@@ -89,5 +95,64 @@ def synth_template(context_overrides: Mapping[str, Any] | None = None, *, outdir
         with tempfile.TemporaryDirectory(prefix="mlwarden-cdk-") as tmp:
             return synth_template(context_overrides, outdir=tmp)
     app, stack = build_app(context_overrides, nag=False, outdir=outdir)
-    template: dict[str, Any] = app.synth().get_stack_by_name(stack.stack_name).template
-    return template
+    return flat_template(stack, app.synth().directory)
+
+
+def stack_templates(stack: MlwardenStack, assembly_dir: str | Path) -> dict[str, dict[str, Any]]:
+    """Every template of a synthesized deployment: the root stack's, then each rule stack's, by construct path
+    (``Mlwarden``, ``Mlwarden/Rules03``...). The nested ones are the ``*.nested.template.json`` of the assembly."""
+    directory = Path(assembly_dir)
+    templates = {stack.node.path: json.loads((directory / stack.template_file).read_text())}
+    for index in sorted(stack.rule_stacks):
+        nested = stack.rule_stacks[index]
+        templates[nested.node.path] = json.loads((directory / nested.template_file).read_text())
+    return templates
+
+
+def flat_template(stack: MlwardenStack, assembly_dir: str | Path) -> dict[str, Any]:
+    """The root template with every rule stack's resources laid into it, as if one stack held them all.
+
+    What the root passes to a nested stack's parameters replaces the nested ``Ref``s to them, and a nested
+    output the root reads (``Fn::GetAtt [<stack>, Outputs.<name>]``) is replaced by its value: references
+    read exactly as in a single template. The local account (``mlwarden demo``) deploys this, and the infra
+    tests read it; ``stack_templates`` has the templates CloudFormation receives.
+    """
+    directory = Path(assembly_dir)
+    root = json.loads((directory / stack.template_file).read_text())
+    resources = dict(root["Resources"])
+    outputs: dict[str, Any] = {}
+    for index in sorted(stack.rule_stacks):
+        nested = stack.rule_stacks[index]
+        logical_id = stack.get_logical_id(nested.nested_stack_resource)  # type: ignore[arg-type]
+        template = json.loads((directory / nested.template_file).read_text())
+        passed = resources.pop(logical_id).get("Properties", {}).get("Parameters", {})
+        template = _substitute(template, refs=passed, outputs={})
+        for name, output in template.get("Outputs", {}).items():
+            outputs[(logical_id, f"Outputs.{name}")] = output["Value"]
+        for nested_id, resource in template["Resources"].items():
+            if nested_id in resources:
+                raise ValueError(f"{nested_id} is a logical id of two stacks; the flat template cannot hold both")
+            resources[nested_id] = resource
+    flat = dict(root, Resources=resources)
+    flat = _substitute(flat, refs={}, outputs=outputs)
+    for resource in flat["Resources"].values():  # the nested stacks are gone: so are dependencies on them
+        depends = resource.get("DependsOn")
+        if depends:
+            kept = [d for d in ([depends] if isinstance(depends, str) else depends) if d in flat["Resources"]]
+            if kept:
+                resource["DependsOn"] = kept
+            else:
+                del resource["DependsOn"]
+    return flat
+
+
+def _substitute(value: Any, *, refs: Mapping[str, Any], outputs: Mapping[tuple[str, str], Any]) -> Any:
+    if isinstance(value, dict):
+        if len(value) == 1 and "Ref" in value and value["Ref"] in refs:
+            return refs[value["Ref"]]
+        if len(value) == 1 and "Fn::GetAtt" in value and tuple(value["Fn::GetAtt"]) in outputs:
+            return outputs[tuple(value["Fn::GetAtt"])]
+        return {k: _substitute(v, refs=refs, outputs=outputs) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, refs=refs, outputs=outputs) for v in value]
+    return value

@@ -1,9 +1,10 @@
 """``GuardedRule``: everything one rule needs, derived from its spec.
 
 A rule gets its own Lambda function (on the shared code asset), log group, IAM role, dead-letter queue,
-EventBridge rules (one per pattern from ``event_patterns(spec)``), optional custom AWS Config rule, the
-SSM mode parameter and its CloudWatch alarms (``ALARM_SIGNALS``). The role holds exactly the spec's actions
-plus ``ENGINE_ACTIONS``; nothing else can add to it (see ``GuardedRule._function``).
+EventBridge rules (one per pattern from ``rule_patterns(spec)``: its triggers merged, usually into one),
+optional custom AWS Config rule, the SSM mode parameter and its CloudWatch alarms (``ALARM_SIGNALS``). The
+role holds exactly the spec's actions plus ``ENGINE_ACTIONS``; nothing else can add to it (see
+``GuardedRule._function``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from aws_cdk import Aws, Duration, RemovalPolicy, Stack, Tags
+from aws_cdk import Aws, Duration, Names, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_config as config
@@ -29,7 +30,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from mlwarden.core.patterns import Deployment, event_patterns
+from mlwarden.core.patterns import Deployment, rule_patterns
 from mlwarden.core.settings import (
     ALLOW_REMEDIATION_TAG,
     RuleSettings,
@@ -253,7 +254,7 @@ class GuardedRule(Construct):
         # The loop guard drops only this function's own calls; findings about other accounts are not routed.
         deployment = Deployment(role_arn=self.role.role_arn, account=Aws.ACCOUNT_ID)
         self.event_rules = [
-            self._event_rule(index, pattern) for index, pattern in enumerate(event_patterns(spec, deployment))
+            self._event_rule(index, pattern) for index, pattern in enumerate(rule_patterns(spec, deployment))
         ]
 
         self.config_rule: config.CustomRule | None = None
@@ -367,7 +368,9 @@ class GuardedRule(Construct):
         """One acknowledgement per wildcard resource the role holds, with the reason it cannot be narrower."""
         spec = self.spec
         reasons: dict[str, list[str]] = {}
-        placeholders = self._placeholders(shared, _NAG_PLACEHOLDERS, self._nag_reference)
+        placeholders = self._placeholders(
+            shared, _NAG_PLACEHOLDERS, lambda token: self._nag_reference(token, shared.quarantine_bucket)
+        )
         for _, actions, resources in self._scoped_groups():
             for resource in resources:
                 if "*" in resource:
@@ -387,8 +390,13 @@ class GuardedRule(Construct):
         for resource, why in reasons.items():
             acknowledge(self.role, f"AwsSolutions-IAM5[Resource::{resource}]", f"{spec.id}: " + "; ".join(why) + ".")
 
-    def _nag_reference(self, token: str) -> str:
-        """How cdk-nag prints a reference to a resource of the stack inside an ARN: ``<LogicalId>``."""
+    def _nag_reference(self, token: str, resource: Construct | None) -> str:
+        """How cdk-nag prints a reference to ``resource`` (of the root stack) inside an ARN: ``<LogicalId>``
+        in the root stack; in a rule's nested stack, the parameter CDK passes it in:
+        ``<referenceto<unique id of the resource>Ref>``."""
+        if resource is not None and Stack.of(resource) is not Stack.of(self):
+            cfn_resource = resource.node.default_child or resource
+            return f"<referenceto{Names.node_unique_id(cfn_resource.node)}Ref>"
         resolved = Stack.of(self).resolve(token)
         if isinstance(resolved, dict) and set(resolved) == {"Ref"}:
             return f"<{resolved['Ref']}>"
@@ -477,7 +485,7 @@ class GuardedRule(Construct):
         return alarms
 
     def _event_rule(self, index: int, pattern: dict[str, object]) -> events.CfnRule:
-        # L1 on purpose: the pattern from event_patterns(spec) goes into the template exactly as computed.
+        # L1 on purpose: the pattern from rule_patterns(spec) goes into the template exactly as computed.
         return event_rule(
             self,
             f"Event{index}",

@@ -1,6 +1,11 @@
 """``MlwardenStack``: the shared resources, then one ``GuardedRule`` per registered rule that cdk.json does not
 leave out (``rules.<id>.deploy: false``), then the tamper watch.
 
+The rules live in nested stacks (``RuleStack``), ``RULE_STACKS`` of them at most: a rule's stack is chosen by
+a hash of its id (``rule_stack_of``), so adding or leaving out a rule never moves another one (moving a rule
+between stacks would replace its resources, whose names are fixed). One stack would hold ~18 resources per
+rule and hit CloudFormation's 500; the shards keep every stack far below it (see README, Performance).
+
 Shared: the customer KMS key, the alert topic (only the rule functions publish), the alarm topic (only this
 account's CloudWatch alarms and the tamper watch publish), the idempotency and audit tables, the kill switch
 and the optional quarantine bucket.
@@ -8,10 +13,13 @@ and the optional quarantine bucket.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Aws, CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import Aws, CfnOutput, Duration, NestedStack, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
@@ -26,6 +34,7 @@ from constructs import Construct
 
 from mlwarden.core.registry import all_specs
 from mlwarden.core.settings import KILL_SWITCH_PARAMETER, Settings
+from mlwarden.core.spec import RuleSpec
 from stacks.dashboard import DASHBOARD_NAME, MlwardenDashboard
 from stacks.guarded_rule import (
     METRICS_NAMESPACE,
@@ -59,9 +68,55 @@ ASSET_EXCLUDE = ["cli", "__pycache__", "*.pyc", "tests"]
 POWERTOOLS_LAYER = "017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-x86_64:27"
 POWERTOOLS_LAYER_ARN = f"arn:{Aws.PARTITION}:lambda:{Aws.REGION}:{POWERTOOLS_LAYER}"
 
+# Nested stacks for the rules. With ~16 resources a rule, RULE_STACK_CAPACITY rules keep a stack under 400
+# resources (CloudFormation allows 500); 12 stacks hold the 150-rule catalog of tests/infra/test_scale.py.
+RULE_STACKS = 12
+RULE_STACK_CAPACITY = 24
+
+
+def rule_stack_of(rule_id: str) -> int:
+    """The nested stack (0 .. RULE_STACKS - 1) a rule lives in: fixed by its id alone."""
+    return int(hashlib.sha256(rule_id.encode()).hexdigest(), 16) % RULE_STACKS
+
+
+def rule_stack_id(index: int) -> str:
+    return f"Rules{index:02d}"
+
+
+class RuleStack(NestedStack):
+    """A nested stack of rules: one ``GuardedRule`` each, on the root stack's shared resources (CDK passes
+    them in as parameters) and with a code asset of its own (an asset belongs to one stack)."""
+
+    def __init__(self, scope: Construct, id: str, *, shared: SharedResources) -> None:
+        super().__init__(scope, id, description=f"mlwarden rules, stack {id}")
+        self.shared = dataclasses.replace(shared, code=lambda_.Code.from_asset(str(LAMBDAS_DIR), exclude=ASSET_EXCLUDE))
+        self.rules: dict[str, GuardedRule] = {}
+
+    def add(self, spec: RuleSpec, settings: Settings) -> GuardedRule:
+        if len(self.rules) >= RULE_STACK_CAPACITY:
+            raise ValueError(
+                f"{spec.id}: nested stack {self.node.id} already holds {RULE_STACK_CAPACITY} rules; raise "
+                "RULE_STACKS in stacks/stack.py (this moves rules between stacks: deploy with the moved rules "
+                "left out first, see README, Deploy)"
+            )
+        rule = GuardedRule(
+            self, construct_id(spec.id), spec=spec, rule_settings=settings.rule(spec.id), shared=self.shared
+        )
+        self.rules[spec.id] = rule
+        return rule
+
 
 class MlwardenStack(Stack):
-    def __init__(self, scope: Construct, id: str, *, settings: Settings, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        settings: Settings,
+        specs: Sequence[RuleSpec] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """``specs``: the rules to deploy (default: the registry's), before cdk.json's ``deploy: false``."""
         kwargs.setdefault("description", "mlwarden: detect, alert on and remediate AWS AI/ML security violations")
         super().__init__(scope, id, **kwargs)
         self.settings = settings
@@ -106,13 +161,15 @@ class MlwardenStack(Stack):
             config_frequency=frequency,
             quarantine_bucket=self.quarantine_bucket,
         )
-        self.rules: dict[str, GuardedRule] = {
-            spec.id: GuardedRule(
-                self, construct_id(spec.id), spec=spec, rule_settings=settings.rule(spec.id), shared=shared
-            )
-            for spec in all_specs()
-            if settings.deployed(spec.id)  # a rule left out gets nothing: no function, rules, switch or alarms
-        }
+        self.rule_stacks: dict[int, RuleStack] = {}
+        self.rules: dict[str, GuardedRule] = {}
+        for spec in all_specs() if specs is None else specs:
+            if not settings.deployed(spec.id):
+                continue  # a rule left out gets nothing: no function, rules, switch or alarms
+            index = rule_stack_of(spec.id)
+            if index not in self.rule_stacks:
+                self.rule_stacks[index] = RuleStack(self, rule_stack_id(index), shared=shared)
+            self.rules[spec.id] = self.rule_stacks[index].add(spec, settings)
         self._only_rule_functions_publish_alerts()
         self.alert_failures_alarm = self._alert_failures_alarm()
         # Who switched a rule off, pulled the kill switch or exempted a resource: reported to the alarm topic.

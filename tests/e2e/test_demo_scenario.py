@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from mlwarden.cli import demo
-from mlwarden.core.patterns import Deployment, event_patterns
+from mlwarden.core.patterns import Deployment, rule_patterns
 from mlwarden.core.registry import all_specs
 
 
@@ -17,7 +17,7 @@ def test_local_wiring_is_taken_from_the_template(deployment):
         got = sorted(json.dumps(p, sort_keys=True) for p in by_rule[spec.id].patterns)
         # the loop guard names the function's own role, the finding patterns this account
         deployed = Deployment(role_arn=by_rule[spec.id].environment["MLWARDEN_ROLE_ARN"], account="123456789012")
-        want = sorted(json.dumps(p, sort_keys=True) for p in event_patterns(spec, deployed))
+        want = sorted(json.dumps(p, sort_keys=True) for p in rule_patterns(spec, deployed))
         assert got == want, spec.id
     modes = {p["Name"]: p["Value"] for _, p in deployment.of_type("AWS::SSM::Parameter")}
     assert modes["/mlwarden/rules/s3-bucket-kms-encryption/mode"] == "remediate"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import fnmatch
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -58,12 +58,18 @@ def fill(resource: str, **stack_resources: str) -> str:
 
 @dataclass
 class Synth:
-    """One synthesized app: its template (dict and ``Template``), parsed settings and output directory."""
+    """One synthesized app: its template (dict and ``Template``), parsed settings and output directory.
+
+    ``template`` is the root stack with the rules' nested stacks laid into it (``stacks.app.flat_template``):
+    references read as in one template. ``templates`` are the templates CloudFormation receives, by stack
+    (``Mlwarden``, ``Mlwarden/Rules03``...).
+    """
 
     template: dict[str, Any]
     assertions: Template
     settings: Settings
     outdir: Path
+    templates: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def resources(self, type_: str) -> Iterator[tuple[str, dict[str, Any]]]:
         for logical_id, resource in self.template["Resources"].items():

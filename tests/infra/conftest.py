@@ -13,7 +13,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 from aws_cdk.assertions import Template  # noqa: E402
 
 from mlwarden.core.registry import rule_ids  # noqa: E402
-from stacks.app import build_app  # noqa: E402
+from stacks.app import build_app, flat_template, stack_templates  # noqa: E402
 from tests.infra.cfn import Synth  # noqa: E402
 
 USER_KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -43,10 +43,18 @@ FULL = {
 }
 
 
-def synthesize(overrides: dict[str, Any] | None, outdir: Path) -> Synth:
-    app, stack = build_app(overrides, nag=False, outdir=str(outdir))
-    assertions = Template.from_stack(stack)
-    return Synth(template=assertions.to_json(), assertions=assertions, settings=stack.settings, outdir=outdir)
+def synthesize(overrides: dict[str, Any] | None, outdir: Path, specs: Any = None) -> Synth:
+    """The root stack and the rules' nested stacks read as one template (``flat_template``), and each one."""
+    app, stack = build_app(overrides, nag=False, outdir=str(outdir), specs=specs)
+    directory = app.synth().directory
+    template = flat_template(stack, directory)
+    return Synth(
+        template=template,
+        assertions=Template.from_json(template),
+        settings=stack.settings,
+        outdir=outdir,
+        templates=stack_templates(stack, directory),
+    )
 
 
 @pytest.fixture(scope="session")

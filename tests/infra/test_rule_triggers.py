@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlwarden.core.patterns import event_patterns
+from mlwarden.core.patterns import rule_patterns
 from mlwarden.core.registry import all_specs, rule_ids
 from stacks.watch import WATCH_HANDLER
 from tests.infra.cfn import Synth, canonical
@@ -20,7 +20,7 @@ def test_eventbridge_patterns_targeting_the_rule_equal_the_spec_patterns(default
     deployed = sorted(canonical(default.props(rule)["EventPattern"]) for rule in default.event_rules_of(spec.id))
     # Then they are exactly the patterns `mlwarden evaluate` routes with: none missing, none extra
     # (the loop guard names this rule's own role; findings are narrowed to the deployment's account)
-    assert deployed == sorted(canonical(pattern) for pattern in event_patterns(spec, default.deployment_of(spec.id)))
+    assert deployed == sorted(canonical(pattern) for pattern in rule_patterns(spec, default.deployment_of(spec.id)))
 
 
 def test_every_eventbridge_rule_targets_exactly_one_rule_function(default: Synth) -> None:

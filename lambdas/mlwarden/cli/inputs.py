@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mlwarden.core import events
-from mlwarden.core.patterns import CLOUDTRAIL_DETAIL_TYPE, event_patterns, matches
+from mlwarden.core.patterns import CLOUDTRAIL_DETAIL_TYPE, matches, rule_patterns
 from mlwarden.core.spec import Rule
 
 
@@ -147,7 +147,7 @@ def route(event: Any, rules: list[Rule]) -> tuple[list[Rule], str]:
         resource_type = item.get("resourceType", "") if isinstance(item, dict) else ""
         matched = [r for r in rules if r.spec.config and resource_type in r.spec.config.resource_types]
         return matched, "" if matched else f"no rule judges {resource_type or 'this resource type'}"
-    matched = [r for r in rules if any(matches(p, event) for p in event_patterns(r.spec))]
+    matched = [r for r in rules if any(matches(p, event) for p in rule_patterns(r.spec))]
     if matched:
         return matched, ""
     summary = events.describe(event)

@@ -28,13 +28,15 @@ WATCH_ID = "tamper-watch"
 
 
 def synthesize_template(context_overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Synthesize the CDK app in-process (no nag: this is for running, not reviewing) and return the template."""
+    """Synthesize the CDK app in-process (no nag: this is for running, not reviewing) and return the template:
+    the root stack with the rules' nested stacks laid into it, parameters and outputs resolved
+    (``stacks.app.flat_template``)."""
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-    from stacks.app import build_app
+    from stacks.app import build_app, flat_template
 
     app, stack = build_app(context_overrides=context_overrides, nag=False)
     assembly = app.synth()
-    return dict(assembly.get_stack_by_name(stack.stack_name).template)
+    return flat_template(stack, assembly.directory)
 
 
 @contextmanager
