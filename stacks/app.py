@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import App
+from aws_cdk import App, CfnElement, Stack
 
 from mlwarden.core.registry import all_specs
 from mlwarden.core.settings import CONTEXT_KEY, Settings
@@ -119,20 +119,36 @@ def flat_template(stack: MlwardenStack, assembly_dir: str | Path) -> dict[str, A
     """
     directory = Path(assembly_dir)
     root = json.loads((directory / stack.template_file).read_text())
-    resources = dict(root["Resources"])
-    outputs: dict[str, Any] = {}
-    for index in sorted(stack.rule_stacks):
-        nested = stack.rule_stacks[index]
-        logical_id = stack.get_logical_id(nested.nested_stack_resource)  # type: ignore[arg-type]
+    nested_ids = {
+        stack.get_logical_id(nested.nested_stack_resource): nested  # type: ignore[arg-type]
+        for nested in stack.rule_stacks.values()
+    }
+    # The rules' resources in registry order, as one stack would list them (the demo lists in that order).
+    rule_of: dict[str, int] = {}
+    for index, rule in enumerate(stack.rules.values()):
+        for element in rule.node.find_all():
+            if isinstance(element, CfnElement):
+                rule_of[str(Stack.of(element).resolve(element.logical_id))] = index
+    nested_resources: list[tuple[int, int, str, Any]] = []
+    outputs: dict[tuple[str, str], Any] = {}
+    for logical_id, nested in nested_ids.items():
         template = json.loads((directory / nested.template_file).read_text())
-        passed = resources.pop(logical_id).get("Properties", {}).get("Parameters", {})
+        passed = root["Resources"][logical_id].get("Properties", {}).get("Parameters", {})
         template = _substitute(template, refs=passed, outputs={})
         for name, output in template.get("Outputs", {}).items():
             outputs[(logical_id, f"Outputs.{name}")] = output["Value"]
-        for nested_id, resource in template["Resources"].items():
-            if nested_id in resources:
+        for position, (nested_id, resource) in enumerate(template["Resources"].items()):
+            nested_resources.append((rule_of.get(nested_id, len(rule_of)), position, nested_id, resource))
+    resources: dict[str, Any] = {}
+    for logical_id, resource in root["Resources"].items():
+        if logical_id not in nested_ids:
+            resources[logical_id] = resource
+            continue
+        for _, _, nested_id, nested_resource in sorted(nested_resources, key=lambda r: r[:2]):
+            if nested_id in resources or nested_id in root["Resources"]:
                 raise ValueError(f"{nested_id} is a logical id of two stacks; the flat template cannot hold both")
-            resources[nested_id] = resource
+            resources[nested_id] = nested_resource
+        nested_resources = []
     flat = dict(root, Resources=resources)
     flat = _substitute(flat, refs={}, outputs=outputs)
     for resource in flat["Resources"].values():  # the nested stacks are gone: so are dependencies on them

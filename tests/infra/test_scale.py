@@ -103,3 +103,11 @@ def test_adding_rules_moves_no_registered_rule_to_another_stack(catalog: list[Ru
     assert {rule_id: rule.node.path for rule_id, rule in registry.rules.items()} == {
         rule_id: bigger.rules[rule_id].node.path for rule_id in registry.rules
     }
+
+
+def test_a_full_rule_stack_refuses_another_rule_at_synth_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    import stacks.stack
+
+    monkeypatch.setattr(stacks.stack, "RULE_STACK_CAPACITY", 2)
+    with pytest.raises(ValueError, match="already holds 2 rules; raise RULE_STACKS"):
+        build_app(None, nag=False)
