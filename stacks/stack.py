@@ -3,8 +3,8 @@ leave out (``rules.<id>.deploy: false``), then the tamper watch.
 
 The rules live in nested stacks (``RuleStack``), ``RULE_STACKS`` of them at most: a rule's stack is chosen by
 a hash of its id (``rule_stack_of``), so adding or leaving out a rule never moves another one (moving a rule
-between stacks would replace its resources, whose names are fixed). One stack would hold ~18 resources per
-rule and hit CloudFormation's 500; the shards keep every stack far below it (see README, Performance).
+between stacks would replace its resources, whose names are fixed). At 14-16 resources per rule, one stack
+would reach CloudFormation's 500 near 30 rules; the shards keep every stack far below it (README, Performance).
 
 Shared: the customer KMS key, the alert topic (only the rule functions publish), the alarm topic (only this
 account's CloudWatch alarms and the tamper watch publish), the idempotency and audit tables, the kill switch
