@@ -54,7 +54,6 @@ class Evaluation:
 
 @dataclass(frozen=True)
 class RemediationResult:
-    changed: bool
     description: str
     after: dict[str, Any] | None = None
     # False when the fix could not be completed now (e.g. a notebook still Pending): the alert says so.

@@ -33,6 +33,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
+from mlwarden.core.errors import error_code
 from mlwarden.core.model import Decision
 
 logger = Logger(service="mlwarden", child=True)
@@ -125,7 +126,7 @@ class ActionGuard:
             )
             return True, ""
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if error_code(exc) == "ConditionalCheckFailedException":
                 old = exc.response.get("Item") or {}
                 set_at = old.get("set_at", {}).get("N", "")
                 when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(set_at))) if set_at else ""
