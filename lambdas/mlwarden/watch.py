@@ -79,11 +79,11 @@ def reports_for(event: dict[str, Any], ssm: Any, now: str) -> tuple[str | None, 
             read_value(ssm, report)
         return kind, found
     if kind == tamper.KIND_EXEMPTION:
-        report = tamper.exemption_report(event)
-        if report is None:
+        exempted = tamper.exemption_report(event)
+        if exempted is None:
             return kind, []
-        report.detected_at = now
-        return kind, [report]
+        exempted.detected_at = now
+        return kind, [exempted]
     return None, []
 
 

@@ -83,7 +83,7 @@ class LocalDeployment:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            self._clients[service] = self._session.client(
+            self._clients[service] = self._session.client(  # type: ignore[call-overload]  # name is data, not a Literal
                 service, endpoint_url=self.endpoint, config=Config(retries={"max_attempts": 1})
             )
         return self._clients[service]
@@ -191,12 +191,12 @@ class LocalDeployment:
             pattern = self.resolve_all(props.get("EventPattern"))
             for target in props.get("Targets", []):
                 target_id = self._target_function(target.get("Arn"))
-                function = self.functions.get(target_id)
-                if function is None and self.watch is not None and target_id == self.watch.logical_id:
-                    function = self.watch
-                if function is None or pattern is None:
+                target_function = self.functions.get(target_id)
+                if target_function is None and self.watch is not None and target_id == self.watch.logical_id:
+                    target_function = self.watch
+                if target_function is None or pattern is None:
                     continue
-                function.patterns.append(pattern)
+                target_function.patterns.append(pattern)
                 events.put_rule(Name=logical_id[:64], EventPattern=json.dumps(pattern), State="ENABLED")
                 events.put_targets(
                     Rule=logical_id[:64],
@@ -260,7 +260,7 @@ class LocalDeployment:
         if self.watch is None:
             return []
         sqs = self.client("sqs")
-        results = []
+        results: list[Any] = []
         while True:
             messages = sqs.receive_message(QueueUrl=self.watch.queue_url, MaxNumberOfMessages=10).get("Messages", [])
             if not messages:
@@ -317,7 +317,7 @@ class LocalDeployment:
 
     def alerts(self) -> list[dict[str, Any]]:
         sqs = self.client("sqs")
-        out = []
+        out: list[dict[str, Any]] = []
         while True:
             messages = sqs.receive_message(QueueUrl=self.inbox_url, MaxNumberOfMessages=10).get("Messages", [])
             if not messages:

@@ -640,13 +640,14 @@ def _subcommand(sub: Any, name: str, summary: str, example: str, description: st
     """A subcommand whose --help ends with examples."""
     import textwrap
 
-    return sub.add_parser(
+    parser: argparse.ArgumentParser = sub.add_parser(
         name,
         help=summary,
         description=textwrap.fill(description or summary[:1].upper() + summary[1:] + ".", 100),
         epilog=f"{'examples' if chr(10) in example else 'example'}:\n  {example}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:

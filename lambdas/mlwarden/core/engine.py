@@ -134,7 +134,8 @@ class Engine:
                 # The exception's text may quote event values (a Macie finding's PII): only its type is kept.
                 raise events.MalformedEvent(f"{self.spec.id} cannot read the event ({type(exc).__name__})") from None
         if not refs:
-            logger.info("event names no resource this rule can judge", **events.describe(event), rule_id=self.spec.id)
+            described: dict[str, Any] = events.describe(event)
+            logger.info("event names no resource this rule can judge", **described, rule_id=self.spec.id)
             return [self._no_resource(event, source, "the event names no resource this rule can judge")]
         return [self.decide(ref, source) for ref in refs]
 
@@ -184,7 +185,7 @@ class Engine:
     def _decide_config_item(self, event: dict[str, Any], item: dict[str, Any], source: Source) -> Decision:
         resource_type = str(item.get("resourceType", ""))
         resource_id = str(item.get("resourceId", ""))
-        base = dict(
+        base: dict[str, Any] = dict(
             event_id=source.event_id,
             rule_id=self.spec.id,
             resource_type=resource_type,
@@ -315,7 +316,11 @@ class Engine:
             event_time=source.event_time,
             detected_at=now_iso(),
         )
-        log_keys = {"rule_id": self.spec.id, "resource_id": ref.resource_id, "event_id": source.event_id}
+        log_keys: dict[str, Any] = {
+            "rule_id": self.spec.id,
+            "resource_id": ref.resource_id,
+            "event_id": source.event_id,
+        }
         foreign = self._foreign_account(ref)
         redelivered = False
         if foreign:
@@ -345,7 +350,7 @@ class Engine:
         return source.delivery_key or f"{source.event_id}|{source.event_time}"
 
     def _decide_once(
-        self, ref: ResourceRef, source: Source, decision: Decision, log_keys: dict[str, str]
+        self, ref: ResourceRef, source: Source, decision: Decision, log_keys: dict[str, Any]
     ) -> tuple[Decision, bool]:
         """Decide (and act) at most once per event and resource. (decision, redelivered)."""
         assert self.guard is not None
@@ -391,7 +396,7 @@ class Engine:
         return decision, True
 
     # ---------------------------------------------------------------------------------------- judging
-    def _judge(self, ref: ResourceRef, decision: Decision, log_keys: dict[str, str], *, may_fix: bool = True) -> None:
+    def _judge(self, ref: ResourceRef, decision: Decision, log_keys: dict[str, Any], *, may_fix: bool = True) -> None:
         try:
             self._decide(ref, decision, may_fix=may_fix)
         except Exception as exc:
@@ -404,7 +409,7 @@ class Engine:
                 if self.raise_retryable:
                     raise
 
-    def _record(self, decision: Decision, source: Source, log_keys: dict[str, str]) -> None:
+    def _record(self, decision: Decision, source: Source, log_keys: dict[str, Any]) -> None:
         if self.audit:
             try:
                 self.audit.record(decision, source.principal)
@@ -423,7 +428,7 @@ class Engine:
                 )
                 decision.details["report_failed"] = True
 
-    def _deliver(self, decision: Decision, source: Source, ref: ResourceRef, log_keys: dict[str, str]) -> None:
+    def _deliver(self, decision: Decision, source: Source, ref: ResourceRef, log_keys: dict[str, Any]) -> None:
         if self.publisher is None:
             decision.details["not_sent"] = "no alert topic configured"
             return

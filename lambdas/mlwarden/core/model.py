@@ -125,7 +125,8 @@ class Decision:
 
     def to_store(self) -> dict[str, Any]:
         """JSON-safe copy (the idempotency store keeps it so a redelivered event re-sends this alert)."""
-        return json.loads(json.dumps(asdict(self), default=str))
+        stored: dict[str, Any] = json.loads(json.dumps(asdict(self), default=str))
+        return stored
 
     @classmethod
     def from_store(cls, data: dict[str, Any]) -> Decision:

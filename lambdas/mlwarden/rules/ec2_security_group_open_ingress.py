@@ -111,8 +111,12 @@ def rule_networks(rule: dict[str, Any], prefix_lists: dict[str, list[str]] | Non
 
 def covers_everyone(networks: list[Network], version: int) -> bool:
     """True when the union of the networks of this IP version is every address (0.0.0.0/0 or ::/0)."""
-    mine = [n for n in networks if n.version == version]
-    return list(ipaddress.collapse_addresses(mine)) == [EVERYONE[version]]  # type: ignore[arg-type]
+    collapsed: list[Network]
+    if version == 4:
+        collapsed = list(ipaddress.collapse_addresses(n for n in networks if isinstance(n, ipaddress.IPv4Network)))
+    else:
+        collapsed = list(ipaddress.collapse_addresses(n for n in networks if isinstance(n, ipaddress.IPv6Network)))
+    return collapsed == [EVERYONE[version]]
 
 
 def _port_span(rule: dict[str, Any]) -> tuple[str, int, int] | None:

@@ -206,7 +206,7 @@ def describe_grant(grant: dict[str, Any]) -> str:
 
 
 def principal_ref(
-    kind: str, name: str, region: str, account: str, arn: str = "", grant: dict | None = None
+    kind: str, name: str, region: str, account: str, arn: str = "", grant: dict[str, Any] | None = None
 ) -> ResourceRef:
     arn = arn or (f"arn:aws:iam::{account}:{kind}/{name}" if account else "")
     return ResourceRef(

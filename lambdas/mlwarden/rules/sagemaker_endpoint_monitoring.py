@@ -89,7 +89,7 @@ def required_types(value: Any) -> tuple[list[str], list[str]]:
 
 
 def capture_on(capture: dict[str, Any] | None) -> bool:
-    return bool(capture) and capture.get("EnableCapture") is True and capture.get("CaptureStatus") != "Stopped"
+    return capture is not None and capture.get("EnableCapture") is True and capture.get("CaptureStatus") != "Stopped"
 
 
 def judge(state: dict[str, Any], required: list[str]) -> tuple[list[str], list[str], list[str]]:

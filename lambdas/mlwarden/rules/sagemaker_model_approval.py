@@ -269,7 +269,7 @@ class SageMakerModelApproval(Rule):
 
     def details(self, ref: ResourceRef, state: dict[str, Any]) -> dict[str, Any]:
         approver, source = self.approver(ref, state)
-        out = {"approved_by": approver, "approver_source": source}
+        out: dict[str, Any] = {"approved_by": approver, "approver_source": source}
         if state.get("ModelPackageGroupName"):
             out["model_package_group"] = state["ModelPackageGroupName"]
             out["version"] = state.get("ModelPackageVersion")
