@@ -200,7 +200,7 @@ class LocalDeployment:
                 events.put_rule(Name=logical_id[:64], EventPattern=json.dumps(pattern), State="ENABLED")
                 events.put_targets(
                     Rule=logical_id[:64],
-                    Targets=[{"Id": function.rule_id[:64], "Arn": self._queue_arn(function.queue_url)}],
+                    Targets=[{"Id": target_function.rule_id[:64], "Arn": self._queue_arn(target_function.queue_url)}],
                 )
         return self
 
