@@ -7,7 +7,7 @@ STAMP := .make
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help setup browser demo test test-fast synth bench lint fmt docs check clean
+.PHONY: help setup browser demo test test-fast synth bench lint typecheck fmt docs check clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
@@ -40,7 +40,8 @@ browser: ## install Debian's chromium (headless browser for the report test) whe
 	    echo "make: apt-get not found: install chromium yourself; tests/e2e/test_report.py will fail" >&2; \
 	  fi; }
 
-test: $(STAMP)/python browser ## unit, functional, infra and e2e tests
+# `make test` is what CI runs (.ci/run): lint and the type check first, then every test level.
+test: $(STAMP)/python lint typecheck browser ## lint, type check, then unit, functional, infra and e2e tests
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP)/python ## unit and functional tests only
@@ -52,8 +53,12 @@ synth: setup ## npx cdk synth (offline)
 bench: $(STAMP)/python ## print the performance figures of DESIGN §4
 	$(BIN)/python bench/bench.py
 
-lint: $(STAMP)/python ## ruff
+lint: $(STAMP)/python ## ruff check + ruff format --check (make fmt fixes both)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)/python ## mypy, strict on the runtime package lambdas/mlwarden ([tool.mypy] in pyproject.toml)
+	$(BIN)/python -m mypy
 
 fmt: $(STAMP)/python ## ruff format + fixes
 	$(BIN)/ruff check --fix .
@@ -62,7 +67,7 @@ fmt: $(STAMP)/python ## ruff format + fixes
 docs: $(STAMP)/python ## regenerate the README rule table and docs/rules.md from the registry
 	$(BIN)/python -m mlwarden.cli.docs
 
-check: lint test ## what CI runs
+check: test ## what CI runs (make test includes lint and typecheck)
 
 clean: ## remove build output (keeps .venv)
-	rm -rf cdk.out $(STAMP)/node .pytest_cache
+	rm -rf cdk.out $(STAMP)/node .pytest_cache .mypy_cache

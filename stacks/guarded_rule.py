@@ -137,7 +137,7 @@ def config_frequency(value: str) -> config.MaximumExecutionFrequency:
 
 
 def construct_id(rule_id: str) -> str:
-    """``s3-bucket-kms-encryption`` -> ``S3BucketKmsEncryption``."""
+    """``example-rule-id`` -> ``ExampleRuleId``."""
     return "".join(word[:1].upper() + word[1:] for word in rule_id.split("-"))
 
 

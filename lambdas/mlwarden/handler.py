@@ -6,6 +6,7 @@ Thin on purpose: settings and the rule are loaded once per environment, the engi
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,7 +100,7 @@ class Runtime:
             if settings.topic_arn
             else None
         )
-        reporters = []
+        reporters: list[Callable[[Decision], None]] = []
         if settings.security_hub:
             account = _account_of(settings.topic_arn)
             hub = SecurityHubReporter(ctx.clients.lazy("securityhub", region), region, account, _partition())

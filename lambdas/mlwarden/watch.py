@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 
 from mlwarden.core import events, tamper
 from mlwarden.core.context import ClientFactory
+from mlwarden.core.errors import error_code
 
 logger = Logger(service="mlwarden")
 # Its own metric state: in one process with a rule handler (local demo, tests) nothing is shared.
@@ -49,7 +50,7 @@ def read_value(ssm: Any, report: tamper.TamperReport) -> None:
     try:
         parameter = ssm.get_parameter(Name=report.target)["Parameter"]
     except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
+        code = error_code(exc)
         if code == "ParameterNotFound":
             report.value_note = "the parameter no longer exists; " + (
                 tamper.meaning(report.target, None, deleted=True) or "nothing reads it"
@@ -78,11 +79,11 @@ def reports_for(event: dict[str, Any], ssm: Any, now: str) -> tuple[str | None, 
             read_value(ssm, report)
         return kind, found
     if kind == tamper.KIND_EXEMPTION:
-        report = tamper.exemption_report(event)
-        if report is None:
+        exempted = tamper.exemption_report(event)
+        if exempted is None:
             return kind, []
-        report.detected_at = now
-        return kind, [report]
+        exempted.detected_at = now
+        return kind, [exempted]
     return None, []
 
 

@@ -18,6 +18,35 @@ from mlwarden.core.settings import KILL_SWITCH_PARAMETER, RuntimeSettings, mode_
 
 # rule id -> AWS calls made by its handler during the functional tests (tests/functional/test_zz_least_privilege.py)
 RECORDED_CALLS: dict[str, list[Call]] = {}
+PROOF_FILE = "test_zz_least_privilege.py"
+
+
+def own_test_file(rule_id: str) -> str:
+    """The file holding a rule's functional tests: ``test_<rule module>.py``."""
+    from mlwarden.core.registry import get_rule
+
+    return f"test_{get_rule(rule_id).spec.module_name}.py"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The least-privilege proof runs after every other test of the session (whatever the order on the command
+    line), and a rule's proof is deselected when the rule's own functional test file is not in the session
+    (see tests/functional/test_zz_least_privilege.py): it is then not applicable, never skipped or passed."""
+    collected = {item.path.name for item in items}
+    proof, rest, deselected = [], [], []
+    for item in items:
+        if item.path.name != PROOF_FILE:
+            rest.append(item)
+            continue
+        callspec = getattr(item, "callspec", None)
+        rule_id = callspec.params.get("rule_id") if callspec else None
+        if rule_id and own_test_file(rule_id) not in collected:
+            deselected.append(item)
+        else:
+            proof.append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+    items[:] = rest + proof
 
 
 @dataclass

@@ -11,7 +11,7 @@ import pytest
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyPersistenceLayerError
 from botocore.exceptions import ClientError
 
-from mlwarden.core.engine import AlertNotDelivered
+from mlwarden.core.errors import AlertNotDelivered
 from mlwarden.core.safety import read_history
 from tests.conftest import EXEMPT_UNTIL
 from tests.functional.test_iam_admin_policy_attached import (

@@ -7,7 +7,7 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.parsers import ResponseParserError
 
-from mlwarden.core.engine import MAX_ERROR_TEXT, describe_error
+from mlwarden.core.errors import MAX_ERROR_TEXT, describe_error
 
 PAGE = "<!DOCTYPE html><html><head><title>503</title></head><body><h1>Service Unavailable</h1></body></html>"
 

@@ -20,6 +20,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from mlwarden.core.context import ClientFactory
+from mlwarden.core.errors import error_code, error_message
 from mlwarden.core.settings import ENV_MAX_ATTEMPTS, Settings
 
 # The layer the stack uses when cdk.json has no powertoolsLayerArn (same as stacks/stack.py POWERTOOLS_LAYER;
@@ -49,8 +50,7 @@ def powertools_layer_arn(region: str, settings: Settings) -> str:
 def error_text(exc: BaseException) -> str:
     """One short line: the failed call, the error code and message (no HTML error pages)."""
     if isinstance(exc, ClientError):
-        err = exc.response.get("Error", {})
-        code, message = str(err.get("Code", "Error")), str(err.get("Message", ""))
+        code, message = error_code(exc) or "Error", error_message(exc)
         operation = getattr(exc, "operation_name", "")
         if code.isdigit():  # an HTTP status without an AWS error: the endpoint does not implement the call
             return f"{operation} failed with HTTP {code} and no AWS error code (the endpoint may not implement it)"
@@ -58,12 +58,8 @@ def error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:300]
 
 
-def _code(exc: BaseException) -> str:
-    return str(exc.response.get("Error", {}).get("Code", "")) if isinstance(exc, ClientError) else ""
-
-
 def _denied(exc: BaseException) -> bool:
-    return _code(exc) in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation")
+    return error_code(exc) in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation")
 
 
 class Doctor:
@@ -175,7 +171,7 @@ class Doctor:
             status = str(self.client("macie2").get_macie_session().get("status", ""))
         except ClientError as exc:
             # Macie answers AccessDenied "Macie is not enabled" when it is off.
-            if _code(exc) == "ResourceNotFoundException" or "not enabled" in str(exc).lower():
+            if error_code(exc) == "ResourceNotFoundException" or "not enabled" in str(exc).lower():
                 return Check(name, False, f"Macie is not enabled in {self.region}: no sensitive-data findings", fix)
             raise
         if status == "ENABLED":
@@ -194,7 +190,7 @@ class Doctor:
         try:
             hub = self.client("securityhub").describe_hub()
         except ClientError as exc:
-            if _code(exc) in ("InvalidAccessException", "ResourceNotFoundException"):
+            if error_code(exc) in ("InvalidAccessException", "ResourceNotFoundException"):
                 return Check(
                     name,
                     False,
@@ -215,7 +211,7 @@ class Doctor:
         try:
             layer = self.client("lambda").get_layer_version_by_arn(Arn=arn)
         except (ClientError, BotoCoreError) as exc:
-            if _code(exc) == "ResourceNotFoundException":
+            if error_code(exc) == "ResourceNotFoundException":
                 return Check(name, False, f"layer {arn} does not exist in {self.region}", fix)
             return Check(name, False, f"cannot resolve layer {arn}: {error_text(exc)}", fix)
         runtimes = ", ".join(layer.get("CompatibleRuntimes") or []) or "any runtime"
@@ -227,7 +223,7 @@ class Doctor:
         try:
             stacks = self.client("cloudformation").describe_stacks(StackName=STACK_NAME).get("Stacks", [])
         except ClientError as exc:
-            if _code(exc) == "ValidationError" and "does not exist" in str(exc):
+            if error_code(exc) == "ValidationError" and "does not exist" in str(exc):
                 return Check(name, False, f"stack {STACK_NAME} is not deployed in {self.region}", deploy)
             raise
         status = str(stacks[0].get("StackStatus", "")) if stacks else ""

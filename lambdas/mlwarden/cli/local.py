@@ -65,7 +65,7 @@ def preflight(region: str) -> str:
         ReadTimeoutError,
     )
 
-    from mlwarden.core.engine import describe_error
+    from mlwarden.core.errors import describe_error, error_code, http_status
 
     config = Config(connect_timeout=3, read_timeout=10, retries={"mode": "standard", "max_attempts": 1})
     endpoint = os.environ.get("AWS_ENDPOINT_URL") or "AWS"
@@ -83,8 +83,7 @@ def preflight(region: str) -> str:
             "the region and the network"
         ) from exc
     except ClientError as exc:
-        code = str(exc.response.get("Error", {}).get("Code") or "")
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        code, status = error_code(exc), http_status(exc)
         if status >= 500:
             raise NothingChecked(f"HTTP {status} from {endpoint}: try again later, or check AWS_ENDPOINT_URL") from exc
         if code in REFUSED_CREDENTIALS:

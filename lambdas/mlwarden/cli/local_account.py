@@ -36,7 +36,8 @@ def synthesize_template(context_overrides: dict[str, Any] | None = None) -> dict
 
     app, stack = build_app(context_overrides=context_overrides, nag=False)
     assembly = app.synth()
-    return flat_template(stack, assembly.directory)
+    template: dict[str, Any] = flat_template(stack, assembly.directory)  # stacks/ is not type-checked
+    return template
 
 
 @contextmanager
@@ -85,7 +86,7 @@ class LocalDeployment:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            self._clients[service] = self._session.client(
+            self._clients[service] = self._session.client(  # type: ignore[call-overload]  # name is data, not a Literal
                 service, endpoint_url=self.endpoint, config=Config(retries={"max_attempts": 1})
             )
         return self._clients[service]
@@ -193,16 +194,16 @@ class LocalDeployment:
             pattern = self.resolve_all(props.get("EventPattern"))
             for target in props.get("Targets", []):
                 target_id = self._target_function(target.get("Arn"))
-                function = self.functions.get(target_id)
-                if function is None and self.watch is not None and target_id == self.watch.logical_id:
-                    function = self.watch
-                if function is None or pattern is None:
+                target_function = self.functions.get(target_id)
+                if target_function is None and self.watch is not None and target_id == self.watch.logical_id:
+                    target_function = self.watch
+                if target_function is None or pattern is None:
                     continue
-                function.patterns.append(pattern)
+                target_function.patterns.append(pattern)
                 events.put_rule(Name=logical_id[:64], EventPattern=json.dumps(pattern), State="ENABLED")
                 events.put_targets(
                     Rule=logical_id[:64],
-                    Targets=[{"Id": function.rule_id[:64], "Arn": self._queue_arn(function.queue_url)}],
+                    Targets=[{"Id": target_function.rule_id[:64], "Arn": self._queue_arn(target_function.queue_url)}],
                 )
         return self
 
@@ -262,7 +263,7 @@ class LocalDeployment:
         if self.watch is None:
             return []
         sqs = self.client("sqs")
-        results = []
+        results: list[Any] = []
         while True:
             messages = sqs.receive_message(QueueUrl=self.watch.queue_url, MaxNumberOfMessages=10).get("Messages", [])
             if not messages:
@@ -319,7 +320,7 @@ class LocalDeployment:
 
     def alerts(self) -> list[dict[str, Any]]:
         sqs = self.client("sqs")
-        out = []
+        out: list[dict[str, Any]] = []
         while True:
             messages = sqs.receive_message(QueueUrl=self.inbox_url, MaxNumberOfMessages=10).get("Messages", [])
             if not messages:

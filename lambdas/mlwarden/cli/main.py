@@ -347,6 +347,7 @@ def cmd_toggle(args: argparse.Namespace) -> int:
 
     from mlwarden.cli.local import default_region
     from mlwarden.core.context import ClientFactory
+    from mlwarden.core.errors import error_code
     from mlwarden.core.settings import ALLOW_REMEDIATION_TAG, KILL_SWITCH_PARAMETER, mode_parameter_name
 
     region = args.region or default_region()
@@ -380,7 +381,7 @@ def cmd_toggle(args: argparse.Namespace) -> int:
         current = ssm.get_parameter(Name=name)["Parameter"]["Value"]
         tags = ssm.list_tags_for_resource(ResourceType="Parameter", ResourceId=name).get("TagList", [])
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ParameterNotFound":
+        if error_code(exc) == "ParameterNotFound":
             print(
                 f"mlwarden: {args.rule} is not deployed here (no SSM parameter {name}); run cdk deploy first",
                 file=sys.stderr,
@@ -406,6 +407,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     from mlwarden.cli.local import default_region, load_settings
     from mlwarden.core.context import ClientFactory
+    from mlwarden.core.errors import error_code
     from mlwarden.core.modes import KILL_SWITCH_OFF
     from mlwarden.core.settings import (
         ALLOW_REMEDIATION_TAG,
@@ -431,7 +433,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     try:
         kill_switch: str | None = str(ssm.get_parameter(Name=KILL_SWITCH_PARAMETER)["Parameter"]["Value"])
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ParameterNotFound":
+        if error_code(exc) != "ParameterNotFound":
             raise
         kill_switch = None
     records: list[dict[str, Any]] = []
@@ -557,7 +559,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from mlwarden.cli import report
     from mlwarden.cli.local import LocalRunner, default_region, load_settings
     from mlwarden.core.context import ClientFactory
-    from mlwarden.core.engine import describe_error
+    from mlwarden.core.errors import describe_error
 
     region = args.region or default_region()
     try:
@@ -638,13 +640,14 @@ def _subcommand(sub: Any, name: str, summary: str, example: str, description: st
     """A subcommand whose --help ends with examples."""
     import textwrap
 
-    return sub.add_parser(
+    parser: argparse.ArgumentParser = sub.add_parser(
         name,
         help=summary,
         description=textwrap.fill(description or summary[:1].upper() + summary[1:] + ".", 100),
         epilog=f"{'examples' if chr(10) in example else 'example'}:\n  {example}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -119,7 +119,7 @@ class Report:
     accounts: list[str]
     notes: list[str] = field(default_factory=list)
     summary: Counts = field(default_factory=Counts)
-    by_rule: dict[str, Counts] = field(default_factory=dict)
+    rule: dict[str, Counts] = field(default_factory=dict)
     by_control: dict[str, Counts] = field(default_factory=dict)
     by_requirement: dict[str, Counts] = field(default_factory=dict)
     rules_without_results: list[str] = field(default_factory=list)
@@ -167,15 +167,15 @@ def build_report(
     for decision in judged:
         status = status_of(decision)
         report.summary.add(status)
-        report.by_rule.setdefault(decision.rule_id or "", Counts()).add(status)
+        report.rule.setdefault(decision.rule_id or "", Counts()).add(status)
         for control in decision.controls or [NO_CONTROL]:
             report.by_control.setdefault(control, Counts()).add(status)
         for requirement in nist_requirements(decision.controls):
             report.by_requirement.setdefault(requirement, Counts()).add(status)
-    report.by_rule = dict(sorted(report.by_rule.items()))
+    report.rule = dict(sorted(report.rule.items()))
     report.by_control = dict(sorted(report.by_control.items(), key=lambda kv: _control_order(kv[0])))
     report.by_requirement = dict(sorted(report.by_requirement.items(), key=lambda kv: requirement_sort_key(kv[0])))
-    report.rules_without_results = sorted(set(rule_ids) - set(report.by_rule))
+    report.rules_without_results = sorted(set(rule_ids) - set(report.rule))
     return report
 
 
@@ -201,12 +201,12 @@ def mark_quarantined(decisions: list[Decision]) -> list[Decision]:
     stopped = {_resource_key(d): by for d in decisions if (by := quarantined_by(d))}
     out = []
     for decision in decisions:
-        by = stopped.get(_resource_key(decision))
-        if by and decision.compliance == NON_COMPLIANT and decision.action not in (ACTION_REMEDIATED, ACTION_EXEMPT):
+        rule = stopped.get(_resource_key(decision))
+        if rule and decision.compliance == NON_COMPLIANT and decision.action not in (ACTION_REMEDIATED, ACTION_EXEMPT):
             decision = replace(
                 decision,
-                reason=f"stopped (quarantined by {by}); {decision.reason}",
-                details={**decision.details, "quarantined": by},
+                reason=f"stopped (quarantined by {rule}); {decision.reason}",
+                details={**decision.details, "quarantined": rule},
             )
         out.append(decision)
     return out
@@ -317,7 +317,7 @@ def render_json(report: Report) -> str:
         "summary": report.summary.as_dict(),
         "rules": [
             {"rule_id": rule_id, "title": _rule_title(rule_id), **counts.as_dict()}
-            for rule_id, counts in report.by_rule.items()
+            for rule_id, counts in report.rule.items()
         ],
         "controls": [
             {
@@ -471,7 +471,7 @@ def render_html(report: Report) -> str:
         _chart_section(
             "by-rule",
             "Results by rule",
-            [(rule_id, "#" + anchor("rule", rule_id), counts) for rule_id, counts in report.by_rule.items()],
+            [(rule_id, "#" + anchor("rule", rule_id), counts) for rule_id, counts in report.rule.items()],
         ),
         _chart_section(
             "by-control",
@@ -717,7 +717,7 @@ def _framework(report: Report) -> str:
 def _rules(report: Report) -> str:
     out = ['<section id="rules">', "<h2>Rules</h2>"]
     open_decisions = _open(report)
-    for rule_id, counts in report.by_rule.items():
+    for rule_id, counts in report.rule.items():
         try:
             spec = get_rule(rule_id).spec
             title, severity, resource_type = spec.title, spec.severity, spec.resource_type
@@ -741,7 +741,7 @@ def _rules(report: Report) -> str:
             _findings_table([d for d in open_decisions if d.rule_id == rule_id], show_rule=False),
             "</section>",
         ]
-    if not report.by_rule:
+    if not report.rule:
         out.append('<p class="empty">No rule judged any resource.</p>')
     out.append("</section>")
     return "\n".join(part for part in out if part)

@@ -54,7 +54,9 @@ class ClientFactory:
         with self._lock:  # boto3 sessions are not thread-safe when creating clients
             client = self._clients.get(key)
             if client is None:
-                client = self._session_for(account).client(service, region_name=region, config=self._config)
+                # The stubs overload client() on each service's Literal name; here the name is data (a rule's spec).
+                session = self._session_for(account)
+                client = session.client(service, region_name=region, config=self._config)  # type: ignore[call-overload]
                 if service == "s3control" and os.environ.get("AWS_ENDPOINT_URL"):
                     # S3 Control names the account in the host ("<account-id>.<endpoint>"), which a local
                     # endpoint such as moto cannot resolve: send those calls to the endpoint itself.

@@ -6,30 +6,26 @@ alert. The Lambda handler and the CLI run this same code; only ``apply`` and the
 
 from __future__ import annotations
 
-import json
 import os
-import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from types import SimpleNamespace
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyPersistenceLayerError,
-)
-from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError, ReadTimeoutError
-from botocore.retries.standard import (
-    OrRetryChecker,
-    RetryContext,
-    ThrottledRetryableChecker,
-    TransientRetryableChecker,
-)
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyPersistenceLayerError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from mlwarden.core import events, exemptions, findings
 from mlwarden.core.context import RuleContext
+from mlwarden.core.errors import (
+    ACCESS_DENIED_CODES,
+    AlertNotDelivered,
+    describe_error,
+    error_code,
+    error_message,
+    is_retryable,
+)
 from mlwarden.core.iam import denied_action
 from mlwarden.core.model import (
     ACTION_EXEMPT,
@@ -55,78 +51,12 @@ from mlwarden.core.spec import Rule
 
 logger = Logger(service="mlwarden", child=True)
 
-ACCESS_DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError"}
-# botocore's own classification of throttling and transient errors (the standard retry mode's checkers),
-# plus DynamoDB's TransactionConflictException, which DynamoDB documents as "retry the request".
-_RETRYABLE = OrRetryChecker([ThrottledRetryableChecker(), TransientRetryableChecker()])
-EXTRA_RETRYABLE_CODES = {"TransactionConflictException", "ServiceUnavailable", "InternalError", "InternalFailure"}
 CONFIG_DELETED_STATUSES = {"ResourceDeleted", "ResourceDeletedNotRecorded", "ResourceNotRecorded"}
 CONFIG_BATCH = 100  # PutEvaluations accepts at most 100 evaluations per call
 ANNOTATION_LIMIT = 256
 EXEMPT_ALERT_SEVERITY = "LOW"
 # How long an exemption is reported only once when it names no end (cdk.json entries without "until").
 EXEMPT_REPORT_SECONDS = 90 * 86400
-
-
-class AlertNotDelivered(Exception):
-    """The alert could not be published. The decision stands (its audit record and outcome are stored);
-    the retry of this event re-sends the stored alert instead of deciding again."""
-
-
-def error_code(exc: BaseException) -> str:
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code", ""))
-    return ""
-
-
-def is_retryable(exc: BaseException) -> bool:
-    """Throttling, server errors and network failures: worth another try (Lambda retry, then DLQ)."""
-    if isinstance(exc, ConnectionError | ReadTimeoutError | HTTPClientError | AlertNotDelivered):
-        return True
-    if isinstance(exc, IdempotencyAlreadyInProgressError):
-        return True  # another delivery is acting on this resource now
-    if isinstance(exc, IdempotencyPersistenceLayerError):
-        cause = exc.__cause__ or (exc.args[1] if len(exc.args) > 1 else None)
-        return isinstance(cause, BaseException) and is_retryable(cause)
-    if isinstance(exc, ClientError):
-        if error_code(exc) in EXTRA_RETRYABLE_CODES:
-            return True
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        context = RetryContext(
-            attempt_number=1,
-            parsed_response=exc.response,
-            http_response=SimpleNamespace(status_code=status) if isinstance(status, int) and status else None,
-            caught_exception=exc,
-        )
-        return bool(_RETRYABLE.is_retryable(context))
-    return False
-
-
-MAX_ERROR_TEXT = 300  # an error message longer than this is cut: it is a reason, not a page
-_MARKUP = re.compile(r"<\s*(?:!doctype|html|head|body|title|h1|div|p|pre)\b", re.IGNORECASE)
-
-
-def describe_error(exc: BaseException) -> str:
-    """One short line for a failed call, fit for a reason or a table cell. A server error whose body is not an
-    AWS answer (an HTML page from a proxy, a load balancer or a local AWS) becomes "HTTP 503 from <endpoint>":
-    its page never lands in a reason."""
-    if isinstance(exc, ClientError):
-        err = exc.response.get("Error", {})
-        operation = getattr(exc, "operation_name", "")
-        code, message = str(err.get("Code") or ""), str(err.get("Message") or "")
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
-        if _MARKUP.search(message) or _MARKUP.search(code) or (status >= 500 and code in ("", "Unknown", str(status))):
-            endpoint = os.environ.get("AWS_ENDPOINT_URL") or "the AWS endpoint"
-            return f"{operation}: HTTP {status or code or '?'} from {endpoint}".strip(": ")
-        return _cap(f"{operation}: {code or 'Error'}: {message}".strip())
-    text = str(exc)
-    if _MARKUP.search(text):  # e.g. a parser error quoting the HTML page it could not read
-        text = _MARKUP.split(text, maxsplit=1)[0].rstrip(" :\n'b") + " (an HTML page, not an AWS answer)"
-    return _cap(f"{type(exc).__name__}: {text}")
-
-
-def _cap(text: str) -> str:
-    return text if len(text) <= MAX_ERROR_TEXT else text[: MAX_ERROR_TEXT - 1] + "…"
 
 
 def now_iso() -> str:
@@ -204,7 +134,8 @@ class Engine:
                 # The exception's text may quote event values (a Macie finding's PII): only its type is kept.
                 raise events.MalformedEvent(f"{self.spec.id} cannot read the event ({type(exc).__name__})") from None
         if not refs:
-            logger.info("event names no resource this rule can judge", **events.describe(event), rule_id=self.spec.id)
+            described: dict[str, Any] = events.describe(event)
+            logger.info("event names no resource this rule can judge", **described, rule_id=self.spec.id)
             return [self._no_resource(event, source, "the event names no resource this rule can judge")]
         return [self.decide(ref, source) for ref in refs]
 
@@ -254,7 +185,7 @@ class Engine:
     def _decide_config_item(self, event: dict[str, Any], item: dict[str, Any], source: Source) -> Decision:
         resource_type = str(item.get("resourceType", ""))
         resource_id = str(item.get("resourceId", ""))
-        base = dict(
+        base: dict[str, Any] = dict(
             event_id=source.event_id,
             rule_id=self.spec.id,
             resource_type=resource_type,
@@ -385,7 +316,11 @@ class Engine:
             event_time=source.event_time,
             detected_at=now_iso(),
         )
-        log_keys = {"rule_id": self.spec.id, "resource_id": ref.resource_id, "event_id": source.event_id}
+        log_keys: dict[str, Any] = {
+            "rule_id": self.spec.id,
+            "resource_id": ref.resource_id,
+            "event_id": source.event_id,
+        }
         foreign = self._foreign_account(ref)
         redelivered = False
         if foreign:
@@ -415,7 +350,7 @@ class Engine:
         return source.delivery_key or f"{source.event_id}|{source.event_time}"
 
     def _decide_once(
-        self, ref: ResourceRef, source: Source, decision: Decision, log_keys: dict[str, str]
+        self, ref: ResourceRef, source: Source, decision: Decision, log_keys: dict[str, Any]
     ) -> tuple[Decision, bool]:
         """Decide (and act) at most once per event and resource. (decision, redelivered)."""
         assert self.guard is not None
@@ -461,7 +396,7 @@ class Engine:
         return decision, True
 
     # ---------------------------------------------------------------------------------------- judging
-    def _judge(self, ref: ResourceRef, decision: Decision, log_keys: dict[str, str], *, may_fix: bool = True) -> None:
+    def _judge(self, ref: ResourceRef, decision: Decision, log_keys: dict[str, Any], *, may_fix: bool = True) -> None:
         try:
             self._decide(ref, decision, may_fix=may_fix)
         except Exception as exc:
@@ -474,7 +409,7 @@ class Engine:
                 if self.raise_retryable:
                     raise
 
-    def _record(self, decision: Decision, source: Source, log_keys: dict[str, str]) -> None:
+    def _record(self, decision: Decision, source: Source, log_keys: dict[str, Any]) -> None:
         if self.audit:
             try:
                 self.audit.record(decision, source.principal)
@@ -493,7 +428,7 @@ class Engine:
                 )
                 decision.details["report_failed"] = True
 
-    def _deliver(self, decision: Decision, source: Source, ref: ResourceRef, log_keys: dict[str, str]) -> None:
+    def _deliver(self, decision: Decision, source: Source, ref: ResourceRef, log_keys: dict[str, Any]) -> None:
         if self.publisher is None:
             decision.details["not_sent"] = "no alert topic configured"
             return
@@ -524,7 +459,7 @@ class Engine:
     def _failed(self, decision: Decision, exc: BaseException) -> None:
         what = describe_error(exc)
         if error_code(exc) in ACCESS_DENIED_CODES and isinstance(exc, ClientError):
-            message = str(exc.response.get("Error", {}).get("Message", ""))
+            message = error_message(exc)
             action = denied_action(message, getattr(exc, "operation_name", ""), self.spec.permissions.all_actions())
             grant = (
                 f"grant {action} to the rule's role" if action else "grant the missing permission to the rule's role"
@@ -708,10 +643,6 @@ def _parse_time(value: str) -> datetime | None:
         return datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-
-
-def decisions_as_json(decisions: Iterable[Decision]) -> str:
-    return "\n".join(json.dumps(d.cli_record()) for d in decisions)
 
 
 __all__ = ["Engine", "Source", "COMPLIANT"]

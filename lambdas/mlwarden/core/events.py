@@ -104,9 +104,9 @@ def count(value: Any, field: str) -> int:
     """A count (non-negative integer) from a finding; null/absent is 0."""
     if value is None:
         return 0
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise MalformedEvent(f"{field} is not a non-negative integer (a JSON {json_type(value)})")
-    return value
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise MalformedEvent(f"{field} is not a non-negative integer (a JSON {json_type(value)})")
 
 
 def kind_of(event: Any) -> str:

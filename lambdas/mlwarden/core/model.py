@@ -54,7 +54,6 @@ class Evaluation:
 
 @dataclass(frozen=True)
 class RemediationResult:
-    changed: bool
     description: str
     after: dict[str, Any] | None = None
     # False when the fix could not be completed now (e.g. a notebook still Pending): the alert says so.
@@ -126,7 +125,8 @@ class Decision:
 
     def to_store(self) -> dict[str, Any]:
         """JSON-safe copy (the idempotency store keeps it so a redelivered event re-sends this alert)."""
-        return json.loads(json.dumps(asdict(self), default=str))
+        stored: dict[str, Any] = json.loads(json.dumps(asdict(self), default=str))
+        return stored
 
     @classmethod
     def from_store(cls, data: dict[str, Any]) -> Decision:

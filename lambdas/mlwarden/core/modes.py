@@ -8,9 +8,9 @@ import time
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parameters import SSMProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
-from botocore.exceptions import ClientError
 
 from mlwarden.core.context import ClientFactory
+from mlwarden.core.errors import error_code
 from mlwarden.core.model import MODES
 from mlwarden.core.settings import KILL_SWITCH_PARAMETER, mode_parameter_name
 
@@ -24,7 +24,7 @@ def _not_found(exc: BaseException) -> bool:
     if exc is _MISSING:
         return True
     cause = exc.__cause__ or exc.__context__
-    return isinstance(cause, ClientError) and cause.response.get("Error", {}).get("Code") == "ParameterNotFound"
+    return error_code(cause) == "ParameterNotFound"
 
 
 _MISSING = GetParameterError("parameter not found (cached)")

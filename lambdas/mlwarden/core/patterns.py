@@ -52,7 +52,8 @@ def _nested(path: tuple[str, ...], leaf: Any) -> dict[str, Any]:
     node: Any = leaf
     for key in reversed(path):
         node = {key: node}
-    return node
+    nested: dict[str, Any] = node
+    return nested
 
 
 def managed_rule_name(identifier: str) -> str:

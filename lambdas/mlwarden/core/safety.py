@@ -33,6 +33,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
+from mlwarden.core.errors import error_code
 from mlwarden.core.model import Decision
 
 logger = Logger(service="mlwarden", child=True)
@@ -72,7 +73,10 @@ class ActionGuard:
         if self._act is None:
             persistence = DynamoDBPersistenceLayer(table_name=self.table_name, boto3_client=self._dynamodb)
 
-            @idempotent_function(data_keyword_argument="key", persistence_store=persistence, config=self.config)
+            # Powertools' idempotent_function is not annotated (it returns Any); act keeps the signature below.
+            @idempotent_function(  # type: ignore[misc]
+                data_keyword_argument="key", persistence_store=persistence, config=self.config
+            )
             def act(key: dict[str, Any]) -> dict[str, Any]:
                 assert self._pending is not None
                 return self._pending()
@@ -125,8 +129,9 @@ class ActionGuard:
             )
             return True, ""
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                old = exc.response.get("Item") or {}
+            if error_code(exc) == "ConditionalCheckFailedException":
+                item = exc.response.get("Item")  # ReturnValuesOnConditionCheckFailure=ALL_OLD
+                old: dict[str, Any] = item if isinstance(item, dict) else {}
                 set_at = old.get("set_at", {}).get("N", "")
                 when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(set_at))) if set_at else ""
                 return False, when

@@ -254,9 +254,9 @@ def _bool(block: Mapping[str, Any], key: str) -> bool:
 
 def _positive_int(block: Mapping[str, Any], key: str, default: int) -> int:
     value = block.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise SettingsError(f"cdk.json mlwarden.{key} must be a whole number of at least 1")
-    return value
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    raise SettingsError(f"cdk.json mlwarden.{key} must be a whole number of at least 1")
 
 
 def _parse_exemptions(raw: Any, known: set[str]) -> dict[str, tuple[Mapping[str, str], ...]]:

@@ -8,6 +8,7 @@ from botocore.exceptions import ClientError
 
 from mlwarden.core import events
 from mlwarden.core.context import RuleContext
+from mlwarden.core.errors import error_code
 from mlwarden.core.model import ResourceGone, ResourceRef
 from mlwarden.core.spec import Rule
 
@@ -15,10 +16,6 @@ KEY_TYPE = "AWS::KMS::Key"
 KEY_ARN_PATTERN = "arn:{partition}:kms:{region}:{account}:key/*"
 # DescribeKey answers NotFoundException once a key's deletion date has passed (or it never existed).
 MISSING_KEY_CODES = {"NotFoundException"}
-
-
-def code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 def key_ref(key: str, region: str, account: str = "") -> ResourceRef | None:
@@ -67,7 +64,7 @@ def describe_key(kms: Any, ref: ResourceRef) -> dict[str, Any]:
     try:
         return dict(kms.describe_key(KeyId=ref.arn or ref.resource_id)["KeyMetadata"])
     except ClientError as exc:
-        if code(exc) in MISSING_KEY_CODES:
+        if error_code(exc) in MISSING_KEY_CODES:
             raise ResourceGone(f"KMS key {ref.resource_id}") from exc
         raise
 

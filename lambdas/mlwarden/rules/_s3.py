@@ -8,6 +8,7 @@ from botocore.exceptions import ClientError
 
 from mlwarden.core import events
 from mlwarden.core.context import RuleContext
+from mlwarden.core.errors import error_code
 from mlwarden.core.model import ResourceGone, ResourceRef
 from mlwarden.core.spec import Rule
 
@@ -15,12 +16,8 @@ BUCKET_TYPE = "AWS::S3::Bucket"
 MISSING_BUCKET_CODES = {"NoSuchBucket", "404", "NotFound"}
 
 
-def code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
 def raise_if_gone(exc: ClientError, what: str) -> None:
-    if code(exc) in MISSING_BUCKET_CODES or code(exc) == "NoSuchKey":
+    if error_code(exc) in MISSING_BUCKET_CODES or error_code(exc) == "NoSuchKey":
         raise ResourceGone(what) from exc
 
 
@@ -64,7 +61,7 @@ def bucket_tags(s3: Any, bucket: str) -> dict[str, str]:
     try:
         response = s3.get_bucket_tagging(Bucket=bucket)
     except ClientError as exc:
-        if code(exc) == "NoSuchTagSet":
+        if error_code(exc) == "NoSuchTagSet":
             return {}
         raise_if_gone(exc, f"bucket {bucket}")
         raise

@@ -12,6 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from mlwarden.core.errors import error_code
 from mlwarden.core.events import obj
 from mlwarden.rules import _s3
 
@@ -43,17 +44,13 @@ def bpa_flags(config: dict[str, Any] | None) -> dict[str, bool]:
     return {flag: config.get(flag) is True for flag in BPA_FLAGS}
 
 
-def bpa_flags_off(config: dict[str, Any] | None) -> list[str]:
-    return [flag for flag, on in bpa_flags(config).items() if not on]
-
-
 def read_bucket_bpa(s3: Any, bucket: str) -> dict[str, Any] | None:
     """The bucket's Block Public Access configuration; None when it has none (moto's default for new buckets;
     real AWS turns all four flags on for buckets created since April 2023)."""
     try:
         return dict(s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"])
     except ClientError as exc:
-        if _s3.code(exc) == "NoSuchPublicAccessBlockConfiguration":
+        if error_code(exc) == "NoSuchPublicAccessBlockConfiguration":
             return None
         _s3.raise_if_gone(exc, f"bucket {bucket}")
         raise
@@ -65,7 +62,7 @@ def read_bucket_policy(s3: Any, bucket: str) -> dict[str, Any] | None:
     try:
         text = s3.get_bucket_policy(Bucket=bucket)["Policy"]
     except ClientError as exc:
-        if _s3.code(exc) == "NoSuchBucketPolicy":
+        if error_code(exc) == "NoSuchBucketPolicy":
             return None
         _s3.raise_if_gone(exc, f"bucket {bucket}")
         raise

@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 
 from mlwarden.core import events
 from mlwarden.core.context import RuleContext
+from mlwarden.core.errors import error_code, error_message
 from mlwarden.core.model import ResourceGone, ResourceRef
 from mlwarden.core.spec import Permissions, Rule
 
@@ -46,9 +47,7 @@ GONE_MESSAGES = ("recordnotfound", "could not find", "does not exist", "not foun
 # ---------------------------------------------------------------------------------------------- errors
 def is_gone(exc: ClientError) -> bool:
     """SageMaker says "not found" as ValidationException (Describe*), or ResourceNotFound (jobs)."""
-    error = exc.response.get("Error", {})
-    code = str(error.get("Code", ""))
-    message = str(error.get("Message", "")).lower()
+    code, message = error_code(exc), error_message(exc).lower()
     return code in GONE_CODES or (code == "ValidationException" and any(m in message for m in GONE_MESSAGES))
 
 

@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 
 from mlwarden.core import events
 from mlwarden.core.context import RuleContext
+from mlwarden.core.errors import error_code
 from mlwarden.core.model import COMPLIANT, NON_COMPLIANT, NOT_APPLICABLE, Evaluation, ResourceGone, ResourceRef
 from mlwarden.core.spec import CloudTrailTrigger, Option, Permissions, Rule, RuleSpec
 
@@ -219,7 +220,7 @@ class BedrockGuardrailIntegrity(Rule):
         try:
             draft = client.get_guardrail(guardrailIdentifier=ref.resource_id)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+            if error_code(exc) != "ResourceNotFoundException":
                 raise
             deleting_all = ref.context.get("event_name") == "DeleteGuardrail" and not ref.context.get("version")
             if deleting_all:

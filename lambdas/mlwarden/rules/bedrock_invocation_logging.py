@@ -137,7 +137,6 @@ class BedrockInvocationLogging(Rule):
         wanted = ctx.settings.option(OPTION)
         if not isinstance(wanted, dict) or not wanted:
             return RemediationResult(
-                False,
                 f"cdk.json {OPTION} is not set, so there is nothing to put back: a human must {HUMAN_FIX}",
                 None,
                 done=False,
@@ -145,7 +144,6 @@ class BedrockInvocationLogging(Rule):
         flaws = incomplete(wanted)
         if flaws:
             return RemediationResult(
-                False,
                 f"cdk.json {OPTION} is itself incomplete ({'; '.join(flaws)}), so it was not applied: fix it, "
                 f"or a human must {HUMAN_FIX}",
                 None,
@@ -153,12 +151,10 @@ class BedrockInvocationLogging(Rule):
             )
         current = self.fetch(ref, ctx)
         if not incomplete(current.get("loggingConfig")):
-            return RemediationResult(
-                False, "already compliant: nothing changed", destinations(current["loggingConfig"])
-            )
+            return RemediationResult("already compliant: nothing changed", destinations(current["loggingConfig"]))
         ctx.client("bedrock", ref.region, ref.account).put_model_invocation_logging_configuration(loggingConfig=wanted)
         return RemediationResult(
-            True, f"invocation logging restored from cdk.json {OPTION} ({_describe(wanted)})", destinations(wanted)
+            f"invocation logging restored from cdk.json {OPTION} ({_describe(wanted)})", destinations(wanted)
         )
 
     def details(self, ref: ResourceRef, state: dict[str, Any]) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from botocore.exceptions import ClientError
 
 from mlwarden.core import events
 from mlwarden.core.context import RuleContext
+from mlwarden.core.errors import error_code
 from mlwarden.core.model import (
     COMPLIANT,
     NON_COMPLIANT,
@@ -48,10 +49,6 @@ TRAIL_TYPE = "AWS::CloudTrail::Trail"
 REGION_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 MAX_BASIC_SELECTORS = 5
 RESTORED_SELECTOR_NAME = "Management events (restored by mlwarden)"
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 # ------------------------------------------------------------------------------------------------ refs
@@ -284,7 +281,7 @@ class CloudTrailLogging(Rule):
         try:
             return dict(client.get_trail(Name=ref.arn or ref.resource_id)["Trail"])
         except ClientError as exc:
-            if _code(exc) != "TrailNotFoundException":
+            if error_code(exc) != "TrailNotFoundException":
                 raise
         if ref.arn:
             return None
@@ -396,9 +393,9 @@ class CloudTrailLogging(Rule):
     def remediate(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> RemediationResult:
         current = self.fetch(ref, ctx)
         if current.get("Deleted"):
-            return RemediationResult(False, recreate_advice(ref.resource_id), None, done=False)
+            return RemediationResult(recreate_advice(ref.resource_id), None, done=False)
         if self.evaluate(ref, current, ctx).compliance != NON_COMPLIANT:
-            return RemediationResult(False, "already compliant: nothing changed", None)
+            return RemediationResult("already compliant: nothing changed", None)
         trail = current["Trail"]
         arn = str(trail.get("TrailARN") or guessed_arn(ref))
         client = ctx.client("cloudtrail", current["HomeRegion"], ref.account)
@@ -431,10 +428,8 @@ class CloudTrailLogging(Rule):
             # Only a human can choose a key CloudTrail is allowed to use: the decision stays "notified".
             done_part = "; ".join(steps) if steps else "nothing else to restore"
             name = str(trail.get("Name") or ref.resource_id)
-            return RemediationResult(
-                bool(steps), f"{done_part}; {kms_advice(name, ctx.settings.kms_key_arn)}", after, done=False
-            )
-        return RemediationResult(True, "; ".join(steps), after)
+            return RemediationResult(f"{done_part}; {kms_advice(name, ctx.settings.kms_key_arn)}", after, done=False)
+        return RemediationResult("; ".join(steps), after)
 
     def read_tags(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> dict[str, str] | None:
         if state.get("Deleted"):

@@ -160,13 +160,12 @@ class ConfigRecorderEnabled(Rule):
     def remediate(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> RemediationResult:
         current = self.fetch(ref, ctx)
         if self.evaluate(ref, current, ctx).compliance == COMPLIANT:
-            return RemediationResult(False, "already compliant: nothing changed", {"recording": True})
+            return RemediationResult("already compliant: nothing changed", {"recording": True})
         recorder = current.get("Recorder")
         if recorder is None:
-            return RemediationResult(False, recreate_advice(ref.region, ref.account, ref.resource_id), None, done=False)
+            return RemediationResult(recreate_advice(ref.region, ref.account, ref.resource_id), None, done=False)
         if not current.get("DeliveryChannels"):
             return RemediationResult(
-                False,
                 "no delivery channel, so the recorder cannot be started: " + channel_advice(recorder["name"]),
                 None,
                 done=False,
@@ -175,7 +174,7 @@ class ConfigRecorderEnabled(Rule):
             ConfigurationRecorderName=recorder["name"]
         )
         return RemediationResult(
-            True, f"recorder {recorder['name']} started (StartConfigurationRecorder)", {"recording": True}
+            f"recorder {recorder['name']} started (StartConfigurationRecorder)", {"recording": True}
         )
 
     def arn(self, ref: ResourceRef, state: dict[str, Any]) -> str:

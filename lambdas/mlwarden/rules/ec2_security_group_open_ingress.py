@@ -24,6 +24,7 @@ from botocore.exceptions import ClientError
 
 from mlwarden.core import events
 from mlwarden.core.context import RuleContext
+from mlwarden.core.errors import error_code
 from mlwarden.core.events import obj
 from mlwarden.core.model import (
     COMPLIANT,
@@ -110,8 +111,12 @@ def rule_networks(rule: dict[str, Any], prefix_lists: dict[str, list[str]] | Non
 
 def covers_everyone(networks: list[Network], version: int) -> bool:
     """True when the union of the networks of this IP version is every address (0.0.0.0/0 or ::/0)."""
-    mine = [n for n in networks if n.version == version]
-    return list(ipaddress.collapse_addresses(mine)) == [EVERYONE[version]]  # type: ignore[arg-type]
+    collapsed: list[Network]
+    if version == 4:
+        collapsed = list(ipaddress.collapse_addresses(n for n in networks if isinstance(n, ipaddress.IPv4Network)))
+    else:
+        collapsed = list(ipaddress.collapse_addresses(n for n in networks if isinstance(n, ipaddress.IPv6Network)))
+    return collapsed == [EVERYONE[version]]
 
 
 def _port_span(rule: dict[str, Any]) -> tuple[str, int, int] | None:
@@ -312,7 +317,7 @@ class Ec2SecurityGroupOpenIngress(Rule):
                 # No rules at all, or no group: only DescribeSecurityGroups tells them apart.
                 ec2.describe_security_groups(GroupIds=[ref.resource_id])
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in GONE_CODES:
+            if error_code(exc) in GONE_CODES:
                 raise ResourceGone(f"security group {ref.resource_id}") from exc
             raise
         state: dict[str, Any] = {"rules": rules}
@@ -355,23 +360,23 @@ class Ec2SecurityGroupOpenIngress(Rule):
         current = self.fetch(ref, ctx)
         bad = offending_rules(current["rules"], allowed_ports(ctx), current.get("prefix_lists"))
         if not bad:
-            return RemediationResult(False, "already compliant: nothing changed", {"revoked": []})
+            return RemediationResult("already compliant: nothing changed", {"revoked": []})
         ids = [str(r["SecurityGroupRuleId"]) for r in bad]
         ec2 = ctx.client("ec2", ref.region, ref.account)
         try:
             ec2.revoke_security_group_ingress(GroupId=ref.resource_id, SecurityGroupRuleIds=ids)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in GONE_CODES:
+            if error_code(exc) in GONE_CODES:
                 raise ResourceGone(f"security group {ref.resource_id}") from exc
             raise
-        return RemediationResult(True, f"revoked ingress rule(s) {', '.join(ids)}", {"revoked": ids})
+        return RemediationResult(f"revoked ingress rule(s) {', '.join(ids)}", {"revoked": ids})
 
     def read_tags(self, ref: ResourceRef, state: Any, ctx: RuleContext) -> dict[str, str]:
         ec2 = ctx.client("ec2", ref.region, ref.account)
         try:
             groups = ec2.describe_security_groups(GroupIds=[ref.resource_id]).get("SecurityGroups", [])
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in GONE_CODES:
+            if error_code(exc) in GONE_CODES:
                 raise ResourceGone(f"security group {ref.resource_id}") from exc
             raise
         if not groups:

@@ -45,6 +45,7 @@ from botocore.exceptions import ClientError
 
 from mlwarden.core import events
 from mlwarden.core.context import RuleContext
+from mlwarden.core.errors import error_code
 from mlwarden.core.events import obj
 from mlwarden.core.model import (
     COMPLIANT,
@@ -77,10 +78,6 @@ def _as_list(value: Any) -> list[Any]:
 
 def _cap(kind: str) -> str:
     return kind.capitalize()
-
-
-def code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 # ---------------------------------------------------------------------------------------- pure judgement
@@ -209,7 +206,7 @@ def describe_grant(grant: dict[str, Any]) -> str:
 
 
 def principal_ref(
-    kind: str, name: str, region: str, account: str, arn: str = "", grant: dict | None = None
+    kind: str, name: str, region: str, account: str, arn: str = "", grant: dict[str, Any] | None = None
 ) -> ResourceRef:
     arn = arn or (f"arn:aws:iam::{account}:{kind}/{name}" if account else "")
     return ResourceRef(
@@ -370,7 +367,7 @@ class IamAdminPolicyAttached(Rule):
             try:
                 path = str(iam.get_role(RoleName=name)["Role"].get("Path", ""))
             except ClientError as exc:
-                if code(exc) == "NoSuchEntity":
+                if error_code(exc) == "NoSuchEntity":
                     raise ResourceGone(f"{kind} {name}") from exc
                 raise
         if is_service_linked(kind, path):
@@ -396,7 +393,7 @@ class IamAdminPolicyAttached(Rule):
             for page in iam.get_paginator(f"list_{kind}_policies").paginate(**{f"{_cap(kind)}Name": name}):
                 grants += [self._inline(iam, kind, name, policy) for policy in page.get("PolicyNames", [])]
         except ClientError as exc:
-            if code(exc) == "NoSuchEntity":
+            if error_code(exc) == "NoSuchEntity":
                 raise ResourceGone(f"{kind} {name} or the policy named") from exc
             raise
         return {"grants": grants, "scope": "every policy"}
@@ -468,7 +465,7 @@ class IamAdminPolicyAttached(Rule):
             state["excluded"] = excluded
             return state
         except ClientError as exc:
-            if code(exc) == "NoSuchEntity":
+            if error_code(exc) == "NoSuchEntity":
                 raise ResourceGone(f"policy {policy_arn}") from exc
             raise
 
@@ -529,7 +526,7 @@ class IamAdminPolicyAttached(Rule):
     def remediate(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> RemediationResult:
         current = self.fetch(ref, ctx)
         if self.evaluate(ref, current, ctx).compliance != NON_COMPLIANT:
-            return RemediationResult(False, "already compliant: nothing changed", {"removed": []})
+            return RemediationResult("already compliant: nothing changed", {"removed": []})
         iam = ctx.client("iam", IAM_REGION, ref.account)
         removed: list[str] = []
         try:
@@ -540,7 +537,7 @@ class IamAdminPolicyAttached(Rule):
                         **{f"{_cap(kind)}Name": p["name"], "PolicyArn": current["policy_arn"]}
                     )
                     removed.append(f"detached from {kind} {p['name']}")
-                return RemediationResult(True, f"{current['policy_arn']} " + "; ".join(removed), {"removed": removed})
+                return RemediationResult(f"{current['policy_arn']} " + "; ".join(removed), {"removed": removed})
             kind, name = ref.context["kind"], ref.resource_id
             for grant in (g for g in current["grants"] if g["admin"]):
                 if grant["kind"] == "managed":
@@ -555,10 +552,10 @@ class IamAdminPolicyAttached(Rule):
                     )
                     removed.append(f"deleted inline policy {grant['policy_name']}")
         except ClientError as exc:
-            if code(exc) == "NoSuchEntity":
+            if error_code(exc) == "NoSuchEntity":
                 raise ResourceGone(f"{ref.resource_type} {ref.resource_id}") from exc
             raise
-        return RemediationResult(True, f"{'; '.join(removed)} from {kind} {name}", {"removed": removed})
+        return RemediationResult(f"{'; '.join(removed)} from {kind} {name}", {"removed": removed})
 
     # ----------------------------------------------------------------------------------- exemptions
     def read_tags(self, ref: ResourceRef, state: Any, ctx: RuleContext) -> dict[str, str] | None:
@@ -573,7 +570,7 @@ class IamAdminPolicyAttached(Rule):
             else:
                 return None  # IAM groups have no tags
         except ClientError as exc:
-            if code(exc) == "NoSuchEntity":
+            if error_code(exc) == "NoSuchEntity":
                 raise ResourceGone(f"{ref.resource_type} {ref.resource_id}") from exc
             raise
         return {t["Key"]: t["Value"] for t in tags}

@@ -124,7 +124,7 @@ class KmsKeyDeletion(_kms.KeyRule):
         current = self.fetch(ref, ctx)
         key_state = current["KeyMetadata"].get("KeyState")
         if self.evaluate(ref, current, ctx).compliance != NON_COMPLIANT:
-            return RemediationResult(False, "already compliant: nothing changed", {"KeyState": key_state})
+            return RemediationResult("already compliant: nothing changed", {"KeyState": key_state})
         kms = ctx.client("kms", ref.region, ref.account)
         key_id = current["KeyMetadata"]["KeyId"]
         steps = []
@@ -133,7 +133,7 @@ class KmsKeyDeletion(_kms.KeyRule):
             steps.append("cancelled the scheduled deletion (CancelKeyDeletion)")
         kms.enable_key(KeyId=key_id)  # after a cancelled deletion the key is Disabled
         steps.append("re-enabled the key (EnableKey)")
-        return RemediationResult(True, "; ".join(steps), {"KeyState": "Enabled", "DeletionDate": None})
+        return RemediationResult("; ".join(steps), {"KeyState": "Enabled", "DeletionDate": None})
 
     def severity(self, ref: ResourceRef, state: dict[str, Any]) -> str:
         return "CRITICAL" if state.get("Guarded") else self.spec.severity

@@ -104,12 +104,10 @@ class KmsKeyRotation(_kms.KeyRule):
     def remediate(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> RemediationResult:
         current = self.fetch(ref, ctx)
         if self.evaluate(ref, current, ctx).compliance != NON_COMPLIANT:
-            return RemediationResult(False, "already compliant: nothing changed", {"KeyRotationEnabled": True})
+            return RemediationResult("already compliant: nothing changed", {"KeyRotationEnabled": True})
         kms = ctx.client("kms", ref.region, ref.account)
         kms.enable_key_rotation(KeyId=current["KeyMetadata"]["KeyId"])
-        return RemediationResult(
-            True, "automatic key rotation enabled (EnableKeyRotation)", {"KeyRotationEnabled": True}
-        )
+        return RemediationResult("automatic key rotation enabled (EnableKeyRotation)", {"KeyRotationEnabled": True})
 
     def details(self, ref: ResourceRef, state: dict[str, Any]) -> dict[str, Any]:
         metadata = state.get("KeyMetadata") or {}

@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 
 from mlwarden.core import events
 from mlwarden.core.context import RuleContext
+from mlwarden.core.errors import error_code, error_message
 from mlwarden.core.model import COMPLIANT, NON_COMPLIANT, Evaluation, RemediationResult, ResourceRef
 from mlwarden.core.spec import CloudTrailTrigger, Permissions, Rule, RuleSpec
 
@@ -43,8 +44,7 @@ def macie_ref(account: str, region: str, resource_type: str = SESSION_TYPE) -> R
 
 
 def is_not_enabled(exc: ClientError) -> bool:
-    err = exc.response.get("Error", {})
-    code, message = str(err.get("Code", "")), str(err.get("Message", "")).lower()
+    code, message = error_code(exc), error_message(exc).lower()
     return (code == "AccessDeniedException" and NOT_ENABLED_MESSAGE in message) or code == "ResourceNotFoundException"
 
 
@@ -135,15 +135,14 @@ class MacieEnabled(Rule):
         current = self.fetch(ref, ctx)
         status = current["status"]
         if status == ENABLED:
-            return RemediationResult(False, "already enabled: nothing changed", {"status": ENABLED})
+            return RemediationResult("already enabled: nothing changed", {"status": ENABLED})
         if status != PAUSED:
             # Never create a blank Macie session on the user's behalf (see the module docstring).
             return RemediationResult(
-                False, f"Macie is disabled: not re-enabled automatically; {REENABLE}", {"status": status}, done=False
+                f"Macie is disabled: not re-enabled automatically; {REENABLE}", {"status": status}, done=False
             )
         ctx.client("macie2", ref.region, ref.account).update_macie_session(status=ENABLED)
         return RemediationResult(
-            True,
             "Macie resumed (status ENABLED); classification jobs cancelled by the suspension must be recreated",
             {"status": ENABLED},
         )

@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 
 from mlwarden.core import events
 from mlwarden.core.context import RuleContext
+from mlwarden.core.errors import error_code
 from mlwarden.core.events import obj
 from mlwarden.core.model import NON_COMPLIANT, Evaluation, RemediationResult, ResourceRef
 from mlwarden.core.spec import FindingTrigger, Permissions, Rule, RuleSpec
@@ -92,7 +93,7 @@ def versions_left_behind(s3: Any, bucket: str) -> str:
         status = s3.get_bucket_versioning(Bucket=bucket).get("Status")
     except ClientError as exc:
         return (
-            f"could not read the bucket's versioning ({_s3.code(exc) or 'error'}): if it is versioned, earlier "
+            f"could not read the bucket's versioning ({error_code(exc) or 'error'}): if it is versioned, earlier "
             f"versions of the object remain in {bucket}; delete them after review"
         )
     if status in ("Enabled", "Suspended"):
@@ -173,7 +174,7 @@ class MacieSensitiveData(Rule):
             try:
                 block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
             except ClientError as exc:
-                if _s3.code(exc) != "NoSuchPublicAccessBlockConfiguration":
+                if error_code(exc) != "NoSuchPublicAccessBlockConfiguration":
                     raise
                 block = {}
             policy_public = acl = None
@@ -181,7 +182,7 @@ class MacieSensitiveData(Rule):
                 try:
                     policy_public = bool(s3.get_bucket_policy_status(Bucket=bucket)["PolicyStatus"]["IsPublic"])
                 except ClientError as exc:
-                    if _s3.code(exc) != "NoSuchBucketPolicy":
+                    if error_code(exc) != "NoSuchBucketPolicy":
                         raise
                     policy_public = False
             if not block.get("IgnorePublicAcls") and not policy_public:
@@ -256,7 +257,7 @@ class MacieSensitiveData(Rule):
         except ClientError as exc:
             _s3.raise_if_gone(exc, f"s3://{bucket}/{key}")
             raise
-        return RemediationResult(bool(done), "; ".join(done) or "already done: nothing changed", after)
+        return RemediationResult("; ".join(done) or "already done: nothing changed", after)
 
     def read_tags(self, ref: ResourceRef, state: Any, ctx: RuleContext) -> dict[str, str]:
         # Exemptions for sensitive data are set on the bucket (objects are too many to tag by hand).

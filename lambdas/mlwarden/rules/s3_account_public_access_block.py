@@ -18,9 +18,10 @@ from botocore.exceptions import ClientError
 
 from mlwarden.core import events
 from mlwarden.core.context import RuleContext
+from mlwarden.core.errors import error_code
 from mlwarden.core.model import COMPLIANT, NON_COMPLIANT, Evaluation, RemediationResult, ResourceRef
 from mlwarden.core.spec import CloudTrailTrigger, ConfigTrigger, Permissions, Rule, RuleSpec
-from mlwarden.rules import _s3, _s3_access
+from mlwarden.rules import _s3_access
 
 ACCOUNT_BPA_TYPE = "AWS::S3::AccountPublicAccessBlock"
 # The resource type of the periodic managed rule S3_ACCOUNT_LEVEL_PUBLIC_ACCESS_BLOCKS_PERIODIC, and of the
@@ -98,7 +99,7 @@ class S3AccountPublicAccessBlock(Rule):
         try:
             response = s3control.get_public_access_block(AccountId=ref.resource_id)
         except ClientError as exc:
-            if _s3.code(exc) == "NoSuchPublicAccessBlockConfiguration":
+            if error_code(exc) == "NoSuchPublicAccessBlockConfiguration":
                 return {"configured": False, "block_public_access": _s3_access.bpa_flags(None)}
             raise
         configuration = response.get("PublicAccessBlockConfiguration")
@@ -125,11 +126,11 @@ class S3AccountPublicAccessBlock(Rule):
         current = self.fetch(ref, ctx)
         after = {"PublicAccessBlockConfiguration": dict(_s3_access.FULL_BLOCK)}
         if self.evaluate(ref, current, ctx).compliance == COMPLIANT:
-            return RemediationResult(False, "already compliant: nothing changed", after)
+            return RemediationResult("already compliant: nothing changed", after)
         ctx.client("s3control", ref.region, ref.account).put_public_access_block(
             AccountId=ref.resource_id, PublicAccessBlockConfiguration=_s3_access.FULL_BLOCK
         )
-        return RemediationResult(True, "all four account-level Block Public Access settings turned on", after)
+        return RemediationResult("all four account-level Block Public Access settings turned on", after)
 
     def read_tags(self, ref: ResourceRef, state: Any, ctx: RuleContext) -> None:
         return None  # the account-level setting has no tags

@@ -30,6 +30,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from mlwarden.core.context import RuleContext
+from mlwarden.core.errors import error_code
 from mlwarden.core.model import (
     COMPLIANT,
     NON_COMPLIANT,
@@ -168,7 +169,7 @@ class S3BucketExternalAccess(_s3.BucketRule):
             try:
                 cache[account] = str(organizations.describe_organization()["Organization"]["Id"])
             except ClientError as exc:
-                error = _s3.code(exc)
+                error = error_code(exc)
                 if error == "AWSOrganizationsNotInUseException":
                     cache[account] = None
                 elif error in ("AccessDeniedException", "AccessDenied"):
@@ -216,7 +217,7 @@ class S3BucketExternalAccess(_s3.BucketRule):
     def remediate(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> RemediationResult:
         current = self.fetch(ref, ctx)
         if self.evaluate(ref, current, ctx).compliance != NON_COMPLIANT:
-            return RemediationResult(False, "already compliant: nothing changed", {"policy": current.get("policy")})
+            return RemediationResult("already compliant: nothing changed", {"policy": current.get("policy")})
         trusted = trusted_accounts(ctx)
         policy = current.get("policy")
         offending = offending_statements(
@@ -250,8 +251,8 @@ class S3BucketExternalAccess(_s3.BucketRule):
         if grants:
             after["external_acl_grants"] = grants
             remaining = f"ACL still grants {'; '.join(grants)}: {ACL_FIX}"
-            return RemediationResult(bool(offending), f"{done}; {remaining}" if done else remaining, after, done=False)
-        return RemediationResult(True, done, after)
+            return RemediationResult(f"{done}; {remaining}" if done else remaining, after, done=False)
+        return RemediationResult(done, after)
 
 
 RULE = S3BucketExternalAccess()

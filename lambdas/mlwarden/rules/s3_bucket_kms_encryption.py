@@ -17,6 +17,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from mlwarden.core.context import RuleContext
+from mlwarden.core.errors import error_code, http_status
 from mlwarden.core.model import COMPLIANT, NON_COMPLIANT, Evaluation, RemediationResult, ResourceRef
 from mlwarden.core.spec import CloudTrailTrigger, ConfigTrigger, Permissions, RuleSpec
 from mlwarden.rules import _s3
@@ -81,7 +82,7 @@ class S3BucketKmsEncryption(_s3.BucketRule):
         try:
             response = s3.get_bucket_encryption(Bucket=ref.resource_id)
         except ClientError as exc:
-            if _s3.code(exc) == "ServerSideEncryptionConfigurationNotFoundError":
+            if error_code(exc) == "ServerSideEncryptionConfigurationNotFoundError":
                 return {"Rules": []}
             _s3.raise_if_gone(exc, f"bucket {ref.resource_id}")
             raise
@@ -100,10 +101,9 @@ class S3BucketKmsEncryption(_s3.BucketRule):
         try:
             arn = str(kms.describe_key(KeyId=key)["KeyMetadata"]["Arn"])
         except ClientError as exc:
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400)
-            if _s3.code(exc) in RETRY_CODES or (isinstance(status, int) and status >= 500):
+            if error_code(exc) in RETRY_CODES or http_status(exc) >= 500:
                 raise  # throttling and server errors: retried by Lambda, not judged
-            return {"key": key, "error": _s3.code(exc) or "error"}
+            return {"key": key, "error": error_code(exc) or "error"}
         return {"key": key, "arn": arn}
 
     def evaluate(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> Evaluation:
@@ -142,7 +142,7 @@ class S3BucketKmsEncryption(_s3.BucketRule):
     def remediate(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> RemediationResult:
         current = self.fetch(ref, ctx)
         if self.evaluate(ref, current, ctx).compliance == COMPLIANT:
-            return RemediationResult(False, "already compliant: nothing changed", encryption_rule(current))
+            return RemediationResult("already compliant: nothing changed", encryption_rule(current))
         default: dict[str, Any] = {"SSEAlgorithm": "aws:kms"}
         if ctx.settings.kms_key_arn:
             default["KMSMasterKeyID"] = ctx.settings.kms_key_arn
@@ -154,7 +154,7 @@ class S3BucketKmsEncryption(_s3.BucketRule):
             _s3.raise_if_gone(exc, f"bucket {ref.resource_id}")
             raise
         target = ctx.settings.kms_key_arn or AWS_MANAGED_S3_KEY
-        return RemediationResult(True, f"default encryption set to SSE-KMS with {target}, Bucket Key on", new_rule)
+        return RemediationResult(f"default encryption set to SSE-KMS with {target}, Bucket Key on", new_rule)
 
 
 RULE = S3BucketKmsEncryption()

@@ -20,6 +20,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from mlwarden.core.context import RuleContext
+from mlwarden.core.errors import error_code
 from mlwarden.core.model import COMPLIANT, NON_COMPLIANT, Evaluation, RemediationResult, ResourceRef
 from mlwarden.core.spec import CloudTrailTrigger, ConfigTrigger, Permissions, RuleSpec
 from mlwarden.rules import _s3, _s3_access
@@ -98,7 +99,7 @@ class S3BucketPublicAccess(_s3.BucketRule):
                     status = s3.get_bucket_policy_status(Bucket=bucket)["PolicyStatus"]
                     state["policy_public"] = bool(status.get("IsPublic"))
                 except ClientError as exc:
-                    if _s3.code(exc) != "NoSuchBucketPolicy":
+                    if error_code(exc) != "NoSuchBucketPolicy":
                         raise
                     state["policy_public"] = False
             if not flags["IgnorePublicAcls"]:
@@ -136,7 +137,7 @@ class S3BucketPublicAccess(_s3.BucketRule):
         current = self.fetch(ref, ctx)
         if self.evaluate(ref, current, ctx).compliance == COMPLIANT:
             return RemediationResult(
-                False, "already compliant: nothing changed", {"PublicAccessBlockConfiguration": _s3_access.FULL_BLOCK}
+                "already compliant: nothing changed", {"PublicAccessBlockConfiguration": _s3_access.FULL_BLOCK}
             )
         s3 = ctx.client("s3", ref.region, ref.account)
         try:
@@ -147,7 +148,6 @@ class S3BucketPublicAccess(_s3.BucketRule):
         was_public = exposures(current)
         effect = f"; public access it granted ({'; '.join(was_public)}) is now blocked" if was_public else ""
         return RemediationResult(
-            True,
             f"all four bucket Block Public Access settings turned on{effect}; policy and ACL left unchanged",
             {"PublicAccessBlockConfiguration": dict(_s3_access.FULL_BLOCK)},
         )

@@ -140,7 +140,7 @@ class S3BucketSslOnly(_s3.BucketRule):
         current = self.fetch(ref, ctx)
         policy = current.get("policy")
         if self.evaluate(ref, current, ctx).compliance == COMPLIANT:
-            return RemediationResult(False, "already compliant: nothing changed", {"policy": policy})
+            return RemediationResult("already compliant: nothing changed", {"policy": policy})
         ours = deny_insecure_transport(ref.resource_id, partition_of(policy))
         kept = copy.deepcopy(_s3_access.statements(policy))
         # Our own statement, if someone edited it so that it no longer denies plain HTTP, is put back as it was
@@ -153,7 +153,6 @@ class S3BucketSslOnly(_s3.BucketRule):
         size = _s3_access.policy_size(merged)
         if size > _s3_access.POLICY_SIZE_LIMIT:
             return RemediationResult(
-                False,
                 f"refused: adding {SID} would make the bucket policy {size} bytes, over S3's "
                 f"{_s3_access.POLICY_SIZE_LIMIT}-byte limit; shorten the policy, then add the statement by hand",
                 {"policy": policy},
@@ -171,7 +170,7 @@ class S3BucketSslOnly(_s3.BucketRule):
             what = f"statement {SID} restored; the other {len(kept) - 1} statement(s) kept unchanged"
         else:
             what = f"statement {SID} added; the {len(kept)} existing statement(s) kept unchanged"
-        return RemediationResult(True, f"{what}: requests without TLS are now denied", {"policy": merged})
+        return RemediationResult(f"{what}: requests without TLS are now denied", {"policy": merged})
 
 
 RULE = S3BucketSslOnly()

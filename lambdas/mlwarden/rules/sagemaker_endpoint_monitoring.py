@@ -27,6 +27,7 @@ from botocore.exceptions import ClientError
 
 from mlwarden.core import events
 from mlwarden.core.context import RuleContext
+from mlwarden.core.errors import error_code, error_message
 from mlwarden.core.model import (
     COMPLIANT,
     NON_COMPLIANT,
@@ -62,9 +63,7 @@ ENABLE_CAPTURE = (
 
 
 def _gone(exc: ClientError) -> bool:
-    error = exc.response.get("Error", {})
-    message = str(error.get("Message", "")).lower()
-    code = str(error.get("Code", ""))
+    code, message = error_code(exc), error_message(exc).lower()
     return code in ("ResourceNotFound", "ResourceNotFoundException") or (
         code == "ValidationException" and ("could not find" in message or "does not exist" in message)
     )
@@ -90,7 +89,7 @@ def required_types(value: Any) -> tuple[list[str], list[str]]:
 
 
 def capture_on(capture: dict[str, Any] | None) -> bool:
-    return bool(capture) and capture.get("EnableCapture") is True and capture.get("CaptureStatus") != "Stopped"
+    return capture is not None and capture.get("EnableCapture") is True and capture.get("CaptureStatus") != "Stopped"
 
 
 def judge(state: dict[str, Any], required: list[str]) -> tuple[list[str], list[str], list[str]]:
@@ -308,7 +307,7 @@ class SageMakerEndpointMonitoring(Rule):
         required, _ = required_types(ctx.settings.option("endpointMonitoring", DEFAULT_REQUIRED))
         problems, to_start, human = judge(current, required)
         if not problems:
-            return RemediationResult(False, "already compliant: nothing changed", _after(current))
+            return RemediationResult("already compliant: nothing changed", _after(current))
         client = ctx.client("sagemaker", ref.region, ref.account)
         for name in to_start:
             client.start_monitoring_schedule(MonitoringScheduleName=name)
@@ -316,13 +315,13 @@ class SageMakerEndpointMonitoring(Rule):
         after = _after(current, started)
         steps = dict.fromkeys(human)
         if to_start and not steps:
-            return RemediationResult(True, f"started the stopped schedule(s) {', '.join(to_start)}", after)
+            return RemediationResult(f"started the stopped schedule(s) {', '.join(to_start)}", after)
         still = "; ".join(f"a human must {step}" for step in steps)
         if to_start:
             return RemediationResult(
-                True, f"started the stopped schedule(s) {', '.join(to_start)}; {still}", after, done=False
+                f"started the stopped schedule(s) {', '.join(to_start)}; {still}", after, done=False
             )
-        return RemediationResult(False, f"nothing mlwarden can fix in place: {still}", after, done=False)
+        return RemediationResult(f"nothing mlwarden can fix in place: {still}", after, done=False)
 
     def read_tags(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> dict[str, str]:
         """The endpoint's tags (also for schedule events: the endpoint is what is governed)."""

@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 
 from mlwarden.core import events
 from mlwarden.core.context import RuleContext
+from mlwarden.core.errors import error_code, error_message
 from mlwarden.core.model import COMPLIANT, NON_COMPLIANT, Evaluation, RemediationResult, ResourceGone, ResourceRef
 from mlwarden.core.spec import CloudTrailTrigger, Option, Permissions, Rule, RuleSpec, ServiceEventTrigger
 
@@ -30,10 +31,9 @@ DESCRIPTION_LIMIT = 1024
 
 
 def _gone(exc: ClientError) -> bool:
-    error = exc.response.get("Error", {})
-    message = str(error.get("Message", "")).lower()
-    return error.get("Code") in ("ResourceNotFound", "ResourceNotFoundException") or (
-        error.get("Code") == "ValidationException" and ("not found" in message or "does not exist" in message)
+    code, message = error_code(exc), error_message(exc).lower()
+    return code in ("ResourceNotFound", "ResourceNotFoundException") or (
+        code == "ValidationException" and ("not found" in message or "does not exist" in message)
     )
 
 
@@ -228,7 +228,7 @@ class SageMakerModelApproval(Rule):
         current = self.fetch(ref, ctx)
         if self.evaluate(ref, current, ctx).compliance != NON_COMPLIANT:
             return RemediationResult(
-                False, "already compliant: nothing changed", {"ModelApprovalStatus": current.get("ModelApprovalStatus")}
+                "already compliant: nothing changed", {"ModelApprovalStatus": current.get("ModelApprovalStatus")}
             )
         approver, _ = self.approver(ref, current)
         description = (
@@ -247,7 +247,7 @@ class SageMakerModelApproval(Rule):
                 raise ResourceGone(f"model package {ref.resource_id}") from exc
             raise
         after = {"ModelApprovalStatus": PENDING, "ApprovalDescription": description}
-        return RemediationResult(True, f"approval revoked: ModelApprovalStatus set to {PENDING}", after)
+        return RemediationResult(f"approval revoked: ModelApprovalStatus set to {PENDING}", after)
 
     def read_tags(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> dict[str, str]:
         """The package group's tags overlaid with the package's own (exempt a whole group or one version)."""
@@ -269,7 +269,7 @@ class SageMakerModelApproval(Rule):
 
     def details(self, ref: ResourceRef, state: dict[str, Any]) -> dict[str, Any]:
         approver, source = self.approver(ref, state)
-        out = {"approved_by": approver, "approver_source": source}
+        out: dict[str, Any] = {"approved_by": approver, "approver_source": source}
         if state.get("ModelPackageGroupName"):
             out["model_package_group"] = state["ModelPackageGroupName"]
             out["version"] = state.get("ModelPackageVersion")

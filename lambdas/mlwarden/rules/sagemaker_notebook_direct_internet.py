@@ -84,7 +84,7 @@ class SageMakerNotebookDirectInternet(_sagemaker.NotebookRule):
         client = ctx.client("sagemaker", ref.region, ref.account)
         current = self.fetch(ref, ctx)
         if current.get("DirectInternetAccess", "Enabled") != "Enabled":
-            return RemediationResult(False, "already compliant: nothing changed", None)
+            return RemediationResult("already compliant: nothing changed", None)
         arn = current["NotebookInstanceArn"]
         status = current.get("NotebookInstanceStatus")
         tags = _sagemaker.tags(ctx, ref, arn)
@@ -99,7 +99,6 @@ class SageMakerNotebookDirectInternet(_sagemaker.NotebookRule):
         elif status == "Pending":
             # A Pending instance cannot be stopped yet; its InService state-change event brings it back here.
             return RemediationResult(
-                bool(steps),
                 f"instance is Pending: {'; '.join(steps) or 'already tagged'}; it will be stopped when it "
                 f"reaches InService. Then {RECREATE}",
                 {"NotebookInstanceStatus": status, QUARANTINED_TAG: self.spec.id},
@@ -107,7 +106,6 @@ class SageMakerNotebookDirectInternet(_sagemaker.NotebookRule):
             )
         what = "; ".join(steps) if steps else f"already quarantined ({status}, tagged)"
         return RemediationResult(
-            bool(steps),
             f"{what}. A human must {RECREATE}",
             {"NotebookInstanceStatus": status, QUARANTINED_TAG: self.spec.id},
         )

@@ -78,35 +78,31 @@ class SageMakerNotebookRootAccess(_sagemaker.NotebookRule):
         current = self.fetch(ref, ctx)
         status = str(current.get("NotebookInstanceStatus", "unknown"))
         if root_access(current) != "Enabled":
-            return RemediationResult(False, "already compliant: RootAccess is Disabled", self._after(current))
+            return RemediationResult("already compliant: RootAccess is Disabled", self._after(current))
         client = ctx.client("sagemaker", ref.region, ref.account)
         if status == "Stopped":
             client.update_notebook_instance(NotebookInstanceName=ref.resource_id, RootAccess="Disabled")
             return RemediationResult(
-                True,
                 "RootAccess set to Disabled; the instance was left stopped for its owner to start again",
                 {"NotebookInstanceStatus": "Updating", "RootAccess": "Disabled"},
             )
         if status == "InService":
             client.stop_notebook_instance(NotebookInstanceName=ref.resource_id)
             return RemediationResult(
-                True,
                 f"stopped the instance; RootAccess cannot change until it is Stopped: {FOLLOW_UP}",
                 {"NotebookInstanceStatus": "Stopping", "RootAccess": "Enabled"},
                 done=False,
             )
         if status in ("Stopping", "Updating"):
-            return RemediationResult(False, f"instance is {status}: {FOLLOW_UP}", self._after(current), done=False)
+            return RemediationResult(f"instance is {status}: {FOLLOW_UP}", self._after(current), done=False)
         if status == "Pending":
             return RemediationResult(
-                False,
                 "instance is Pending and cannot be stopped yet: its InService state-change event brings it back "
                 f"here to be stopped, then {FOLLOW_UP}",
                 self._after(current),
                 done=False,
             )
         return RemediationResult(
-            False,
             f"instance is {status}: it cannot be updated in this state; a human must {FIX}",
             self._after(current),
             done=False,

@@ -207,13 +207,12 @@ class SageMakerTrainingJobSecurity(Rule):
     def remediate(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> RemediationResult:
         current = self.fetch(ref, ctx)
         if self.evaluate(ref, current, ctx).compliance == COMPLIANT:
-            return RemediationResult(False, "already compliant: nothing changed", {"Status": current["Status"]})
+            return RemediationResult("already compliant: nothing changed", {"Status": current["Status"]})
         status = current["Status"]
         if status in STOPPED:
-            return RemediationResult(False, f"the job is already {status}: nothing changed", {"Status": status})
+            return RemediationResult(f"the job is already {status}: nothing changed", {"Status": status})
         if status != RUNNING:
             return RemediationResult(
-                False,
                 f"the job had already finished ({status}) so there is nothing to stop; run it again with the "
                 "failed checks fixed",
                 {"Status": status},
@@ -227,7 +226,6 @@ class SageMakerTrainingJobSecurity(Rule):
             client.stop_training_job(TrainingJobName=ref.resource_id)
             what = "StopTrainingJob"
         return RemediationResult(
-            True,
             f"stopped the job ({what}); run it again with the failed checks fixed",
             {"Status": "Stopping"},
         )
