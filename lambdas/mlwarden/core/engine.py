@@ -2,13 +2,13 @@
 
 For each resource: re-read live state, evaluate, read the mode, check exemptions, remediate when allowed,
 alert. The Lambda handler and the CLI run this same code; only ``apply`` and the error policy differ.
+AWS Config invocations are read and answered in ``config_rules``; the decisions are made here.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +16,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyPersistenceLayerError
 from botocore.exceptions import BotoCoreError, ClientError
 
-from mlwarden.core import events, exemptions, findings
+from mlwarden.core import config_rules, events, exemptions, findings
 from mlwarden.core.context import RuleContext
 from mlwarden.core.errors import (
     ACCESS_DENIED_CODES,
@@ -43,6 +43,8 @@ from mlwarden.core.model import (
     Decision,
     ResourceGone,
     ResourceRef,
+    Source,
+    now_iso,
 )
 from mlwarden.core.modes import ModeSource
 from mlwarden.core.notify import Publisher
@@ -51,26 +53,9 @@ from mlwarden.core.spec import Rule
 
 logger = Logger(service="mlwarden", child=True)
 
-CONFIG_DELETED_STATUSES = {"ResourceDeleted", "ResourceDeletedNotRecorded", "ResourceNotRecorded"}
-CONFIG_BATCH = 100  # PutEvaluations accepts at most 100 evaluations per call
-ANNOTATION_LIMIT = 256
 EXEMPT_ALERT_SEVERITY = "LOW"
 # How long an exemption is reported only once when it names no end (cdk.json entries without "until").
 EXEMPT_REPORT_SECONDS = 90 * 86400
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@dataclass
-class Source:
-    """Where a decision came from (for the JSON output and the alert)."""
-
-    event_id: str = ""
-    event_time: str = ""
-    principal: str = ""  # who caused the event (CloudTrail caller), for the audit trail
-    delivery_key: str = ""  # what makes two deliveries the same event (exactly-once); event_id when empty
 
 
 class Engine:
@@ -108,7 +93,7 @@ class Engine:
     def handle(self, event: Any) -> list[Decision]:
         kind = events.kind_of(event)
         if kind == events.CONFIG_INVOCATION:
-            return self.handle_config(event)
+            return config_rules.handle_config(self, event)
         return self.handle_eventbridge(event)
 
     def handle_eventbridge(self, event: dict[str, Any]) -> list[Decision]:
@@ -139,106 +124,6 @@ class Engine:
             return [self._no_resource(event, source, "the event names no resource this rule can judge")]
         return [self.decide(ref, source) for ref in refs]
 
-    def handle_config(self, event: dict[str, Any]) -> list[Decision]:
-        invoking = events.parse_config_invocation(event)
-        if self.spec.config is None:
-            raise events.MalformedEvent(f"{self.spec.id} has no AWS Config rule: Config invocations are not for it")
-        message_type = invoking["messageType"]
-        region = _config_region(event)
-        source = Source(str(event.get("configRuleName", "")), str(invoking.get("notificationCreationTime", "")))
-        if message_type == "ScheduledNotification":
-            decisions = list(self.sweep(region, source, str(event.get("accountId", ""))))
-        elif message_type in (
-            "ConfigurationItemChangeNotification",
-            "OversizedConfigurationItemChangeNotification",
-        ):
-            if message_type == "ConfigurationItemChangeNotification":
-                item = invoking.get("configurationItem") or {}
-            else:
-                item = self._oversized_item(invoking.get("configurationItemSummary") or {}, region)
-            source.event_time = str(item.get("configurationItemCaptureTime") or source.event_time)
-            decisions = [self._decide_config_item(event, item, source)]
-        else:
-            raise events.MalformedEvent("invokingEvent.messageType is not one mlwarden handles")
-        self._put_evaluations(event, decisions, region)
-        return decisions
-
-    def _oversized_item(self, summary: dict[str, Any], region: str) -> dict[str, Any]:
-        """Oversized notifications carry only a summary: fetch the item from Config's history."""
-        try:
-            history = self.ctx.client("config", region).get_resource_config_history(
-                resourceType=summary["resourceType"], resourceId=summary["resourceId"], limit=1
-            )
-            items = history.get("configurationItems") or []
-            if items:
-                item = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in items[0].items()}
-                item.setdefault("awsAccountId", item.get("accountId", ""))
-                return item
-        except (ClientError, BotoCoreError, KeyError) as exc:
-            # AWS validation messages quote the values sent (which came from the event): name the error only.
-            logger.warning(
-                "could not read the oversized configuration item; using its summary",
-                error=error_code(exc) or type(exc).__name__,
-            )
-        return summary
-
-    def _decide_config_item(self, event: dict[str, Any], item: dict[str, Any], source: Source) -> Decision:
-        resource_type = str(item.get("resourceType", ""))
-        resource_id = str(item.get("resourceId", ""))
-        base: dict[str, Any] = dict(
-            event_id=source.event_id,
-            rule_id=self.spec.id,
-            resource_type=resource_type,
-            resource_id=resource_id,
-            resource_arn=str(item.get("ARN") or item.get("arn") or ""),
-            account=str(item.get("awsAccountId", "")),
-            region=str(item.get("awsRegion", "")),
-            action=ACTION_NONE,
-            controls=list(self.spec.controls),
-            severity=self.spec.severity,
-            title=self.spec.title,
-            event_time=source.event_time,
-            detected_at=now_iso(),
-        )
-        if event.get("eventLeftScope") or item.get("configurationItemStatus") in CONFIG_DELETED_STATUSES:
-            return Decision(compliance=NOT_APPLICABLE, reason="resource deleted or out of the rule's scope", **base)
-        if not self.spec.config or resource_type not in self.spec.config.resource_types:
-            return Decision(compliance=NOT_APPLICABLE, reason=f"{resource_type} is not judged by this rule", **base)
-        ref = self.rule.ref_from_config_item(item)
-        if ref is None:
-            return Decision(compliance=NOT_APPLICABLE, reason="configuration item names no resource", **base)
-        decision = self.decide(ref, source)
-        # Config knows the resource by its own id; answer with the same one.
-        decision.config_resource_id = resource_id
-        return decision
-
-    def _put_evaluations(self, event: dict[str, Any], decisions: list[Decision], region: str) -> None:
-        token = str(event.get("resultToken", ""))
-        if not token or not self.apply:
-            return
-        evaluations = []
-        for decision in decisions:
-            if not decision.resource_type or not decision.resource_id:
-                continue
-            ordering = _parse_time(decision.event_time) or datetime.now(UTC)
-            evaluations.append(
-                {
-                    "ComplianceResourceType": decision.resource_type,
-                    "ComplianceResourceId": decision.config_resource_id or decision.resource_id,
-                    "ComplianceType": decision.compliance,
-                    "Annotation": decision.reason[:ANNOTATION_LIMIT],
-                    "OrderingTimestamp": ordering,
-                }
-            )
-        client = self.ctx.client("config", region)
-        # rdklib's convention: a "TESTMODE" token asks Config to validate without recording.
-        test_mode = token == "TESTMODE"
-        for start in range(0, max(len(evaluations), 1), CONFIG_BATCH):
-            batch = evaluations[start : start + CONFIG_BATCH]
-            if not batch:
-                break
-            client.put_evaluations(Evaluations=batch, ResultToken=token, TestMode=test_mode)
-
     def sweep(self, region: str, source: Source | None = None, account: str = "") -> Iterator[Decision]:
         source = source or Source()
         try:
@@ -247,22 +132,8 @@ class Engine:
             if self.raise_retryable and is_retryable(exc):
                 raise
             # e.g. the list permission is missing: say so once instead of failing every sweep silently
-            decision = Decision(
-                event_id=source.event_id,
-                rule_id=self.spec.id,
-                resource_type=self.spec.resource_type,
-                resource_id="",
-                resource_arn="",
-                account=account,
-                region=region,
-                compliance=NOT_APPLICABLE,
-                action=ACTION_NONE,
-                reason="could not list the resources to sweep",
-                controls=list(self.spec.controls),
-                severity=self.spec.severity,
-                title=self.spec.title,
-                event_time=source.event_time,
-                detected_at=now_iso(),
+            decision = Decision.blank(
+                self.spec, source, account=account, region=region, reason="could not list the resources to sweep"
             )
             self._failed(decision, exc)
             yield decision
@@ -279,43 +150,12 @@ class Engine:
 
     # ------------------------------------------------------------------------------------- decisions
     def _no_resource(self, event: dict[str, Any], source: Source, reason: str) -> Decision:
-        return Decision(
-            event_id=source.event_id,
-            rule_id=self.spec.id,
-            resource_type=self.spec.resource_type,
-            resource_id="",
-            resource_arn="",
-            account=events.account(event),
-            region=events.region(event),
-            compliance=NOT_APPLICABLE,
-            action=ACTION_NONE,
-            reason=reason,
-            controls=list(self.spec.controls),
-            severity=self.spec.severity,
-            title=self.spec.title,
-            event_time=source.event_time,
-            detected_at=now_iso(),
+        return Decision.blank(
+            self.spec, source, account=events.account(event), region=events.region(event), reason=reason
         )
 
     def decide(self, ref: ResourceRef, source: Source) -> Decision:
-        decision = Decision(
-            event_id=source.event_id,
-            rule_id=self.spec.id,
-            resource_type=ref.resource_type,
-            resource_id=ref.resource_id,
-            resource_arn=ref.arn,
-            account=ref.account,
-            region=ref.region,
-            compliance=NOT_APPLICABLE,
-            action=ACTION_NONE,
-            reason="",
-            controls=list(self.spec.controls),
-            severity=self.spec.severity,
-            title=self.spec.title,
-            console_url=self.rule.console_url(ref),
-            event_time=source.event_time,
-            detected_at=now_iso(),
-        )
+        decision = Decision.blank(self.spec, source, ref, console_url=self.rule.console_url(ref))
         log_keys: dict[str, Any] = {
             "rule_id": self.spec.id,
             "resource_id": ref.resource_id,
@@ -623,26 +463,9 @@ class Engine:
                 )
 
 
-def _config_region(event: dict[str, Any]) -> str:
-    arn = str(event.get("configRuleArn", ""))
-    parts = arn.split(":")
-    if len(parts) > 3 and parts[3]:
-        return parts[3]
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-
-
 def _arn_account(arn: str) -> str:
     parts = (arn or "").split(":")
     return parts[4] if len(parts) > 5 and parts[0] == "arn" else ""
 
 
-def _parse_time(value: str) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-__all__ = ["Engine", "Source", "COMPLIANT"]
+__all__ = ["Engine", "Source", "COMPLIANT", "now_iso"]

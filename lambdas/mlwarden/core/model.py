@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlwarden.core.spec import RuleSpec
 
 # AWS Config's three words (cdk-nag and rdklib use the same).
 COMPLIANT = "COMPLIANT"
@@ -60,6 +64,20 @@ class RemediationResult:
     done: bool = True
 
 
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Source:
+    """Where a decision came from (for the JSON output and the alert)."""
+
+    event_id: str = ""
+    event_time: str = ""
+    principal: str = ""  # who caused the event (CloudTrail caller), for the audit trail
+    delivery_key: str = ""  # what makes two deliveries the same event (exactly-once); event_id when empty
+
+
 @dataclass
 class Decision:
     """One (event, rule, resource) verdict: the CLI's JSON object and the alert's core."""
@@ -103,6 +121,43 @@ class Decision:
         "reason",
         "controls",
     )
+
+    @classmethod
+    def blank(
+        cls,
+        spec: RuleSpec,
+        source: Source,
+        ref: ResourceRef | None = None,
+        *,
+        account: str = "",
+        region: str = "",
+        reason: str = "",
+        console_url: str = "",
+    ) -> Decision:
+        """A not-yet-judged verdict: NOT_APPLICABLE, no action, the rule's controls, severity and title.
+
+        About ``ref``, or, without one, about no resource of the rule's type in ``account`` and ``region``.
+        """
+        if ref is None:
+            ref = ResourceRef(spec.resource_type, "", region, account)
+        return cls(
+            event_id=source.event_id,
+            rule_id=spec.id,
+            resource_type=ref.resource_type,
+            resource_id=ref.resource_id,
+            resource_arn=ref.arn,
+            account=ref.account,
+            region=ref.region,
+            compliance=NOT_APPLICABLE,
+            action=ACTION_NONE,
+            reason=reason,
+            controls=list(spec.controls),
+            severity=spec.severity,
+            title=spec.title,
+            console_url=console_url,
+            event_time=source.event_time,
+            detected_at=now_iso(),
+        )
 
     def cli_record(self) -> dict[str, Any]:
         return {key: getattr(self, key) for key in self.CLI_KEYS}
