@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from mlwarden.cli import main
+from mlwarden.cli import output
 from mlwarden.core.model import Decision
 
 ESCAPES = "\x1b[2J\x1b]8;;http://evil.example\x1b\\click\x1b]8;;\x1b\\\x07"
@@ -41,7 +41,7 @@ def test_markup_and_terminal_escapes_in_names_and_reasons_are_shown_as_text_atta
     out = Terminal() if terminal else io.StringIO()
     monkeypatch.setattr(sys, "stdout", out)
     monkeypatch.setenv("COLUMNS", "400")
-    main.print_decisions([forged()])
+    output.print_decisions([forged()])
     text = out.getvalue()
     assert "\x1b]8" not in text and "\x1b[2J" not in text and "\x07" not in text  # no escape from the input
     if not terminal:

@@ -1,0 +1,537 @@
+"""The bodies of the ``mlwarden`` subcommands: each ``cmd_<name>(args)`` does the work and returns the exit
+status (the parser in ``main`` picks one)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlwarden.cli.output import honest_delivery, output_format, print_decisions, print_table, report_unsent
+from mlwarden.core import events
+from mlwarden.core.engine import Engine, Source
+from mlwarden.core.model import MODES, Decision, ResourceRef
+from mlwarden.core.registry import UnknownRule, all_rules, get_rule
+from mlwarden.core.spec import Rule
+
+if TYPE_CHECKING:
+    from mlwarden.cli.local import LocalRunner
+
+EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
+# Nothing could be checked: no credentials, the endpoint unreachable or failing (checked before any work).
+EXIT_NOTHING_CHECKED = 3
+
+
+def checked_account(region: str) -> str:
+    """Credentials and endpoint, checked before any work (NothingChecked: exit 3 with one line)."""
+    from mlwarden.cli.local import preflight
+
+    return preflight(region)
+
+
+def cmd_rules(args: argparse.Namespace) -> int:
+    from mlwarden.cli.local import load_settings
+    from mlwarden.core.settings import SettingsError
+
+    rules = all_rules()
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"mlwarden: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.json:
+        for rule in rules:
+            spec = rule.spec
+            print(
+                json.dumps(
+                    {
+                        "id": spec.id,
+                        "title": spec.title,
+                        "severity": spec.severity,
+                        "resource_type": spec.resource_type,
+                        "triggers": spec.trigger_summary(),
+                        "controls": list(spec.controls),
+                        "default_mode": spec.default_mode,
+                    }
+                )
+            )
+        return EXIT_OK
+    rows = [
+        [
+            r.spec.id,
+            r.spec.severity,
+            r.spec.resource_type,
+            ", ".join(r.spec.controls) or "-",
+            r.spec.default_mode,
+            "yes" if r.spec.can_remediate else "notify only",
+            "yes" if settings.deployed(r.spec.id) else "no (deploy: false)",
+        ]
+        for r in rules
+    ]
+    print_table(
+        rows, ["id", "severity", "resource type", "controls", "default", "remediation", "deployed"], "mlwarden rules"
+    )
+    return EXIT_OK
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from mlwarden.cli.inputs import UnreadableFile, read_json
+    from mlwarden.cli.local import LocalRunner, default_region, deployed_rules
+
+    region = default_region()
+    runner = LocalRunner(apply=args.apply, topic_arn=args.topic_arn, region=region, account=checked_account(region))
+    rules, left_out = deployed_rules(runner.settings)  # routed like the deployment: left-out rules get nothing
+    fmt = output_format(args)
+    status = EXIT_OK
+    collected: list[Decision] = []
+    unsent = [0]
+    for name in args.files:
+        try:
+            document = read_json(Path(name))
+        except UnreadableFile as exc:
+            print(f"mlwarden: {exc}", file=sys.stderr)
+            status = EXIT_BAD_INPUT
+            continue
+        try:
+            _evaluate_document(document, rules, runner, fmt, collected, unsent, left_out=left_out)
+        except RecursionError:  # nested deeper than the parsing, routing or rule code can follow
+            print(f"mlwarden: {name}: not an event: JSON nested too deeply to process", file=sys.stderr)
+            status = EXIT_BAD_INPUT
+    if fmt != "json":
+        print_decisions(collected, fmt=fmt)
+    report_unsent(runner, unsent[0])
+    return status
+
+
+def _evaluate_document(
+    document: Any,
+    rules: list[Rule],
+    runner: LocalRunner,
+    fmt: str,
+    collected: list[Decision],
+    unsent: list[int],
+    *,
+    left_out: Sequence[str] = (),
+) -> None:
+    """Route and judge every event of one file; JSON lines are printed as they come, tables collected."""
+    from mlwarden.cli.inputs import normalize, route
+    from mlwarden.cli.local import unrouted
+
+    for event in normalize(document):
+        matched, reason = route(event, rules)
+        if not matched and left_out:
+            would, _ = route(event, [get_rule(rule_id) for rule_id in left_out])
+            if would:
+                ids = ", ".join(rule.spec.id for rule in would)
+                reason = f"only rules left out of the deployment (cdk.json deploy: false) judge this event: {ids}"
+        event_id = events.event_id(event) if isinstance(event, dict) else ""
+        if not matched:
+            out = [
+                unrouted(
+                    event_id,
+                    reason,
+                    account=_safe(events.account, event),
+                    region=_safe(events.region, event),
+                )
+            ]
+        else:
+            out = []
+            for rule in matched:
+                try:
+                    out.extend(runner.engine(rule).handle(event))
+                except events.MalformedEvent as exc:
+                    out.append(unrouted(event_id, f"{rule.spec.id}: {exc}"))
+        unsent[0] += honest_delivery(out)
+        if fmt == "json":
+            print_decisions(out, fmt=fmt)
+        else:
+            collected.extend(out)
+
+
+def _safe(getter: Any, event: Any) -> str:
+    return getter(event) if isinstance(event, dict) else ""
+
+
+def selected_rules(rule_ids: Sequence[str], settings: Any = None) -> list[Rule]:
+    """The rules named (``--rule``, repeatable, deployed or not), or else every rule the deployment has
+    (``settings``: cdk.json ``rules.<id>.deploy``); UnknownRule for an unknown id."""
+    if rule_ids:
+        return [get_rule(rule_id) for rule_id in dict.fromkeys(rule_ids)]
+    return [rule for rule in all_rules() if settings is None or settings.deployed(rule.spec.id)]
+
+
+def left_out_note(rule_ids: Sequence[str], settings: Any) -> str:
+    """One line for stderr when rules are skipped because cdk.json leaves them out of the deployment."""
+    left_out = [] if rule_ids else settings.left_out()
+    if not left_out:
+        return ""
+    return (
+        f"{len(left_out)} rule(s) left out of the deployment (cdk.json deploy: false) not judged "
+        f"(name one with --rule to judge it): {', '.join(left_out)}"
+    )
+
+
+def sweep(runner: LocalRunner, rules: Sequence[Rule], *, workers: int = 8) -> tuple[list[Decision], list[str]]:
+    """Judge every existing resource of each rule once, concurrently: what ``scan`` and ``report`` run.
+
+    Returns the decisions (in rule, then listing order) and notes for the user (rules that cannot be swept).
+    A listing that fails becomes the engine's own NOT_APPLICABLE decision naming the failed call, so one
+    service the account (or a local AWS) lacks does not stop the sweep. Dry run unless the runner applies.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    account = runner.account()
+    source = Source(event_id="scan")
+    notes: list[str] = []
+
+    def listing(rule: Rule) -> tuple[Engine, list[ResourceRef], list[Decision]]:
+        engine = runner.engine(rule)
+        try:
+            return engine, engine.refs_to_sweep(runner.region, account), []
+        except (ClientError, BotoCoreError):
+            return engine, [], list(engine.sweep(runner.region, source, account))
+
+    show_progress = sys.stderr.isatty()
+    with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
+        work: list[tuple[Engine, ResourceRef]] = []
+        decisions: list[Decision] = []
+        for engine, refs, failed in pool.map(listing, rules):
+            spec = engine.spec
+            if not refs and not failed and not (spec.config or spec.cloudtrail):
+                notes.append(f"{spec.id} is driven by findings only; nothing to sweep")
+            decisions.extend(failed)
+            work.extend((engine, ref) for ref in refs)
+        futures = [pool.submit(engine.decide, ref, source) for engine, ref in work]
+        if show_progress and futures:
+            from rich.console import Console
+            from rich.progress import Progress
+
+            with Progress(console=Console(stderr=True), transient=True) as progress:
+                task = progress.add_task("scanning", total=len(futures))
+                for future in futures:
+                    decisions.append(future.result())
+                    progress.advance(task)
+        else:
+            decisions.extend(f.result() for f in futures)
+    return decisions, notes
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    from mlwarden.cli.local import LocalRunner, default_region, load_settings
+
+    settings = load_settings()
+    try:
+        rules = selected_rules(args.rule, settings)
+    except UnknownRule as exc:
+        print(f"mlwarden: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    region = args.region or default_region()
+    runner = LocalRunner(
+        apply=args.apply, settings=settings, region=region, topic_arn=args.topic_arn, account=checked_account(region)
+    )
+    if note := left_out_note(args.rule, settings):
+        print(f"mlwarden: {note}", file=sys.stderr)
+    decisions, notes = sweep(runner, rules, workers=args.workers)
+    for note in notes:
+        print(f"mlwarden: {note}", file=sys.stderr)
+    unsent = honest_delivery(decisions)
+    print_decisions(decisions, fmt=output_format(args))
+    report_unsent(runner, unsent)
+    return EXIT_OK
+
+
+def cmd_toggle(args: argparse.Namespace) -> int:
+    from botocore.exceptions import ClientError
+
+    from mlwarden.cli.local import default_region
+    from mlwarden.core.context import ClientFactory
+    from mlwarden.core.errors import error_code
+    from mlwarden.core.settings import ALLOW_REMEDIATION_TAG, KILL_SWITCH_PARAMETER, mode_parameter_name
+
+    region = args.region or default_region()
+    if args.rule == "kill-switch":
+        if args.mode not in ("on", "off"):
+            print("mlwarden: the kill switch is 'on' or 'off'", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        checked_account(region)
+        ssm = ClientFactory().client("ssm", region)
+        ssm.put_parameter(Name=KILL_SWITCH_PARAMETER, Value=args.mode, Type="String", Overwrite=True)
+        print(f"kill switch: {args.mode}" + (" (every remediation stopped; alerts go on)" if args.mode == "on" else ""))
+        return EXIT_OK
+    try:
+        rule = get_rule(args.rule)
+    except UnknownRule as exc:
+        print(f"mlwarden: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.mode not in MODES:
+        print(f"mlwarden: mode must be one of {', '.join(MODES)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.mode == "remediate" and not rule.spec.can_remediate:
+        print(
+            f"mlwarden: refusing: {args.rule} has no automatic remediation (notify only); use notify",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    checked_account(region)
+    ssm = ClientFactory().client("ssm", region)
+    name = mode_parameter_name(args.rule)
+    try:
+        current = ssm.get_parameter(Name=name)["Parameter"]["Value"]
+        tags = ssm.list_tags_for_resource(ResourceType="Parameter", ResourceId=name).get("TagList", [])
+    except ClientError as exc:
+        if error_code(exc) == "ParameterNotFound":
+            print(
+                f"mlwarden: {args.rule} is not deployed here (no SSM parameter {name}); run cdk deploy first",
+                file=sys.stderr,
+            )
+            return EXIT_INTERNAL
+        raise
+    allowed = {t["Key"]: t["Value"] for t in tags}.get(ALLOW_REMEDIATION_TAG, "true")
+    if args.mode == "remediate" and allowed == "false":
+        print(
+            f"mlwarden: refusing: remediation of {args.rule} was withheld at deploy time "
+            "(allowRemediation: false in cdk.json); set it to true and redeploy first",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+    ssm.put_parameter(Name=name, Value=args.mode, Type="String", Overwrite=True)
+    print(f"{args.rule}: {current} -> {args.mode} (takes effect within a minute)")
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Where am I: every rule's mode and where it comes from, whether it may remediate, and the kill switch."""
+    from botocore.exceptions import ClientError
+
+    from mlwarden.cli.local import default_region, load_settings
+    from mlwarden.core.context import ClientFactory
+    from mlwarden.core.errors import error_code
+    from mlwarden.core.modes import KILL_SWITCH_OFF
+    from mlwarden.core.settings import (
+        ALLOW_REMEDIATION_TAG,
+        KILL_SWITCH_PARAMETER,
+        SettingsError,
+        mode_parameter_name,
+    )
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"mlwarden: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    region = args.region or default_region()
+    checked_account(region)
+    ssm = ClientFactory().client("ssm", region)
+    rules = all_rules()
+    names = [mode_parameter_name(rule.spec.id) for rule in rules]
+    values: dict[str, str] = {}
+    for start in range(0, len(names), 10):  # GetParameters takes at most 10 names
+        for parameter in ssm.get_parameters(Names=names[start : start + 10]).get("Parameters", []):
+            values[parameter["Name"]] = str(parameter["Value"]).strip()
+    try:
+        kill_switch: str | None = str(ssm.get_parameter(Name=KILL_SWITCH_PARAMETER)["Parameter"]["Value"])
+    except ClientError as exc:
+        if error_code(exc) != "ParameterNotFound":
+            raise
+        kill_switch = None
+    records: list[dict[str, Any]] = []
+    notes: list[str] = []
+    for rule, name in zip(rules, names, strict=True):
+        spec, deployed = rule.spec, settings.rule(rule.spec.id)
+        value = values.get(name)
+        if value in MODES:
+            mode, source = str(value), "ssm"
+        else:
+            mode, source = deployed.mode, "default"
+            if value is not None:
+                notes.append(f"{spec.id}: {name} holds {value!r}, not a mode: the deploy default {mode} applies")
+        allowed = deployed.allow_remediation
+        if value is not None:
+            tags = ssm.list_tags_for_resource(ResourceType="Parameter", ResourceId=name).get("TagList", [])
+            allowed = {t["Key"]: t["Value"] for t in tags}.get(ALLOW_REMEDIATION_TAG, "true") != "false"
+        remediation = "none" if not spec.can_remediate else ("allowed" if allowed else "withheld")
+        records.append(
+            {
+                "rule_id": spec.id,
+                "mode": mode,
+                "mode_source": source,
+                "remediation": remediation,
+                "kill_switch": kill_switch,
+            }
+        )
+    if args.json:
+        for record in records:
+            print(json.dumps(record))
+    else:
+        if kill_switch is None:
+            state = f"not deployed ({KILL_SWITCH_PARAMETER} missing): remediation runs where a rule's mode says so"
+        elif kill_switch == KILL_SWITCH_OFF:
+            state = "off: remediation runs where a rule's mode says so"
+        else:
+            state = f"ON (value {kill_switch!r}): every remediation stopped, alerts go on"
+        print(f"kill switch: {state} (any value but exactly 'off' stops remediation)")
+        sources = {"ssm": "SSM", "default": "deploy default (no SSM parameter)"}
+        what = {"allowed": "allowed", "withheld": "withheld at deploy time", "none": "none (notify only)"}
+        rows = [[r["rule_id"], r["mode"], sources[r["mode_source"]], what[r["remediation"]]] for r in records]
+        print_table(rows, ["rule", "mode", "mode from", "remediation"], f"mlwarden status ({region})")
+    for note in notes:
+        print(f"mlwarden: {note}", file=sys.stderr)
+    return EXIT_OK
+
+
+HISTORY_COLUMNS = ("detected_at", "rule_id", "resource_id", "compliance", "action", "principal", "reason")
+
+
+def audit_table_name(explicit: str | None, region: str) -> str | None:
+    """--table, else $MLWARDEN_AUDIT_TABLE, else the deployed stack's AuditTableName output."""
+    import os
+
+    from mlwarden.core.context import ClientFactory
+    from mlwarden.core.settings import ENV_AUDIT_TABLE
+
+    if explicit or os.environ.get(ENV_AUDIT_TABLE):
+        return explicit or os.environ[ENV_AUDIT_TABLE]
+    try:
+        stacks = ClientFactory().client("cloudformation", region).describe_stacks(StackName="Mlwarden")["Stacks"]
+    except Exception:
+        return None
+    for output in stacks[0].get("Outputs", []) if stacks else []:
+        if output.get("OutputKey") == "AuditTableName":
+            return str(output["OutputValue"])
+    return None
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from mlwarden.cli.local import default_region
+    from mlwarden.core.context import ClientFactory
+    from mlwarden.core.safety import read_history
+
+    region = args.region or default_region()
+    checked_account(region)
+    table = audit_table_name(args.table, region)
+    if not table:
+        print(
+            "mlwarden: no audit table: pass --table, set MLWARDEN_AUDIT_TABLE, or deploy the Mlwarden stack here",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+    items = read_history(
+        ClientFactory().client("dynamodb", region),
+        table,
+        rule_id=args.rule,
+        resource_id=args.resource,
+        limit=args.limit,
+    )
+    if args.json:
+        for item in items:
+            print(json.dumps({k: v for k, v in item.items() if k not in ("sk", "expires_at")}, default=str))
+        return EXIT_OK
+    print_table([[str(item.get(c, "")) for c in HISTORY_COLUMNS] for item in items], list(HISTORY_COLUMNS), "history")
+    return EXIT_OK
+
+
+NO_AUDIT_TABLE = "no audit table: pass --table, set MLWARDEN_AUDIT_TABLE, or deploy the Mlwarden stack here"
+DEFAULT_HTML_REPORT = "mlwarden-report.html"
+
+
+def unwritable(output: str) -> str:
+    """Why a report cannot be written to ``output`` ("" when it can): checked before any work."""
+    import os
+
+    path = Path(output)
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        return "it is a directory"
+    if not parent.is_dir():
+        return f"the directory {parent} does not exist"
+    if path.exists() and not os.access(path, os.W_OK):
+        return "the file is not writable"
+    if not path.exists() and not os.access(parent, os.W_OK | os.X_OK):
+        return f"the directory {parent} is not writable"
+    return ""
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from mlwarden.cli import report
+    from mlwarden.cli.local import LocalRunner, default_region, load_settings
+    from mlwarden.core.context import ClientFactory
+    from mlwarden.core.errors import describe_error
+
+    region = args.region or default_region()
+    try:
+        rules = selected_rules(args.rule, load_settings())
+    except UnknownRule as exc:
+        print(f"mlwarden: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    output = args.output
+    if not output and args.format == "html" and sys.stdout.isatty():
+        output = DEFAULT_HTML_REPORT  # a page of HTML on a terminal helps nobody
+    problem = unwritable(output) if output and output != "-" else ""
+    if problem:  # before the scan, not after it
+        print(f"mlwarden: cannot write the report to {output}: {problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    account = checked_account(region)
+    table = None if args.from_scan else audit_table_name(args.table, region)
+    if args.from_history and not table:
+        print(f"mlwarden: {NO_AUDIT_TABLE}", file=sys.stderr)
+        return EXIT_INTERNAL
+    notes: list[str] = []
+    if table:
+        try:
+            decisions = report.decisions_from_history(
+                ClientFactory().client("dynamodb", region), table, [r.spec.id for r in rules] if args.rule else None
+            )
+        except (ClientError, BotoCoreError) as exc:
+            print(f"mlwarden: cannot read the audit table {table}: {describe_error(exc)}", file=sys.stderr)
+            return EXIT_INTERNAL
+        source, detail = report.SOURCE_HISTORY, f"the audit table {table} (latest decision per rule and resource)"
+    else:
+        decisions, notes = sweep(LocalRunner(apply=False, region=region, account=account), rules, workers=args.workers)
+        source, detail = report.SOURCE_SCAN, "a fresh scan (dry run: nothing was changed)"
+    built = report.build_report(
+        decisions,
+        source=source,
+        source_detail=detail,
+        region=region,
+        rule_ids=[r.spec.id for r in rules],
+        notes=notes,
+    )
+    text = report.render(built, args.format)
+    if not output or output == "-":
+        sys.stdout.write(text)
+        return EXIT_OK
+    Path(output).write_text(text, encoding="utf-8", newline="")
+    counts = built.summary
+    print(
+        f"mlwarden: report written to {output} from {detail}: {counts.judged} resources judged, "
+        f"{counts.non_compliant} non-compliant, {counts.remediated} remediated, {counts.exempt} exempt",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from mlwarden.cli.doctor import print_checks, run_checks
+    from mlwarden.cli.local import default_region, load_settings
+    from mlwarden.core.settings import SettingsError
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"mlwarden: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    checks = run_checks(args.region or default_region(), settings)
+    print_checks(checks, as_json=args.json)
+    return EXIT_OK if all(check.ok for check in checks) else EXIT_INTERNAL
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from mlwarden.cli.demo import run_demo
+
+    return run_demo(keep_running=args.keep_running)
