@@ -65,6 +65,42 @@ def test_notebook_kms_verdicts(state, compliance):
     assert verdict("sagemaker-notebook-kms", state).compliance == compliance
 
 
+@pytest.mark.parametrize(
+    ("state", "compliance"),
+    [
+        ({"PlatformIdentifier": "notebook-al2023-v1", "NotebookInstanceStatus": "InService"}, COMPLIANT),
+        ({"PlatformIdentifier": "notebook-al2-v3", "NotebookInstanceStatus": "InService"}, NON_COMPLIANT),
+        ({"PlatformIdentifier": "notebook-al1-v1", "NotebookInstanceStatus": "Stopped"}, NON_COMPLIANT),
+        ({"NotebookInstanceStatus": "Stopped"}, NON_COMPLIANT),  # no identifier reported: not a supported one
+    ],
+)
+def test_notebook_platform_verdicts_with_the_default_option(state, compliance):
+    assert verdict("sagemaker-notebook-platform", state).compliance == compliance
+
+
+def test_notebook_platform_option_replaces_the_supported_list():
+    state = {"PlatformIdentifier": "notebook-al2-v3", "NotebookInstanceStatus": "InService"}
+    option = {"supportedNotebookPlatforms": ["notebook-al2023-v1", "notebook-al2-v3"]}
+    assert verdict("sagemaker-notebook-platform", state, **option).compliance == COMPLIANT
+    only_al2 = {"supportedNotebookPlatforms": ["notebook-al2-v3"]}
+    new = {"PlatformIdentifier": "notebook-al2023-v1", "NotebookInstanceStatus": "InService"}
+    assert verdict("sagemaker-notebook-platform", new, **only_al2).compliance == NON_COMPLIANT
+
+
+def test_notebook_platform_violation_names_the_platform_and_what_is_supported():
+    state = {"PlatformIdentifier": "notebook-al2-v2", "NotebookInstanceStatus": "Stopped"}
+    result = verdict("sagemaker-notebook-platform", state)
+    assert result.reason == (
+        "platform notebook-al2-v2 is not supported (instance is Stopped); supported: notebook-al2023-v1"
+    )
+    assert result.before == {"NotebookInstanceStatus": "Stopped", "PlatformIdentifier": "notebook-al2-v2"}
+    assert result.remediation.startswith("set PlatformIdentifier to notebook-al2023-v1 (UpdateNotebookInstance)")
+    running = verdict("sagemaker-notebook-platform", {**state, "NotebookInstanceStatus": "InService"})
+    assert running.remediation.startswith("stop the instance (mlwarden does not stop it")
+    unreported = verdict("sagemaker-notebook-platform", {"NotebookInstanceStatus": "Stopped"})
+    assert unreported.reason.startswith("platform (none reported) is not supported")
+
+
 # ------------------------------------------------------------------------------ endpoint configs, models
 def test_endpoint_config_without_key_lists_its_variants():
     state = {

@@ -89,6 +89,7 @@ EXPECTED: dict[str, set[str]] = {
     "handwritten/cloudtrail-sagemaker-CreateNotebookInstance-direct-internet-enabled.json": {
         "sagemaker-notebook-direct-internet",
         "sagemaker-notebook-kms",
+        "sagemaker-notebook-platform",
         "sagemaker-notebook-root-access",
         "sagemaker-notebook-vpc",
     },
@@ -102,7 +103,8 @@ EXPECTED: dict[str, set[str]] = {
     },
     "handwritten/cloudtrail-sagemaker-UpdateModelPackage-Approved-by-assumed-role.json": {"sagemaker-model-approval"},
     "handwritten/cloudtrail-sagemaker-UpdateNotebookInstance-root-access-enabled.json": {
-        "sagemaker-notebook-root-access"
+        "sagemaker-notebook-platform",
+        "sagemaker-notebook-root-access",
     },
     "handwritten/eventbridge-inspector2-Finding-ECR-image-HIGH-ACTIVE.json": {"inspector-critical-finding"},
     "handwritten/eventbridge-sagemaker-ModelPackageStateChange-Approved.json": {"sagemaker-model-approval"},
@@ -110,7 +112,10 @@ EXPECTED: dict[str, set[str]] = {
         "sagemaker-notebook-direct-internet",
         "sagemaker-notebook-root-access",
     },
-    "handwritten/eventbridge-sagemaker-NotebookInstanceStateChange-Stopped.json": {"sagemaker-notebook-root-access"},
+    "handwritten/eventbridge-sagemaker-NotebookInstanceStateChange-Stopped.json": {
+        "sagemaker-notebook-platform",
+        "sagemaker-notebook-root-access",
+    },
     # Tamper watch events (tests/unit/test_watch.py): no rule listens to switch or tagging calls
     "handwritten/cloudtrail-ec2-CreateTags-mlwarden-exempt-security-group.json": set(),
     "handwritten/cloudtrail-iam-TagRole-mlwarden-exempt.json": set(),
@@ -129,6 +134,7 @@ EXPECTED: dict[str, set[str]] = {
     "handwritten/cloudtrail-sagemaker-CreateNotebookInstance-with-mlwarden-exempt-tag.json": {
         "sagemaker-notebook-direct-internet",
         "sagemaker-notebook-kms",
+        "sagemaker-notebook-platform",
         "sagemaker-notebook-root-access",
         "sagemaker-notebook-vpc",
     },
@@ -159,8 +165,8 @@ def test_config_invocations_are_not_eventbridge_events(relative):
     assert pattern_routes(delivered) == set()
 
 
-def test_stopped_notebook_state_change_reaches_only_the_root_access_rule():
-    # Root access can only be turned off on a stopped instance: that rule waits for the Stopped event.
+def test_stopped_notebook_state_change_reaches_only_the_rules_that_fix_a_stopped_instance():
+    # Root access and the platform can only be changed on a stopped instance: those rules wait for the Stopped event.
     event = load_event("handwritten/eventbridge-sagemaker-NotebookInstanceStateChange-InService.json")
     event["detail"]["NotebookInstanceStatus"] = "Stopped"
-    assert pattern_routes(event) == {"sagemaker-notebook-root-access"}
+    assert pattern_routes(event) == {"sagemaker-notebook-platform", "sagemaker-notebook-root-access"}

@@ -123,6 +123,7 @@ UNMAPPED: frozenset[str] = frozenset(
     {
         "EC2.14",  # related requirements: CIS v1.2.0/4.2 and PCI DSS v4.0.1/1.3.1 only
         "SageMaker.5",  # no related requirements listed (title and description changed in August 2025)
+        "SageMaker.8",  # no related requirements listed
     }
 )
 
@@ -153,6 +154,7 @@ CONTROL_TITLES: dict[str, str] = {
     "SageMaker.2": "SageMaker notebook instances should be launched in a custom VPC",
     "SageMaker.3": "Users should not have root access to SageMaker notebook instances",
     "SageMaker.5": "SageMaker models should have network isolation enabled",
+    "SageMaker.8": "SageMaker notebook instances should run on supported platforms",
 }
 
 # NIST SP 800-53 rev. 5 control families (for grouping requirements in reports).
