@@ -465,24 +465,17 @@ class GuardedRule(Construct):
                 statistic="Sum",
             )
             metrics[suffix] = (metric, what)
-        alarms = {}
-        for suffix in ALARM_SIGNALS:
-            metric, what = metrics[suffix]
-            alarm = cloudwatch.Alarm(
+        return {
+            suffix: first_occurrence_alarm(
                 self,
                 f"Alarm{construct_id(suffix)}",
-                alarm_name=f"mlwarden-{rule_id}-{suffix}",
-                alarm_description=f"mlwarden {rule_id}: {what}."[:1024],
-                metric=metric,
-                threshold=ALARM_THRESHOLD,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                evaluation_periods=1,
-                datapoints_to_alarm=1,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                name=f"mlwarden-{rule_id}-{suffix}",
+                description=f"mlwarden {rule_id}: {metrics[suffix][1]}.",
+                metric=metrics[suffix][0],
+                alarm_topic=shared.alarm_topic,
             )
-            alarm.add_alarm_action(cloudwatch_actions.SnsAction(shared.alarm_topic))
-            alarms[suffix] = alarm
-        return alarms
+            for suffix in ALARM_SIGNALS
+        }
 
     def _event_rule(self, index: int, pattern: dict[str, object]) -> events.CfnRule:
         # L1 on purpose: the pattern from rule_patterns(spec) goes into the template exactly as computed.
@@ -496,6 +489,27 @@ class GuardedRule(Construct):
             target_id="RuleFunction",
             queue_sid=f"EventBridgeTrigger{index}",
         )
+
+
+def first_occurrence_alarm(
+    scope: Construct, id: str, *, name: str, description: str, metric: cloudwatch.IMetric, alarm_topic: sns.ITopic
+) -> cloudwatch.Alarm:
+    """An alarm that fires at the first occurrence in a period, stays quiet without data, and notifies the
+    alarm topic: what every function's failure signals use."""
+    alarm = cloudwatch.Alarm(
+        scope,
+        id,
+        alarm_name=name,
+        alarm_description=description[:1024],
+        metric=metric,
+        threshold=ALARM_THRESHOLD,
+        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluation_periods=1,
+        datapoints_to_alarm=1,
+        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+    )
+    alarm.add_alarm_action(cloudwatch_actions.SnsAction(alarm_topic))
+    return alarm
 
 
 def event_rule(

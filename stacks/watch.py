@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from aws_cdk import Aws, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -23,7 +22,6 @@ from constructs import Construct
 from mlwarden.core import tamper
 from stacks.guarded_rule import (
     ALARM_PERIOD,
-    ALARM_THRESHOLD,
     ASYNC_RETRY_ATTEMPTS,
     DEAD_LETTER_ACTIONS,
     DLQ_RETENTION,
@@ -37,6 +35,7 @@ from stacks.guarded_rule import (
     SharedResources,
     construct_id,
     event_rule,
+    first_occurrence_alarm,
 )
 from stacks.nag import acknowledge
 
@@ -164,21 +163,14 @@ class TamperWatch(Construct):
                 "see its log group",
             ),
         }
-        alarms = {}
-        for suffix in WATCH_ALARM_SIGNALS:
-            metric, what = metrics[suffix]
-            alarm = cloudwatch.Alarm(
+        return {
+            suffix: first_occurrence_alarm(
                 self,
                 f"Alarm{construct_id(suffix)}",
-                alarm_name=f"{WATCH_FUNCTION_NAME}-{suffix}",
-                alarm_description=f"mlwarden tamper watch: {what}."[:1024],
-                metric=metric,
-                threshold=ALARM_THRESHOLD,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                evaluation_periods=1,
-                datapoints_to_alarm=1,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                name=f"{WATCH_FUNCTION_NAME}-{suffix}",
+                description=f"mlwarden tamper watch: {metrics[suffix][1]}.",
+                metric=metrics[suffix][0],
+                alarm_topic=shared.alarm_topic,
             )
-            alarm.add_alarm_action(cloudwatch_actions.SnsAction(shared.alarm_topic))
-            alarms[suffix] = alarm
-        return alarms
+            for suffix in WATCH_ALARM_SIGNALS
+        }
