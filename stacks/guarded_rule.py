@@ -202,21 +202,8 @@ class GuardedRule(Construct):
         self.rule_settings = rule_settings
         settings = shared.settings
 
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "DeadLetterQueue",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=shared.key,
-            enforce_ssl=True,
-            retention_period=DLQ_RETENTION,
-        )
-        self.log_group = logs.LogGroup(
-            self,
-            "LogGroup",
-            retention=LOG_RETENTION,
-            encryption_key=shared.key,
-            removal_policy=RemovalPolicy.RETAIN,
-        )
+        self.dead_letter_queue = dead_letter_queue(self, shared)
+        self.log_group = log_group(self, shared)
         allow = "true" if rule_settings.allow_remediation else "false"
         self.mode_parameter = ssm.StringParameter(
             self,
@@ -404,35 +391,17 @@ class GuardedRule(Construct):
 
     # -- function and triggers ------------------------------------------------------------------------
     def _function(self, shared: SharedResources, environment: dict[str, str]) -> lambda_.Function:
-        spec = self.spec
-        function = lambda_.Function(
+        return mlwarden_function(
             self,
-            "Function",
-            function_name=f"mlwarden-{spec.id}",
-            description=f"mlwarden {spec.id}: {spec.title}"[:256],
-            runtime=RUNTIME,
-            architecture=lambda_.Architecture.X86_64,
+            name=f"mlwarden-{self.spec.id}",
+            description=f"mlwarden {self.spec.id}: {self.spec.title}",
             handler=HANDLER,
-            code=shared.code,
-            layers=[shared.powertools_layer],
-            memory_size=MEMORY_MB,
-            timeout=TIMEOUT,
-            # The function sees the role as immutable: grants made through it (the on-failure destination,
-            # the Config rule's AWSConfigRulesExecutionRole managed policy) are dropped, so the role keeps
-            # exactly the statements above.
-            role=self.role.without_policy_updates(),
+            shared=shared,
+            role=self.role,
             log_group=self.log_group,
+            dead_letter_queue=self.dead_letter_queue,
             environment=environment,
-            retry_attempts=ASYNC_RETRY_ATTEMPTS,
-            on_failure=destinations.SqsDestination(self.dead_letter_queue),
         )
-        acknowledge(
-            function,
-            "AwsSolutions-L1",
-            "Python 3.13 is the newest runtime with a published Powertools for AWS Lambda (Python) v3 layer, "
-            "which the function needs.",
-        )
-        return function
 
     # -- alarms ---------------------------------------------------------------------------------------
     def _alarms(self, shared: SharedResources) -> dict[str, cloudwatch.Alarm]:
@@ -489,6 +458,73 @@ class GuardedRule(Construct):
             target_id="RuleFunction",
             queue_sid=f"EventBridgeTrigger{index}",
         )
+
+
+def dead_letter_queue(scope: Construct, shared: SharedResources) -> sqs.Queue:
+    """A function's dead-letter queue: KMS-encrypted with the stack key, TLS only."""
+    return sqs.Queue(
+        scope,
+        "DeadLetterQueue",
+        encryption=sqs.QueueEncryption.KMS,
+        encryption_master_key=shared.key,
+        enforce_ssl=True,
+        retention_period=DLQ_RETENTION,
+    )
+
+
+def log_group(scope: Construct, shared: SharedResources) -> logs.LogGroup:
+    """A function's log group: encrypted with the stack key, kept when the stack goes."""
+    return logs.LogGroup(
+        scope,
+        "LogGroup",
+        retention=LOG_RETENTION,
+        encryption_key=shared.key,
+        removal_policy=RemovalPolicy.RETAIN,
+    )
+
+
+def mlwarden_function(
+    scope: Construct,
+    *,
+    name: str,
+    description: str,
+    handler: str,
+    shared: SharedResources,
+    role: iam.Role,
+    log_group: logs.LogGroup,
+    dead_letter_queue: sqs.Queue,
+    environment: dict[str, str],
+) -> lambda_.Function:
+    """A function on the shared code asset and Powertools layer; failed asynchronous invocations go to its
+    dead-letter queue after the retries."""
+    function = lambda_.Function(
+        scope,
+        "Function",
+        function_name=name,
+        description=description[:256],
+        runtime=RUNTIME,
+        architecture=lambda_.Architecture.X86_64,
+        handler=handler,
+        code=shared.code,
+        layers=[shared.powertools_layer],
+        memory_size=MEMORY_MB,
+        timeout=TIMEOUT,
+        # The function sees the role as immutable: grants made through it (the on-failure destination,
+        # the Config rule's AWSConfigRulesExecutionRole managed policy) are dropped, so the role keeps
+        # exactly the statements it was given.
+        role=role.without_policy_updates(),
+        log_group=log_group,
+        environment=environment,
+        retry_attempts=ASYNC_RETRY_ATTEMPTS,
+        on_failure=destinations.SqsDestination(dead_letter_queue),
+    )
+    acknowledge(
+        function,
+        "AwsSolutions-L1",
+        "Python 3.13 is the newest runtime with a published Powertools for AWS Lambda (Python) v3 layer, "
+        "which the function needs.",
+    )
+    return function
 
 
 def first_occurrence_alarm(

@@ -9,33 +9,26 @@ invocations, and alarms on errors and dead letters.
 
 from __future__ import annotations
 
-from aws_cdk import Aws, RemovalPolicy
+from aws_cdk import Aws
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_destinations as destinations
-from aws_cdk import aws_logs as logs
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from mlwarden.core import tamper
 from stacks.guarded_rule import (
     ALARM_PERIOD,
-    ASYNC_RETRY_ATTEMPTS,
     DEAD_LETTER_ACTIONS,
-    DLQ_RETENTION,
     KEY_ACTIONS,
     LOG_ACTIONS,
-    LOG_RETENTION,
-    MEMORY_MB,
     POWERTOOLS_ENV,
-    RUNTIME,
-    TIMEOUT,
     SharedResources,
     construct_id,
+    dead_letter_queue,
     event_rule,
     first_occurrence_alarm,
+    log_group,
+    mlwarden_function,
 )
 from stacks.nag import acknowledge
 
@@ -51,21 +44,8 @@ WATCH_ALARM_SIGNALS = ("dead-letters", "errors")
 class TamperWatch(Construct):
     def __init__(self, scope: Construct, id: str, *, shared: SharedResources) -> None:
         super().__init__(scope, id)
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "DeadLetterQueue",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=shared.key,
-            enforce_ssl=True,
-            retention_period=DLQ_RETENTION,
-        )
-        self.log_group = logs.LogGroup(
-            self,
-            "LogGroup",
-            retention=LOG_RETENTION,
-            encryption_key=shared.key,
-            removal_policy=RemovalPolicy.RETAIN,
-        )
+        self.dead_letter_queue = dead_letter_queue(self, shared)
+        self.log_group = log_group(self, shared)
         self.role = iam.Role(
             self,
             "Role",
@@ -81,30 +61,16 @@ class TamperWatch(Construct):
             "including ones an attacker created; CloudTrail never records the value written.",
         )
         environment = {tamper.ENV_ALARM_TOPIC_ARN: shared.alarm_topic.topic_arn, **POWERTOOLS_ENV}
-        self.function = lambda_.Function(
+        self.function = mlwarden_function(
             self,
-            "Function",
-            function_name=WATCH_FUNCTION_NAME,
+            name=WATCH_FUNCTION_NAME,
             description="mlwarden tamper watch: who changed a switch or set an exemption tag",
-            runtime=RUNTIME,
-            architecture=lambda_.Architecture.X86_64,
             handler=WATCH_HANDLER,
-            code=shared.code,
-            layers=[shared.powertools_layer],
-            memory_size=MEMORY_MB,
-            timeout=TIMEOUT,
-            # As for the rule functions: the role keeps exactly the statements above.
-            role=self.role.without_policy_updates(),
+            shared=shared,
+            role=self.role,
             log_group=self.log_group,
+            dead_letter_queue=self.dead_letter_queue,
             environment=environment,
-            retry_attempts=ASYNC_RETRY_ATTEMPTS,
-            on_failure=destinations.SqsDestination(self.dead_letter_queue),
-        )
-        acknowledge(
-            self.function,
-            "AwsSolutions-L1",
-            "Python 3.13 is the newest runtime with a published Powertools for AWS Lambda (Python) v3 layer, "
-            "which the function needs.",
         )
         self.event_rules = {kind: self._event_rule(kind, pattern) for kind, pattern in tamper.patterns().items()}
         self.alarms = self._alarms(shared)
