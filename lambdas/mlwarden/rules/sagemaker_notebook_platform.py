@@ -99,11 +99,10 @@ class SageMakerNotebookPlatform(_sagemaker.NotebookRule):
         )
 
     def remediate(self, ref: ResourceRef, state: dict[str, Any], ctx: RuleContext) -> RemediationResult:
-        current = self.fetch(ref, ctx)
+        # The engine read the instance live and judged it just before: no second DescribeNotebookInstance.
+        current = state
         supported = supported_platforms(ctx)
         status = str(current.get("NotebookInstanceStatus", "unknown"))
-        if platform(current) in supported:
-            return RemediationResult(f"already compliant: platform {platform(current)}", self._after(current))
         if status != "Stopped":
             return RemediationResult(
                 f"instance is {status}: mlwarden does not stop a notebook to change its platform; stop it and its "
