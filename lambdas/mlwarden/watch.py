@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 
 from mlwarden.core import events, tamper
 from mlwarden.core.context import ClientFactory
-from mlwarden.core.errors import error_code
+from mlwarden.core.errors import error_code, is_retryable
 
 logger = Logger(service="mlwarden")
 # Its own metric state: in one process with a rule handler (local demo, tests) nothing is shared.
@@ -37,8 +37,8 @@ def clients() -> ClientFactory:
     return _factories[endpoint]
 
 
-# Errors a retry can cure: raised so that Lambda, then the dead-letter queue, keep the event.
-_RETRYABLE = {"ThrottlingException", "Throttling", "TooManyUpdates", "InternalServerError", "ServiceUnavailable"}
+# SSM's own "slow down" answer to parameter writes, besides what core.errors.is_retryable (botocore) classifies.
+SSM_TOO_MANY_UPDATES = "TooManyUpdates"
 
 
 def _region(event: dict[str, Any]) -> str:
@@ -56,8 +56,8 @@ def read_value(ssm: Any, report: tamper.TamperReport) -> None:
                 tamper.meaning(report.target, None, deleted=True) or "nothing reads it"
             )
             return
-        if code in _RETRYABLE:
-            raise
+        if is_retryable(exc) or code == SSM_TOO_MANY_UPDATES:
+            raise  # a retry can cure it: Lambda, then the dead-letter queue, keep the event
         report.value_note = f"its current value could not be read ({tamper.clean(code, 64)})"
         return
     if parameter.get("Type") == "SecureString":

@@ -173,6 +173,17 @@ def test_throttled_read_back_is_retried_not_reported_half() -> None:
         watch.reports_for(event(KILL_SWITCH_ON), FakeSsm({"/mlwarden/kill-switch": throttled}), NOW)
 
 
+@pytest.mark.parametrize(
+    ("code", "status"), [("TooManyUpdates", 400), ("RequestLimitExceeded", 400), ("InternalServerError", 500)]
+)
+def test_read_back_errors_a_retry_can_cure_are_retried(code: str, status: int) -> None:
+    error = {"Error": {"Code": code, "Message": ""}, "ResponseMetadata": {"HTTPStatusCode": status}}
+    with pytest.raises(ClientError):
+        watch.reports_for(
+            event(KILL_SWITCH_ON), FakeSsm({"/mlwarden/kill-switch": ClientError(error, "GetParameter")}), NOW
+        )
+
+
 def test_attack_session_named_like_mlwarden_is_still_reported() -> None:
     # The rules' loop guard skips sessions named "mlwarden-*"; the watch has no such exclusion
     name = "arn:aws:sts::123456789012:assumed-role/PlatformOps/mlwarden-iam-admin-policy-attached"
