@@ -33,6 +33,35 @@ for key, value in {
 os.environ.pop("AWS_PROFILE", None)
 
 
+# `make test` runs the suite on every core with pytest-xdist (`pytest -n auto`). Work goes to the workers one
+# group at a time, biggest first; a group is one test file, except two levels that must each stay in one worker:
+# - functional: the least-privilege proof (tests/functional/test_zz_least_privilege.py) reads the AWS calls the
+#   other functional tests recorded in the same process, so they all run in one worker, the proof last;
+# - infra: its session fixtures synthesize the CDK app (tens of seconds each): once, not once per worker.
+# (xdist's own `--dist loadgroup` does not group under pytest 9.2, whose node ids it can no longer suffix.)
+ONE_WORKER_LEVELS = ("functional", "infra")
+
+
+def test_group(nodeid: str) -> str:
+    """The unit of work of a test under pytest-xdist: its level for the levels above, else its file."""
+    path = nodeid.split("::", 1)[0]
+    parts = path.split("/")
+    if len(parts) > 2 and parts[0] == "tests" and parts[1] in ONE_WORKER_LEVELS:
+        return parts[1]
+    return path
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return test_group(nodeid)
+
+    return GroupScheduling(config, log)
+
+
 def load_event(relative: str) -> dict[str, Any]:
     return json.loads((EVENTS / relative).read_text())
 
