@@ -4,6 +4,7 @@ Compliance Finding per line, each valid against the published schema (tests/ocsf
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from tests.e2e.test_report import make_ml_account, mlwarden, without_audit_table
 from tests.unit.test_ocsf import errors
@@ -38,3 +39,23 @@ def test_scan_and_report_write_valid_ocsf_findings(aws):
     reported = [json.loads(line) for line in proc.stdout.splitlines()]
     assert all(errors(r) == [] for r in reported)
     assert sorted(r["finding_info"]["uid"] for r in reported) == sorted(r["finding_info"]["uid"] for r in records)
+
+
+def test_evaluate_takes_a_bare_ocsf_finding_as_security_hub_delivers_it(aws, tmp_path):
+    # Given the handwritten S3.8 OCSF finding (a copy of a real Security Hub v2 finding) about a local bucket
+    aws.client("s3").create_bucket(Bucket="securityhubfinding")
+    sample = Path(__file__).parents[1] / "events" / "handwritten" / "ocsf-securityhub-v2-S3.8-bucket-bpa-FAILED.json"
+    finding = json.loads(sample.read_text())
+    finding["cloud"]["region"] = finding["resources"][0]["region"] = "us-east-1"
+    path = tmp_path / "finding.json"
+    path.write_text(json.dumps(finding))
+
+    # When it is evaluated as it is (no EventBridge envelope)
+    proc = mlwarden("evaluate", "--json", str(path))
+
+    # Then it reaches the rule owning S3.8, which judges the bucket on live state
+    assert proc.returncode == 0, proc.stderr
+    (record,) = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert record["rule_id"] == "s3-bucket-public-access"
+    assert record["resource_id"] == "securityhubfinding"
+    assert record["compliance"] == "NON_COMPLIANT"
