@@ -388,3 +388,20 @@ def test_attack_finding_about_another_account_is_not_routed_to_this_deployment(k
     assert deployed
     assert any(matches(p, own) for p in deployed), "the deployment's own findings are routed"
     assert not any(matches(p, other) for p in deployed), "another account's findings are not"
+
+
+def test_ocsf_resources_are_read_from_the_arn_in_uid_alt_and_global_ones_in_the_findings_region():
+    from mlwarden.core.findings import refs_from_securityhub
+
+    # The real IAM.1 sample (an IAM policy, `region: global`, id in uid, ARN in uid_alt), turned to Fail
+    finding = copy.deepcopy(load_event("securityhub-ocsf/elastic-securityhub-v2-IAM.1-policy-PASSED.json"))
+    finding["compliance"].update(status="Fail", status_id=3)
+    finding["status"], finding["status_id"] = "New", 1
+    event = ocsf_event(finding)
+    (ref,) = refs_from_securityhub(get_rule("iam-admin-policy-attached"), event)
+    assert ref.resource_type == "AWS::IAM::Policy"
+    assert ref.arn == "arn:aws:iam::123456789012:policy/service-role/Amazon_EventBridge_Invoke_Sqs_1412345678"
+    assert (ref.region, ref.account) == ("us-east-2", "123456789012")
+    # a resource owned by another account than the finding's is left alone
+    finding["resources"][0]["owner"]["account"]["uid"] = "999999999999"
+    assert refs_from_securityhub(get_rule("iam-admin-policy-attached"), ocsf_event(finding)) == []
