@@ -178,6 +178,25 @@ def as_securityhub_event(finding: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def as_ocsf_event(finding: dict[str, Any]) -> dict[str, Any]:
+    """Wrap a bare OCSF finding as Security Hub delivers it ('Findings Imported V2', one finding per event, the
+    event's one resource the finding's metadata.uid: the format in the Security Hub user guide)."""
+    cloud = finding.get("cloud") if isinstance(finding.get("cloud"), dict) else {}
+    metadata = finding.get("metadata") if isinstance(finding.get("metadata"), dict) else {}
+    account = (cloud.get("account") or {}).get("uid", ACCOUNT) if isinstance(cloud.get("account"), dict) else ACCOUNT
+    return {
+        "version": "0",
+        "id": f"securityhub-v2-{metadata.get('uid', 'test')}"[:128],
+        "detail-type": "Findings Imported V2",
+        "source": "aws.securityhub",
+        "account": account,
+        "time": finding.get("time_dt", "2026-11-25T00:00:00Z"),
+        "region": cloud.get("region", REGION),
+        "resources": [metadata["uid"]] if metadata.get("uid") else [],
+        "detail": {"findings": [finding]},
+    }
+
+
 def envelope_of(sample: Any) -> str:
     """Which envelope a sample file holds (MANIFEST.md legend), told by its shape."""
     if not isinstance(sample, dict):
@@ -190,6 +209,8 @@ def envelope_of(sample: Any) -> str:
         return "cloudtrail-record"
     if "SchemaVersion" in sample and "ProductArn" in sample:
         return "asff"
+    if "class_uid" in sample and "metadata" in sample:
+        return "ocsf"
     macie_types = ("SensitiveData:", "Policy:")
     if "classificationDetails" in sample or str(sample.get("type", "")).startswith(macie_types):
         return "macie-finding-raw"
@@ -203,6 +224,7 @@ def as_delivered(sample: dict[str, Any]) -> dict[str, Any]:
         "eventbridge": copy.deepcopy,
         "cloudtrail-record": as_cloudtrail_event,
         "asff": as_securityhub_event,
+        "ocsf": as_ocsf_event,
         "macie-finding-raw": as_macie_event,
     }[envelope_of(sample)]
     return wrap(sample)
