@@ -25,6 +25,7 @@ from mlwarden.core.settings import Settings, resource_name
 from stacks.member import (
     CENTRAL_ACCOUNT_PARAMETER,
     MAX_INLINE_POLICY_CHARS,
+    QUARANTINE_BUCKET_PARAMETER,
     document_size,
     member_app,
     member_template,
@@ -656,3 +657,23 @@ def test_every_sample_event_of_a_member_reaches_exactly_the_rules_a_deployment_i
                 assert not any(matches(p, own) for p in forwarding[rule_id]), (sample, rule_id)
                 guarded += 1
     assert reached_any >= 30 and guarded >= 20
+
+
+def test_every_feature_on_the_stack_set_passes_the_quarantine_bucket_and_nag_stays_clean(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    from stacks.app import merge
+    from tests.infra.conftest import FULL
+
+    synth = synthesize(merge(FULL, ORGANIZATION), tmp_path_factory.mktemp("cdk-organization-full"))
+    _, stack_set = synth.only("AWS::CloudFormation::StackSet")
+    bucket = synth.output_ref("QuarantineBucketName")
+    assert stack_set["Properties"]["Parameters"] == [
+        {"ParameterKey": CENTRAL_ACCOUNT_PARAMETER, "ParameterValue": {"Ref": "AWS::AccountId"}},
+        {"ParameterKey": QUARANTINE_BUCKET_PARAMETER, "ParameterValue": {"Ref": bucket}},
+    ]
+    template = json.loads((synth.outdir / MEMBER_TEMPLATE_FILE).read_text())
+    (policy,) = member_role(template, "macie-sensitive-data")["Properties"]["Policies"]
+    puts = [s for s in policy["PolicyDocument"]["Statement"] if as_list(s["Action"]) == ["s3:PutObject"]]
+    assert [render(s["Resource"]) for s in puts] == [f"arn:aws:s3:::<ref:{QUARANTINE_BUCKET_PARAMETER}>/*"]
+    assert member_nag_findings(synth.settings, tmp_path_factory.mktemp("nag-member-full")) == []
