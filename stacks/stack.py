@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +41,13 @@ from stacks.guarded_rule import (
     METRICS_SERVICE,
     GuardedRule,
     SharedResources,
-    config_frequency,
     construct_id,
 )
+from stacks.guarded_rule import (
+    config_frequency as stack_config_frequency,
+)
 from stacks.nag import acknowledge
+from stacks.props import PROP_KEYS, guardrails_settings
 from stacks.watch import TamperWatch
 
 STACK_NAME = "Mlwarden"
@@ -106,21 +109,44 @@ class RuleStack(NestedStack):
         return rule
 
 
-class MlwardenStack(Stack):
+class Guardrails(Construct):
+    """mlwarden in a stack of yours: ``Guardrails(self, "Guardrails", rules={...}, notification_emails=[...])``.
+
+    The keyword props are the cdk.json ``mlwarden`` block, one keyword per key in snake case (``stacks.props``),
+    validated like it; rule options go in ``options`` under their cdk.json key. ``settings`` (already parsed
+    settings, as the ready-made app passes them) replaces the props. ``specs``: the rules to deploy (default:
+    the registry's), before ``deploy: false``. The rules live in nested stacks, so the scope must be inside a
+    Stack. Resource names are fixed (``mlwarden-alerts``, ``/mlwarden/...``): one per account and Region.
+    """
+
     def __init__(
         self,
         scope: Construct,
         id: str,
         *,
-        settings: Settings,
+        settings: Settings | None = None,
         specs: Sequence[RuleSpec] | None = None,
-        **kwargs: Any,
+        rules: Mapping[str, Mapping[str, Any]] | None = None,
+        notification_emails: Sequence[str] | None = None,
+        alarm_emails: Sequence[str] | None = None,
+        kms_key_arn: str | None = None,
+        macie_quarantine: bool | None = None,
+        powertools_layer_arn: str | None = None,
+        config_frequency: str | None = None,
+        exemptions: Mapping[str, Sequence[Mapping[str, str]]] | None = None,
+        dedup_window_seconds: int | None = None,
+        max_exemption_days: int | None = None,
+        max_remediations_per_hour: int | None = None,
+        audit_retention_days: int | None = None,
+        security_hub: bool | None = None,
+        chatbot_notifications: bool | None = None,
+        options: Mapping[str, Any] | None = None,
     ) -> None:
-        """``specs``: the rules to deploy (default: the registry's), before cdk.json's ``deploy: false``."""
-        kwargs.setdefault("description", "mlwarden: detect, alert on and remediate AWS AI/ML security violations")
-        super().__init__(scope, id, **kwargs)
+        props = {name: value for name, value in locals().items() if name in PROP_KEYS}
+        settings = settings_of_props(scope, settings, props, options, specs)
+        super().__init__(scope, id)
         self.settings = settings
-        frequency = config_frequency(settings.config_frequency)
+        frequency = stack_config_frequency(settings.config_frequency)
 
         self.key = self._key()
         self.topic = sns.Topic(
@@ -419,3 +445,47 @@ class MlwardenStack(Stack):
             "alert on every move; CloudTrail data events can be enabled on it for object-level audit.",
         )
         return bucket
+
+
+def settings_of_props(
+    scope: Construct,
+    settings: Settings | None,
+    props: Mapping[str, Any],
+    options: Mapping[str, Any] | None,
+    specs: Sequence[RuleSpec] | None,
+) -> Settings:
+    """``Guardrails``' settings: ``settings`` as given, or built from the keyword props (``stacks.props``)."""
+    if not _in_a_stack(scope):
+        raise ValueError("Guardrails must be created inside a Stack (its rules live in nested stacks)")
+    given = sorted(name for name, value in props.items() if value is not None) + (["options"] if options else [])
+    if settings is None:
+        return guardrails_settings(props, options, specs)
+    if given:
+        raise TypeError(f"Guardrails takes settings= or keyword props, not both (got {', '.join(given)})")
+    return settings
+
+
+def _in_a_stack(scope: Construct) -> bool:
+    return any(isinstance(node, Stack) for node in scope.node.scopes)
+
+
+class MlwardenStack(Stack):
+    """The ready-made app's stack (``app.py``): ``Guardrails`` under the construct id ``Default``, which CDK
+    leaves out of logical ids and nested template names, so the template is the one the stack had when it
+    held the resources itself (tests/infra snapshots)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        settings: Settings,
+        specs: Sequence[RuleSpec] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("description", "mlwarden: detect, alert on and remediate AWS AI/ML security violations")
+        super().__init__(scope, id, **kwargs)
+        self.guardrails = Guardrails(self, "Default", settings=settings, specs=specs)
+        self.settings = settings
+        self.rule_stacks = self.guardrails.rule_stacks
+        self.rules = self.guardrails.rules
