@@ -28,7 +28,7 @@ from mlwarden.core.settings import (
     ENV_RULE_ID,
     ENV_TOPIC_ARN,
 )
-from stacks.watch import WATCH_HANDLER
+from mlwarden_cdk.watch import WATCH_HANDLER
 from tests.infra.cfn import Synth, render
 from tests.infra.conftest import (
     ALL_RULES_EXEMPTION,

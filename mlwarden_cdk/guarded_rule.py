@@ -43,7 +43,7 @@ from mlwarden.core.settings import (
     runtime_settings_for,
 )
 from mlwarden.core.spec import PASS_ROLE, STACK_RESOURCES, RuleSpec, SweepTrigger
-from stacks.nag import acknowledge
+from mlwarden_cdk.nag import acknowledge
 
 HANDLER = "mlwarden.handler.handler"
 RUNTIME = lambda_.Runtime.PYTHON_3_13

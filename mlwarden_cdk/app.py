@@ -20,8 +20,8 @@ from aws_cdk import App, CfnElement, Stack
 from mlwarden.core.registry import all_specs
 from mlwarden.core.settings import CONTEXT_KEY, Settings
 from mlwarden.core.spec import RuleSpec
-from stacks.nag import add_nag
-from stacks.stack import STACK_NAME, Guardrails, MlwardenStack
+from mlwarden_cdk.nag import add_nag
+from mlwarden_cdk.stack import STACK_NAME, Guardrails, MlwardenStack
 
 ROOT = Path(__file__).resolve().parent.parent
 CDK_JSON = ROOT / "cdk.json"

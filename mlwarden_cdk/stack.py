@@ -35,20 +35,20 @@ from constructs import Construct
 from mlwarden.core.registry import all_specs
 from mlwarden.core.settings import KILL_SWITCH_PARAMETER, Settings
 from mlwarden.core.spec import RuleSpec
-from stacks.dashboard import DASHBOARD_NAME, MlwardenDashboard
-from stacks.guarded_rule import (
+from mlwarden_cdk.dashboard import DASHBOARD_NAME, MlwardenDashboard
+from mlwarden_cdk.guarded_rule import (
     METRICS_NAMESPACE,
     METRICS_SERVICE,
     GuardedRule,
     SharedResources,
     construct_id,
 )
-from stacks.guarded_rule import (
+from mlwarden_cdk.guarded_rule import (
     config_frequency as stack_config_frequency,
 )
-from stacks.nag import acknowledge
-from stacks.props import PROP_KEYS, guardrails_settings
-from stacks.watch import TamperWatch
+from mlwarden_cdk.nag import acknowledge
+from mlwarden_cdk.props import PROP_KEYS, guardrails_settings
+from mlwarden_cdk.watch import TamperWatch
 
 STACK_NAME = "Mlwarden"
 TOPIC_NAME = "mlwarden-alerts"
@@ -99,7 +99,7 @@ class RuleStack(NestedStack):
         if len(self.rules) >= RULE_STACK_CAPACITY:
             raise ValueError(
                 f"{spec.id}: nested stack {self.node.id} already holds {RULE_STACK_CAPACITY} rules; raise "
-                "RULE_STACKS in stacks/stack.py (this moves rules between stacks: deploy with the moved rules "
+                "RULE_STACKS in mlwarden_cdk/stack.py (this moves rules between stacks: deploy with the moved rules "
                 "left out first, see README, Deploy)"
             )
         rule = GuardedRule(
@@ -112,7 +112,7 @@ class RuleStack(NestedStack):
 class Guardrails(Construct):
     """mlwarden in a stack of yours: ``Guardrails(self, "Guardrails", rules={...}, notification_emails=[...])``.
 
-    The keyword props are the cdk.json ``mlwarden`` block, one keyword per key in snake case (``stacks.props``),
+    The keyword props are the cdk.json ``mlwarden`` block, one keyword per key in snake case (``mlwarden_cdk.props``),
     validated like it; rule options go in ``options`` under their cdk.json key. ``settings`` (already parsed
     settings, as the ready-made app passes them) replaces the props. ``specs``: the rules to deploy (default:
     the registry's), before ``deploy: false``. The rules live in nested stacks, so the scope must be inside a
@@ -454,7 +454,7 @@ def settings_of_props(
     options: Mapping[str, Any] | None,
     specs: Sequence[RuleSpec] | None,
 ) -> Settings:
-    """``Guardrails``' settings: ``settings`` as given, or built from the keyword props (``stacks.props``)."""
+    """``Guardrails``' settings: ``settings`` as given, or built from the keyword props (``mlwarden_cdk.props``)."""
     if not _in_a_stack(scope):
         raise ValueError("Guardrails must be created inside a Stack (its rules live in nested stacks)")
     given = sorted(name for name, value in props.items() if value is not None) + (["options"] if options else [])
