@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from aws_cdk import Aws, CfnOutput, Duration, NestedStack, RemovalPolicy, Stack
@@ -35,6 +34,7 @@ from constructs import Construct
 from mlwarden.core.registry import all_specs
 from mlwarden.core.settings import KILL_SWITCH_PARAMETER, Settings
 from mlwarden.core.spec import RuleSpec
+from mlwarden_cdk.asset import runtime_dir
 from mlwarden_cdk.dashboard import DASHBOARD_NAME, MlwardenDashboard
 from mlwarden_cdk.guarded_rule import (
     METRICS_NAMESPACE,
@@ -65,9 +65,6 @@ AUDIT_TTL_ATTRIBUTE = "expires_at"
 KILL_SWITCH_DEFAULT = "off"
 ALARMS_OF_THIS_ACCOUNT = f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:*"
 
-LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
-# The asset is mlwarden's own code only: the CLI and local tooling stay out of the Lambda.
-ASSET_EXCLUDE = ["cli", "__pycache__", "*.pyc", "tests"]
 POWERTOOLS_LAYER = "017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-x86_64:27"
 POWERTOOLS_LAYER_ARN = f"arn:{Aws.PARTITION}:lambda:{Aws.REGION}:{POWERTOOLS_LAYER}"
 
@@ -92,7 +89,7 @@ class RuleStack(NestedStack):
 
     def __init__(self, scope: Construct, id: str, *, shared: SharedResources) -> None:
         super().__init__(scope, id, description=f"mlwarden rules, stack {id}")
-        self.shared = dataclasses.replace(shared, code=lambda_.Code.from_asset(str(LAMBDAS_DIR), exclude=ASSET_EXCLUDE))
+        self.shared = dataclasses.replace(shared, code=lambda_.Code.from_asset(str(runtime_dir())))
         self.rules: dict[str, GuardedRule] = {}
 
     def add(self, spec: RuleSpec, settings: Settings) -> GuardedRule:
@@ -179,7 +176,7 @@ class Guardrails(Construct):
             alarm_topic=self.alarm_topic,
             idempotency_table=self.idempotency_table,
             audit_table=self.audit_table,
-            code=lambda_.Code.from_asset(str(LAMBDAS_DIR), exclude=ASSET_EXCLUDE),
+            code=lambda_.Code.from_asset(str(runtime_dir())),
             powertools_layer=lambda_.LayerVersion.from_layer_version_arn(
                 self, "PowertoolsLayer", settings.powertools_layer_arn or POWERTOOLS_LAYER_ARN
             ),
