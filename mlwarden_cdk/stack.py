@@ -18,7 +18,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from aws_cdk import Aws, CfnOutput, Duration, NestedStack, RemovalPolicy, Stack
+from aws_cdk import Aws, CfnOutput, Duration, NestedStack, RemovalPolicy, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
@@ -451,9 +451,20 @@ def settings_of_props(
     options: Mapping[str, Any] | None,
     specs: Sequence[RuleSpec] | None,
 ) -> Settings:
-    """``Guardrails``' settings: ``settings`` as given, or built from the keyword props (``mlwarden_cdk.props``)."""
+    """``Guardrails``' settings: ``settings`` as given, or built from the keyword props (``mlwarden_cdk.props``).
+
+    Checks first that ``scope`` is inside a Stack, and that no other ``Guardrails`` of the app would deploy to the
+    same account and Region (an environment-agnostic stack counts as any): their fixed names would collide.
+    """
     if not _in_a_stack(scope):
         raise ValueError("Guardrails must be created inside a Stack (its rules live in nested stacks)")
+    stack = Stack.of(scope)
+    for other in scope.node.root.node.find_all():
+        if isinstance(other, Guardrails) and _same_environment(Stack.of(other), stack):
+            raise ValueError(
+                f"Guardrails: {other.node.path} already deploys mlwarden to this account and Region; its resources "
+                "have fixed names (mlwarden-alerts, /mlwarden/...), so there can be one per account and Region"
+            )
     given = sorted(name for name, value in props.items() if value is not None) + (["options"] if options else [])
     if settings is None:
         return guardrails_settings(props, options, specs)
@@ -464,6 +475,14 @@ def settings_of_props(
 
 def _in_a_stack(scope: Construct) -> bool:
     return any(isinstance(node, Stack) for node in scope.node.scopes)
+
+
+def _same_environment(one: Stack, other: Stack) -> bool:
+    """Whether two stacks may deploy to the same account and Region: equal, or unresolved (a token) in either."""
+    return all(
+        a == b or Token.is_unresolved(a) or Token.is_unresolved(b)
+        for a, b in ((one.account, other.account), (one.region, other.region))
+    )
 
 
 class MlwardenStack(Stack):

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import App, CfnOutput, CfnResource, Stack
+from aws_cdk import App, CfnOutput, CfnResource, Environment, Stack
 from constructs import Construct
 
 from mlwarden.core.settings import CONTEXT_KEY, TOP_LEVEL_KEYS, SettingsError
@@ -33,8 +33,8 @@ CDK_JSON_RULES = cdk_json_context()[CONTEXT_KEY]["rules"]
 class MyStack(Stack):
     """What a user writes: an existing stack of theirs, with mlwarden in it next to their own resources."""
 
-    def __init__(self, scope: Construct, id: str, **props: Any) -> None:
-        super().__init__(scope, id, description="the user's own stack")
+    def __init__(self, scope: Construct, id: str, env: Environment | None = None, **props: Any) -> None:
+        super().__init__(scope, id, description="the user's own stack", env=env)
         CfnResource(self, "TheirQueue", type="AWS::SQS::Queue")
         self.guardrails = Guardrails(self, "Guardrails", **props)
 
@@ -179,3 +179,21 @@ def test_the_construct_outside_a_stack_says_it_needs_one() -> None:
     # The rules live in nested stacks: a Guardrails directly under the App cannot hold them
     with pytest.raises(ValueError, match="inside a Stack"):
         Guardrails(App(context=FLAGS), "Guardrails", rules=CDK_JSON_RULES)
+
+
+def test_two_guardrails_for_one_account_and_region_are_refused() -> None:
+    # Given an app with mlwarden in one stack (environment-agnostic: it may be deployed anywhere)
+    app = App(context=FLAGS)
+    MyStack(app, "MyStack", rules=CDK_JSON_RULES)
+    # Then a second one, in another stack that may reach the same account and Region, is refused (fixed names)
+    with pytest.raises(ValueError, match="one per account and Region"):
+        MyStack(app, "Another", rules=CDK_JSON_RULES)
+    with pytest.raises(ValueError, match="one per account and Region"):
+        MyStack(app, "Pinned", rules=CDK_JSON_RULES, env=Environment(account="111122223333", region="eu-west-1"))
+
+
+def test_guardrails_in_stacks_of_different_accounts_are_allowed() -> None:
+    app = App(context=FLAGS)
+    first = MyStack(app, "Prod", rules=CDK_JSON_RULES, env=Environment(account="111122223333", region="eu-west-1"))
+    second = MyStack(app, "Dev", rules=CDK_JSON_RULES, env=Environment(account="444455556666", region="eu-west-1"))
+    assert first.guardrails.rules.keys() == second.guardrails.rules.keys()
