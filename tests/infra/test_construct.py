@@ -16,11 +16,13 @@ from typing import Any
 
 import pytest
 from aws_cdk import App, CfnOutput, CfnResource, Environment, Stack
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from mlwarden.core.settings import CONTEXT_KEY, TOP_LEVEL_KEYS, SettingsError
 from mlwarden_cdk import Guardrails, MlwardenStack
 from mlwarden_cdk.app import build_app, cdk_json_context, flat_template
+from mlwarden_cdk.nag import add_nag
 from mlwarden_cdk.props import PROP_KEYS, context_block
 from tests.infra.conftest import LAYER_OVERRIDE
 
@@ -35,14 +37,21 @@ class MyStack(Stack):
 
     def __init__(self, scope: Construct, id: str, env: Environment | None = None, **props: Any) -> None:
         super().__init__(scope, id, description="the user's own stack", env=env)
-        CfnResource(self, "TheirQueue", type="AWS::SQS::Queue")
+        sqs.CfnQueue(self, "TheirQueue")  # plain: no encryption, DLQ or SSL policy (cdk-nag flags it)
         self.guardrails = Guardrails(self, "Guardrails", **props)
 
 
-def user_app(outdir: Path, **props: Any) -> tuple[dict[str, Any], Guardrails]:
+def user_app(outdir: Path, *, nag: bool = False, **props: Any) -> tuple[dict[str, Any], Guardrails]:
+    """The user's app synthesized; with ``nag``, cdk-nag's AwsSolutions pack added as ``add_nag`` adds it (its
+    findings, errors, make the synthesis raise after the report is written)."""
     app = App(context=FLAGS, outdir=str(outdir))
     stack = MyStack(app, "MyStack", **props)
-    return flat_template(stack.guardrails, app.synth().directory), stack.guardrails
+    if not nag:
+        return flat_template(stack.guardrails, app.synth().directory), stack.guardrails
+    add_nag(app)
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()  # the assembly is written before the validation runs
+    return flat_template(stack.guardrails, outdir), stack.guardrails
 
 
 def ready_made_app(outdir: Path, block: Mapping[str, Any]) -> tuple[dict[str, Any], MlwardenStack]:
@@ -85,8 +94,17 @@ def assert_same_deployment(mine: tuple[dict[str, Any], Guardrails], ready: tuple
 
 
 def test_the_construct_in_a_users_stack_deploys_what_the_app_deploys(tmp_path: Path) -> None:
-    # Given the repository's cdk.json rules, passed as the construct's rules prop in a user's stack
-    mine = user_app(tmp_path / "mine", rules=CDK_JSON_RULES)
+    # Given the repository's cdk.json rules, passed as the construct's rules prop in a user's stack with cdk-nag
+    mine = user_app(tmp_path / "mine", nag=True, rules=CDK_JSON_RULES)
+    # Then cdk-nag flags the user's plain queue, and nothing of mlwarden: the construct carries its acknowledgements
+    report = json.loads((tmp_path / "mine" / "validation-report.json").read_text())
+    flagged = {
+        construct["constructPath"]
+        for plugin in report["pluginReports"]
+        for violation in plugin["violations"]
+        for construct in violation["violatingConstructs"]
+    }
+    assert flagged == {"MyStack/TheirQueue"}
     # When the ready-made app is synthesized from the same block
     ready = ready_made_app(tmp_path / "app", {"rules": CDK_JSON_RULES})
     # Then the two deploy the same resources (same types and counts, same rule functions' properties)
