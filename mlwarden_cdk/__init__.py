@@ -9,7 +9,7 @@ In a CDK app of your own (``pip install "mlwarden[cdk]"``)::
     class MyStack(Stack):
         def __init__(self, scope, id, **kwargs):
             super().__init__(scope, id, **kwargs)
-            Guardrails(self, "Guardrails", rules={"s3-bucket-ssl-only": {"mode": "remediate"}},
+            Guardrails(self, "Guardrails", rules={"<rule-id>": {"mode": "remediate"}},
                        notification_emails=["secops@example.com"])
 """
 
