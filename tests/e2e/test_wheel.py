@@ -85,6 +85,12 @@ def test_the_wheel_installs_into_a_clean_venv_and_gives_the_cli_and_the_construc
     assert {name.split("/")[0] for name in names} == {"mlwarden", "mlwarden_cdk", f"mlwarden-{version}.dist-info"}
     assert "mlwarden/botocore_data/shipped.json" in names
     assert "mlwarden/botocore_data/bedrock-agentcore-control/2023-06-05/service-2.json" in names
+    data = {
+        path.relative_to(src / "lambdas").as_posix()
+        for path in (src / "lambdas" / "mlwarden").rglob("*")
+        if path.is_file() and path.suffix != ".py"
+    }
+    assert data and data <= set(names), f"data files missing from the wheel: {sorted(data - set(names))}"
     assert not [name for name in names if "tests/" in name or "/test_" in name or "conftest" in name]
     # And its description is the README followed by the CHANGELOG
     metadata = zipfile.ZipFile(wheel).read(f"mlwarden-{version}.dist-info/METADATA").decode()
