@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlwarden.core.model import MODE_NOTIFY, MODES
+from mlwarden.core.org import OrganizationError, OrganizationSettings
 
 if TYPE_CHECKING:
     from mlwarden.core.spec import RuleSpec
@@ -68,6 +69,7 @@ TOP_LEVEL_KEYS = (
     "alarmEmails",
     "securityHub",
     "chatbotNotifications",
+    "organization",
 )
 RULE_KEYS = ("mode", "allowRemediation", "deploy")
 EXEMPTION_KEYS = ("resource", "reason", "until")
@@ -140,6 +142,8 @@ class Settings:
     # Ecosystem (README): Security Hub import, Chatbot-formatted alerts.
     security_hub: bool = False
     chatbot: bool = False
+    # Organization mode (DESIGN §2.8, core/org.py): None in a single-account deployment.
+    organization: OrganizationSettings | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     def rule(self, rule_id: str) -> RuleSettings:
@@ -235,7 +239,12 @@ class Settings:
         alarm_emails = block.get("alarmEmails") or []
         if not isinstance(alarm_emails, list) or not all(isinstance(e, str) and "@" in e for e in alarm_emails):
             raise SettingsError("cdk.json mlwarden.alarmEmails must be a list of e-mail addresses")
+        try:
+            organization = OrganizationSettings.from_context(block.get("organization"))
+        except OrganizationError as exc:
+            raise SettingsError(str(exc)) from None
         return cls(
+            organization=organization,
             rules=rules,
             exemptions=exemptions,
             dedup_window_seconds=_positive_int(block, "dedupWindowSeconds", DEFAULT_DEDUP_SECONDS),
