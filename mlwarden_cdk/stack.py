@@ -137,6 +137,7 @@ class Guardrails(Construct):
         audit_retention_days: int | None = None,
         security_hub: bool | None = None,
         chatbot_notifications: bool | None = None,
+        organization: Mapping[str, Any] | None = None,
         options: Mapping[str, Any] | None = None,
     ) -> None:
         props = {name: value for name, value in locals().items() if name in PROP_KEYS}

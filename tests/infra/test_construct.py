@@ -166,6 +166,7 @@ BAD = [
     ({"rules": {"s3-bucket-ssl-only": {"enabled": False}}}, {"rules": {"s3-bucket-ssl-only": {"enabled": False}}}),
     ({"notification_emails": ["secops"]}, {"notificationEmails": ["secops"]}),
     ({"dedup_window_seconds": 0}, {"dedupWindowSeconds": 0}),
+    ({"organization": {"organizationId": "o-a1b2c3d4e5"}}, {"organization": {"organizationId": "o-a1b2c3d4e5"}}),
     ({"options": {"trustedAcounts": ["111122223333"]}}, {"trustedAcounts": ["111122223333"]}),
     ({"options": {"trustedAccounts": "111122223333"}}, {"trustedAccounts": "111122223333"}),
 ]
