@@ -7,7 +7,7 @@ STAMP := .make
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help setup browser demo test test-fast synth bench lint typecheck fmt docs check clean
+.PHONY: help setup browser demo test test-fast synth wheel bench lint typecheck fmt docs check clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
@@ -51,6 +51,15 @@ test-fast: $(STAMP)/python ## unit and functional tests only
 synth: setup ## npx cdk synth (offline)
 	npx cdk synth --quiet
 
+# The wheel users `pip install`: the runtime, the CLI and the construct (`from mlwarden_cdk import Guardrails`).
+# pip builds it in an isolated environment with the setuptools pinned in pyproject.toml [build-system]; build/ is
+# removed before and after, so that no file of an earlier build slips in. tests/e2e/test_wheel.py installs it.
+wheel: $(STAMP)/python ## build dist/mlwarden-<version>-py3-none-any.whl
+	rm -rf build dist/mlwarden-*.whl
+	$(BIN)/python -m pip wheel --disable-pip-version-check --no-deps -q -w dist .
+	rm -rf build
+	@ls dist/mlwarden-*.whl
+
 bench: $(STAMP)/python ## print the performance figures of DESIGN §4
 	$(BIN)/python bench/bench.py
 
@@ -71,4 +80,4 @@ docs: $(STAMP)/python ## regenerate the README rule table and docs/rules.md from
 check: test ## what CI runs (make test includes lint and typecheck)
 
 clean: ## remove build output (keeps .venv)
-	rm -rf cdk.out $(STAMP)/node .pytest_cache .mypy_cache
+	rm -rf cdk.out build dist $(STAMP)/node .pytest_cache .mypy_cache

@@ -13,7 +13,7 @@ for path in (ROOT, ROOT / "lambdas"):
         sys.path.append(str(path))
 
 from mlwarden.core.settings import SettingsError  # noqa: E402
-from stacks.app import build_app  # noqa: E402
+from mlwarden_cdk.app import build_app  # noqa: E402
 
 
 def main() -> None:

@@ -150,6 +150,6 @@ def test_doctor_prints_plain_lines_with_fixes_when_piped(aws, tmp_path):
 
 
 def test_doctor_checks_the_layer_the_stack_uses():
-    from stacks.stack import POWERTOOLS_LAYER as STACK_LAYER
+    from mlwarden_cdk.stack import POWERTOOLS_LAYER as STACK_LAYER
 
     assert POWERTOOLS_LAYER == STACK_LAYER

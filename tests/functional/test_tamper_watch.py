@@ -24,7 +24,7 @@ RULE_DISABLED = "handwritten/cloudtrail-events-DisableRule-mlwarden-rule.json"
 SCHEDULE_DELETED = "handwritten/cloudtrail-scheduler-DeleteSchedule-mlwarden-sweep.json"
 CONFIG_RULE_BY_ARN = "handwritten/cloudtrail-config-PutConfigRule-named-by-arn-only.json"
 RULE = "iam-admin-policy-attached"
-# What the watch's role grants besides logs, the key and its dead-letter queue (stacks/watch.py).
+# What the watch's role grants besides logs, the key and its dead-letter queue (mlwarden_cdk/watch.py).
 GRANTED_CALLS = {("ssm", "GetParameter"), ("sns", "Publish"), ("config", "DescribeConfigRules")}
 
 

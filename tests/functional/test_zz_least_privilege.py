@@ -24,7 +24,7 @@ import pytest
 from mlwarden.core.iam import iam_actions
 from mlwarden.core.members import CENTRAL_ACTIONS
 from mlwarden.core.registry import all_rules, get_rule
-from stacks.guarded_rule import CONFIG_ENGINE_ACTIONS, ENGINE_ACTIONS, SECURITY_HUB_ACTIONS
+from mlwarden_cdk.guarded_rule import CONFIG_ENGINE_ACTIONS, ENGINE_ACTIONS, SECURITY_HUB_ACTIONS
 from tests.functional.conftest import RECORDED_CALLS, own_test_file
 
 # Actions granted to the engine on the stack's own resources, used by every function; in organization mode also

@@ -60,7 +60,7 @@ def fill(resource: str, **stack_resources: str) -> str:
 class Synth:
     """One synthesized app: its template (dict and ``Template``), parsed settings and output directory.
 
-    ``template`` is the root stack with the rules' nested stacks laid into it (``stacks.app.flat_template``):
+    ``template`` is the root stack with the rules' nested stacks laid into it (``mlwarden_cdk.app.flat_template``):
     references read as in one template. ``templates`` are the templates CloudFormation receives, by stack
     (``Mlwarden``, ``Mlwarden/Rules03``...).
     """

@@ -13,7 +13,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 from aws_cdk.assertions import Template  # noqa: E402
 
 from mlwarden.core.registry import rule_ids  # noqa: E402
-from stacks.app import build_app, flat_template, stack_templates  # noqa: E402
+from mlwarden_cdk.app import build_app, flat_template, stack_templates  # noqa: E402
 from tests.infra.cfn import Synth  # noqa: E402
 
 USER_KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from mlwarden.core.registry import rule_ids
-from stacks.dashboard import DASHBOARD_NAME, RULE_METRICS
+from mlwarden_cdk.dashboard import DASHBOARD_NAME, RULE_METRICS
 
 pytestmark = pytest.mark.slow
 

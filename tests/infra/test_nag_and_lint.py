@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from cfnlint.api import ManualArgs, lint
 
-import stacks.guarded_rule
-from stacks.app import build_app
+import mlwarden_cdk.guarded_rule
+from mlwarden_cdk.app import build_app
 from tests.infra.cfn import Synth
 from tests.infra.conftest import FULL
 
@@ -54,13 +54,13 @@ def test_cdk_nag_check_fails_when_an_acknowledgement_is_missing(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     # Given the rule functions lose their acknowledgement of AwsSolutions-L1 (Python 3.13 for Powertools)
-    real = stacks.guarded_rule.acknowledge
+    real = mlwarden_cdk.guarded_rule.acknowledge
 
     def acknowledge_all_but_l1(construct, finding: str, reason: str) -> None:
         if finding != "AwsSolutions-L1":
             real(construct, finding, reason)
 
-    monkeypatch.setattr(stacks.guarded_rule, "acknowledge", acknowledge_all_but_l1)
+    monkeypatch.setattr(mlwarden_cdk.guarded_rule, "acknowledge", acknowledge_all_but_l1)
     # When synthesizing with cdk-nag / Then the check above would see the finding on every function
     findings = nag_findings(None, tmp_path)
     assert findings and all(f.startswith("AwsSolutions-L1 (error) at Mlwarden/") for f in findings)

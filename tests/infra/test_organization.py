@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 from cfnlint.api import ManualArgs, lint
 
-import stacks.member
+import mlwarden_cdk.member
 from mlwarden.core import org
 from mlwarden.core.patterns import Deployment, rule_patterns
 from mlwarden.core.registry import all_specs, get_rule
 from mlwarden.core.settings import Settings, resource_name
-from stacks.member import (
+from mlwarden_cdk.member import (
     CENTRAL_ACCOUNT_PARAMETER,
     MAX_INLINE_POLICY_CHARS,
     QUARANTINE_BUCKET_PARAMETER,
@@ -31,8 +31,8 @@ from stacks.member import (
     member_template,
     names_global_source,
 )
-from stacks.nag import add_nag
-from stacks.organization import MEMBER_TEMPLATE_FILE, ORGANIZATIONS_ACTIONS, stack_set_regions
+from mlwarden_cdk.nag import add_nag
+from mlwarden_cdk.organization import MEMBER_TEMPLATE_FILE, ORGANIZATIONS_ACTIONS, stack_set_regions
 from tests.infra.cfn import PSEUDO, Synth, allowed, as_list, canonical, render
 from tests.infra.conftest import synthesize
 from tests.infra.test_nag_and_lint import CFN_LINT_IGNORED, CFN_LINT_REGIONS, nag_findings
@@ -169,7 +169,9 @@ ACCOUNT_FILTER = [{"Ref": "AWS::AccountId"}]
 def without_account(pattern: Any) -> Any:
     """A pattern without its account filters (the fields whose only value is this account)."""
     if isinstance(pattern, dict):
-        return {k: without_account(v) for k, v in pattern.items() if v != ACCOUNT_FILTER}
+        # A filter nested in objects (OCSF's cloud.account.uid) leaves nothing of them behind.
+        stripped = {k: without_account(v) for k, v in pattern.items() if v != ACCOUNT_FILTER}
+        return {k: v for k, v in stripped.items() if v != {}}
     if isinstance(pattern, list):
         return [without_account(v) for v in pattern]
     return pattern
@@ -434,7 +436,7 @@ def test_a_member_role_trusts_only_its_central_function_inside_the_organization(
         assert not allowed(trust, "sts:AssumeRole", {"AWS": f"arn:aws:iam::{MEMBER_ACCOUNT}:root"}, request)
 
 
-def member_policy(stack: stacks.member.MemberStack, rule_id: str) -> str:
+def member_policy(stack: mlwarden_cdk.member.MemberStack, rule_id: str) -> str:
     role = stack.member_roles[rule_id].node.default_child
     return json.dumps(stack.resolve(role.policies))  # type: ignore[union-attr]
 
@@ -569,7 +571,7 @@ def test_cdk_nag_reports_no_unacknowledged_finding_on_the_member_template(centra
 def test_cdk_nag_sees_the_member_roles_wildcards_when_unacknowledged(
     central: Synth, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(stacks.member, "acknowledge", lambda *args: None)
+    monkeypatch.setattr(mlwarden_cdk.member, "acknowledge", lambda *args: None)
     findings = member_nag_findings(central.settings, tmp_path)
     assert findings and all(f.startswith("AwsSolutions-IAM5") and "MemberRole" in f for f in findings)
 
@@ -662,7 +664,7 @@ def test_every_sample_event_of_a_member_reaches_exactly_the_rules_a_deployment_i
 def test_every_feature_on_the_stack_set_passes_the_quarantine_bucket_and_nag_stays_clean(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    from stacks.app import merge
+    from mlwarden_cdk.app import merge
     from tests.infra.conftest import FULL
 
     synth = synthesize(merge(FULL, ORGANIZATION), tmp_path_factory.mktemp("cdk-organization-full"))

@@ -28,7 +28,7 @@ from mlwarden.core.settings import (
     ENV_RULE_ID,
     ENV_TOPIC_ARN,
 )
-from stacks.watch import WATCH_HANDLER
+from mlwarden_cdk.watch import WATCH_HANDLER
 from tests.infra.cfn import Synth, render
 from tests.infra.conftest import (
     ALL_RULES_EXEMPTION,
@@ -184,6 +184,8 @@ def test_all_functions_share_one_code_asset_without_the_cli(default: Synth) -> N
     assert {f"mlwarden/rules/{spec.module_name}.py" for spec in all_specs()} <= files
     assert not [f for f in files if f.startswith("mlwarden/cli/") or "__pycache__" in f or f.endswith(".pyc")]
     assert not [f for f in files if "/tests/" in f or f.startswith("tests/")]
+    # And nothing but the runtime package: not the CDK code (mlwarden_cdk), wherever mlwarden is installed
+    assert not [f for f in files if not f.startswith("mlwarden/")]
 
 
 def test_lambda_asset_fits_the_size_budget(default: Synth) -> None:

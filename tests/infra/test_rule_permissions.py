@@ -6,7 +6,7 @@ import pytest
 
 from mlwarden.core.registry import all_specs
 from mlwarden.core.settings import RuleSettings, Settings
-from stacks.guarded_rule import CONFIG_ENGINE_ACTIONS, ENGINE_ACTIONS, SECURITY_HUB_ACTIONS, GrantedActions
+from mlwarden_cdk.guarded_rule import CONFIG_ENGINE_ACTIONS, ENGINE_ACTIONS, SECURITY_HUB_ACTIONS, GrantedActions
 from tests.infra.cfn import Synth, as_list, conditions_hold, feature_actions, fill, render
 
 pytestmark = pytest.mark.slow

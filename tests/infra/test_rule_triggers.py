@@ -6,7 +6,7 @@ import pytest
 
 from mlwarden.core.patterns import rule_patterns
 from mlwarden.core.registry import all_specs, rule_ids
-from stacks.watch import WATCH_HANDLER
+from mlwarden_cdk.watch import WATCH_HANDLER
 from tests.infra.cfn import Synth, canonical
 
 pytestmark = pytest.mark.slow

@@ -20,7 +20,7 @@ from mlwarden.core.settings import (
     ENV_ROLE_ARN,
     ENV_TOPIC_ARN,
 )
-from stacks.app import merge
+from mlwarden_cdk.app import merge
 from tests.infra.cfn import Synth
 from tests.infra.conftest import EXEMPT_RULE, FULL, synthesize
 

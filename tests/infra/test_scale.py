@@ -18,8 +18,8 @@ import pytest
 from mlwarden.core.patterns import LONGEST_DEPLOYMENT, rule_patterns
 from mlwarden.core.registry import all_specs
 from mlwarden.core.spec import RuleSpec
-from stacks.app import build_app
-from stacks.stack import RULE_STACKS
+from mlwarden_cdk.app import build_app
+from mlwarden_cdk.stack import RULE_STACKS
 from tests.infra.cfn import Synth
 from tests.infra.conftest import FULL, synthesize
 
@@ -109,8 +109,8 @@ def test_adding_rules_moves_no_registered_rule_to_another_stack(catalog: list[Ru
 
 
 def test_a_full_rule_stack_refuses_another_rule_at_synth_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    import stacks.stack
+    import mlwarden_cdk.stack
 
-    monkeypatch.setattr(stacks.stack, "RULE_STACK_CAPACITY", 2)
+    monkeypatch.setattr(mlwarden_cdk.stack, "RULE_STACK_CAPACITY", 2)
     with pytest.raises(ValueError, match="already holds 2 rules; raise RULE_STACKS"):
         build_app(None, nag=False)

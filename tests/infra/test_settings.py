@@ -12,7 +12,7 @@ import pytest
 
 from mlwarden.core.registry import rule_ids
 from mlwarden.core.settings import SettingsError
-from stacks.app import CDK_JSON, ROOT, build_app
+from mlwarden_cdk.app import CDK_JSON, ROOT, build_app
 
 pytestmark = pytest.mark.slow
 

@@ -12,8 +12,8 @@ import pytest
 
 from mlwarden.core.registry import rule_ids
 from mlwarden.core.settings import SettingsError, mode_parameter_name
-from stacks.app import build_app
-from stacks.guarded_rule import construct_id
+from mlwarden_cdk.app import build_app
+from mlwarden_cdk.guarded_rule import construct_id
 from tests.infra.cfn import Synth
 from tests.infra.conftest import synthesize
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from mlwarden.core.registry import rule_ids
-from stacks.watch import WATCH_ALARM_SIGNALS
+from mlwarden_cdk.watch import WATCH_ALARM_SIGNALS
 from tests.infra.cfn import Synth
 
 pytestmark = pytest.mark.slow

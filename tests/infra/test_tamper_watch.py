@@ -13,7 +13,7 @@ from mlwarden.core import tamper
 from mlwarden.core.patterns import matches
 from mlwarden.core.registry import all_specs, rule_ids
 from mlwarden.core.settings import NAME_PREFIX, resource_name
-from stacks.watch import WATCH_ACTIONS, WATCH_FUNCTION_NAME, WATCH_HANDLER
+from mlwarden_cdk.watch import WATCH_ACTIONS, WATCH_FUNCTION_NAME, WATCH_HANDLER
 from tests.conftest import as_cloudtrail_event, load_event
 from tests.infra.cfn import Synth, as_list, canonical, denied, render
 

@@ -1,5 +1,5 @@
 """The CDK app is rule-agnostic (issue 10, item 4): it builds every rule from the registry and its spec, so
-nothing under stacks/ names a rule, in code or in a comment. What a rule needs (permissions, triggers, options)
+nothing under mlwarden_cdk/ names a rule, in code or in a comment. What a rule needs (permissions, triggers, options)
 belongs in its spec; a rule special-cased in the stack would not follow it when the rule changes or is removed."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from mlwarden.core.registry import get_rule, rule_ids
-from stacks.guarded_rule import construct_id
+from mlwarden_cdk.guarded_rule import construct_id
 
-STACKS = Path(__file__).parents[2] / "stacks"
+STACKS = Path(__file__).parents[2] / "mlwarden_cdk"
 
 
 def names_of(rule_id: str) -> set[str]:
@@ -28,4 +28,4 @@ def test_nothing_under_stacks_names_a_rule():
         for name in sorted(names_of(rule_id))
         if name in line
     ]
-    assert found == [], "stacks/ names rules (build them from the registry instead):\n" + "\n".join(found)
+    assert found == [], "mlwarden_cdk/ names rules (build them from the registry instead):\n" + "\n".join(found)

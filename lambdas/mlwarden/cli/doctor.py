@@ -26,7 +26,7 @@ from mlwarden.core.context import ClientFactory
 from mlwarden.core.errors import error_code, error_message
 from mlwarden.core.settings import ENV_MAX_ATTEMPTS, Settings
 
-# The layer the stack uses when cdk.json has no powertoolsLayerArn (same as stacks/stack.py POWERTOOLS_LAYER;
+# The layer the stack uses when cdk.json has no powertoolsLayerArn (same as mlwarden_cdk/stack.py POWERTOOLS_LAYER;
 # tests/e2e/test_doctor.py keeps the two equal).
 POWERTOOLS_LAYER = "017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-x86_64:27"
 POWERTOOLS_DOCS = "https://docs.powertools.aws.dev/lambda/python/latest/#lambda-layer"

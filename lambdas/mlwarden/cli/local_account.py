@@ -22,7 +22,7 @@ from botocore.config import Config
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
-# The tamper watch's handler (stacks/watch.py) and the name its local delivery queue and context use.
+# The tamper watch's handler (mlwarden_cdk/watch.py) and the name its local delivery queue and context use.
 WATCH_HANDLER = "mlwarden.watch.handler"
 WATCH_ID = "tamper-watch"
 
@@ -30,13 +30,13 @@ WATCH_ID = "tamper-watch"
 def synthesize_template(context_overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Synthesize the CDK app in-process (no nag: this is for running, not reviewing) and return the template:
     the root stack with the rules' nested stacks laid into it, parameters and outputs resolved
-    (``stacks.app.flat_template``)."""
+    (``mlwarden_cdk.app.flat_template``)."""
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-    from stacks.app import build_app, flat_template
+    from mlwarden_cdk.app import build_app, flat_template
 
     app, stack = build_app(context_overrides=context_overrides, nag=False)
     assembly = app.synth()
-    template: dict[str, Any] = flat_template(stack, assembly.directory)  # stacks/ is not type-checked
+    template: dict[str, Any] = flat_template(stack, assembly.directory)  # mlwarden_cdk/ is not type-checked
     return template
 
 

@@ -36,7 +36,7 @@ CONFIG_ITEM_STRINGS = (
 CONFIG_INVOCATION_STRINGS = ("configRuleName", "configRuleArn", "accountId", "resultToken")
 
 
-# The input of a rule's scheduled sweep (EventBridge Scheduler, stacks/guarded_rule.py): shaped like an
+# The input of a rule's scheduled sweep (EventBridge Scheduler, mlwarden_cdk/guarded_rule.py): shaped like an
 # EventBridge event so it is read like one. No EventBridge pattern of mlwarden matches this source, and only
 # AWS services may publish "aws.*" sources, so it reaches a function only through its own schedule (or
 # lambda:InvokeFunction, which is already more power than a sweep gives: a sweep judges live state only).

@@ -46,7 +46,7 @@ class Deployment:
       functions reach this rule too, which re-reads live state (and the flapping limit bounds any tug of war).
     - ``account``: the deployment's account. Findings (Security Hub, Config compliance changes, Macie,
       Inspector) about another account's resources are not routed here. ``None`` on the central bus of an
-      organization deployment (stacks/organization.py): it admits the organization only, and each member's
+      organization deployment (mlwarden_cdk/organization.py): it admits the organization only, and each member's
       forwarding rules (``account`` = that member) send it only findings about that member.
 
     ``None`` (the CLI's local routing) adds neither filter; the engine applies both at run time as well.

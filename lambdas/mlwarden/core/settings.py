@@ -468,7 +468,7 @@ def runtime_settings_for(
     account: str | None = None,
 ) -> RuntimeSettings:
     """One rule's runtime settings, built in this one place for the deployed function's environment
-    (``stacks.guarded_rule``) and for `mlwarden evaluate` / `scan` (``mlwarden.cli.local``), so the two run
+    (``mlwarden_cdk.guarded_rule``) and for `mlwarden evaluate` / `scan` (``mlwarden.cli.local``), so the two run
     the rule alike: mode, remediation allowed, key, options, exemptions, safety limits, ecosystem switches.
 
     Everything comes from the cdk.json block (``settings``) but the deployment's own resources, which each

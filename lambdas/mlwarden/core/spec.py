@@ -5,7 +5,7 @@ from those the ``Rule`` base class finds, lists, reads, tags and links resources
 read actions, so a rule lists only what its own judgement or fix adds.
 
 The CDK side reads only the spec: EventBridge patterns, the Config rule, IAM actions and the SSM switch
-are all derived from it, so no file under ``stacks/`` names a particular rule.
+are all derived from it, so no file under ``mlwarden_cdk/`` names a particular rule.
 """
 
 from __future__ import annotations

@@ -1,1 +1,1 @@
-"""One module per rule; each defines ``RULE``. The registry discovers them; ``stacks/`` never names one."""
+"""One module per rule; each defines ``RULE``. The registry discovers them; ``mlwarden_cdk/`` never names one."""

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from aws_cdk import Aws, CfnOutput, Duration, NestedStack, RemovalPolicy, Stack
+from aws_cdk import Aws, CfnOutput, Duration, NestedStack, RemovalPolicy, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
@@ -35,18 +34,22 @@ from constructs import Construct
 from mlwarden.core.registry import all_specs
 from mlwarden.core.settings import KILL_SWITCH_PARAMETER, Settings
 from mlwarden.core.spec import RuleSpec
-from stacks import organization
-from stacks.dashboard import DASHBOARD_NAME, MlwardenDashboard
-from stacks.guarded_rule import (
+from mlwarden_cdk import organization as org_deployment
+from mlwarden_cdk.asset import runtime_dir
+from mlwarden_cdk.dashboard import DASHBOARD_NAME, MlwardenDashboard
+from mlwarden_cdk.guarded_rule import (
     METRICS_NAMESPACE,
     METRICS_SERVICE,
     GuardedRule,
     SharedResources,
-    config_frequency,
     construct_id,
 )
-from stacks.nag import acknowledge
-from stacks.watch import TamperWatch
+from mlwarden_cdk.guarded_rule import (
+    config_frequency as stack_config_frequency,
+)
+from mlwarden_cdk.nag import acknowledge
+from mlwarden_cdk.props import PROP_KEYS, guardrails_settings
+from mlwarden_cdk.watch import TamperWatch
 
 STACK_NAME = "Mlwarden"
 TOPIC_NAME = "mlwarden-alerts"
@@ -63,9 +66,6 @@ AUDIT_TTL_ATTRIBUTE = "expires_at"
 KILL_SWITCH_DEFAULT = "off"
 ALARMS_OF_THIS_ACCOUNT = f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:*"
 
-LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
-# The asset is mlwarden's own code only: the CLI and local tooling stay out of the Lambda.
-ASSET_EXCLUDE = ["cli", "__pycache__", "*.pyc", "tests"]
 POWERTOOLS_LAYER = "017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-x86_64:27"
 POWERTOOLS_LAYER_ARN = f"arn:{Aws.PARTITION}:lambda:{Aws.REGION}:{POWERTOOLS_LAYER}"
 
@@ -90,14 +90,14 @@ class RuleStack(NestedStack):
 
     def __init__(self, scope: Construct, id: str, *, shared: SharedResources) -> None:
         super().__init__(scope, id, description=f"mlwarden rules, stack {id}")
-        self.shared = dataclasses.replace(shared, code=lambda_.Code.from_asset(str(LAMBDAS_DIR), exclude=ASSET_EXCLUDE))
+        self.shared = dataclasses.replace(shared, code=lambda_.Code.from_asset(str(runtime_dir())))
         self.rules: dict[str, GuardedRule] = {}
 
     def add(self, spec: RuleSpec, settings: Settings) -> GuardedRule:
         if len(self.rules) >= RULE_STACK_CAPACITY:
             raise ValueError(
                 f"{spec.id}: nested stack {self.node.id} already holds {RULE_STACK_CAPACITY} rules; raise "
-                "RULE_STACKS in stacks/stack.py (this moves rules between stacks: deploy with the moved rules "
+                "RULE_STACKS in mlwarden_cdk/stack.py (this moves rules between stacks: deploy with the moved rules "
                 "left out first, see README, Deploy)"
             )
         rule = GuardedRule(
@@ -107,21 +107,45 @@ class RuleStack(NestedStack):
         return rule
 
 
-class MlwardenStack(Stack):
+class Guardrails(Construct):
+    """mlwarden in a stack of yours: ``Guardrails(self, "Guardrails", rules={...}, notification_emails=[...])``.
+
+    The keyword props are the cdk.json ``mlwarden`` block, one keyword per key in snake case (``mlwarden_cdk.props``),
+    validated like it; rule options go in ``options`` under their cdk.json key. ``settings`` (already parsed
+    settings, as the ready-made app passes them) replaces the props. ``specs``: the rules to deploy (default:
+    the registry's), before ``deploy: false``. The rules live in nested stacks, so the scope must be inside a
+    Stack. Resource names are fixed (``mlwarden-alerts``, ``/mlwarden/...``): one per account and Region.
+    """
+
     def __init__(
         self,
         scope: Construct,
         id: str,
         *,
-        settings: Settings,
+        settings: Settings | None = None,
         specs: Sequence[RuleSpec] | None = None,
-        **kwargs: Any,
+        rules: Mapping[str, Mapping[str, Any]] | None = None,
+        notification_emails: Sequence[str] | None = None,
+        alarm_emails: Sequence[str] | None = None,
+        kms_key_arn: str | None = None,
+        macie_quarantine: bool | None = None,
+        powertools_layer_arn: str | None = None,
+        config_frequency: str | None = None,
+        exemptions: Mapping[str, Sequence[Mapping[str, str]]] | None = None,
+        dedup_window_seconds: int | None = None,
+        max_exemption_days: int | None = None,
+        max_remediations_per_hour: int | None = None,
+        audit_retention_days: int | None = None,
+        security_hub: bool | None = None,
+        chatbot_notifications: bool | None = None,
+        organization: Mapping[str, Any] | None = None,
+        options: Mapping[str, Any] | None = None,
     ) -> None:
-        """``specs``: the rules to deploy (default: the registry's), before cdk.json's ``deploy: false``."""
-        kwargs.setdefault("description", "mlwarden: detect, alert on and remediate AWS AI/ML security violations")
-        super().__init__(scope, id, **kwargs)
+        props = {name: value for name, value in locals().items() if name in PROP_KEYS}
+        settings = settings_of_props(scope, settings, props, options, specs)
+        super().__init__(scope, id)
         self.settings = settings
-        frequency = config_frequency(settings.config_frequency)
+        frequency = stack_config_frequency(settings.config_frequency)
 
         self.key = self._key()
         self.topic = sns.Topic(
@@ -154,14 +178,14 @@ class MlwardenStack(Stack):
             alarm_topic=self.alarm_topic,
             idempotency_table=self.idempotency_table,
             audit_table=self.audit_table,
-            code=lambda_.Code.from_asset(str(LAMBDAS_DIR), exclude=ASSET_EXCLUDE),
+            code=lambda_.Code.from_asset(str(runtime_dir())),
             powertools_layer=lambda_.LayerVersion.from_layer_version_arn(
                 self, "PowertoolsLayer", settings.powertools_layer_arn or POWERTOOLS_LAYER_ARN
             ),
             kill_switch=self.kill_switch,
             config_frequency=frequency,
             quarantine_bucket=self.quarantine_bucket,
-            central_bus=organization.central_bus(self, settings),
+            central_bus=org_deployment.central_bus(self, settings),
         )
         self.rule_stacks: dict[int, RuleStack] = {}
         self.rules: dict[str, GuardedRule] = {}
@@ -178,7 +202,7 @@ class MlwardenStack(Stack):
         self.watch = TamperWatch(self, "TamperWatch", shared=shared)
         self._only_alarms_and_the_watch_publish_alarms()
         self.dashboard = MlwardenDashboard(self, "Dashboard", rules=self.rules).dashboard
-        self.member_stack_set = organization.member_stack_set(
+        self.member_stack_set = org_deployment.member_stack_set(
             self,
             settings,
             [rule.spec for rule in self.rules.values()],
@@ -427,3 +451,66 @@ class MlwardenStack(Stack):
             "alert on every move; CloudTrail data events can be enabled on it for object-level audit.",
         )
         return bucket
+
+
+def settings_of_props(
+    scope: Construct,
+    settings: Settings | None,
+    props: Mapping[str, Any],
+    options: Mapping[str, Any] | None,
+    specs: Sequence[RuleSpec] | None,
+) -> Settings:
+    """``Guardrails``' settings: ``settings`` as given, or built from the keyword props (``mlwarden_cdk.props``).
+
+    Checks first that ``scope`` is inside a Stack, and that no other ``Guardrails`` of the app would deploy to the
+    same account and Region (an environment-agnostic stack counts as any): their fixed names would collide.
+    """
+    if not _in_a_stack(scope):
+        raise ValueError("Guardrails must be created inside a Stack (its rules live in nested stacks)")
+    stack = Stack.of(scope)
+    for other in scope.node.root.node.find_all():
+        if isinstance(other, Guardrails) and _same_environment(Stack.of(other), stack):
+            raise ValueError(
+                f"Guardrails: {other.node.path} already deploys mlwarden to this account and Region; its resources "
+                "have fixed names (mlwarden-alerts, /mlwarden/...), so there can be one per account and Region"
+            )
+    given = sorted(name for name, value in props.items() if value is not None) + (["options"] if options else [])
+    if settings is None:
+        return guardrails_settings(props, options, specs)
+    if given:
+        raise TypeError(f"Guardrails takes settings= or keyword props, not both (got {', '.join(given)})")
+    return settings
+
+
+def _in_a_stack(scope: Construct) -> bool:
+    return any(isinstance(node, Stack) for node in scope.node.scopes)
+
+
+def _same_environment(one: Stack, other: Stack) -> bool:
+    """Whether two stacks may deploy to the same account and Region: equal, or unresolved (a token) in either."""
+    return all(
+        a == b or Token.is_unresolved(a) or Token.is_unresolved(b)
+        for a, b in ((one.account, other.account), (one.region, other.region))
+    )
+
+
+class MlwardenStack(Stack):
+    """The ready-made app's stack (``app.py``): ``Guardrails`` under the construct id ``Default``, which CDK
+    leaves out of logical ids and nested template names, so the template is the one the stack had when it
+    held the resources itself (tests/infra snapshots)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        settings: Settings,
+        specs: Sequence[RuleSpec] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("description", "mlwarden: detect, alert on and remediate AWS AI/ML security violations")
+        super().__init__(scope, id, **kwargs)
+        self.guardrails = Guardrails(self, "Default", settings=settings, specs=specs)
+        self.settings = settings
+        self.rule_stacks = self.guardrails.rule_stacks
+        self.rules = self.guardrails.rules

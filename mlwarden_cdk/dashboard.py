@@ -8,7 +8,7 @@ from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
-from stacks.guarded_rule import METRICS_NAMESPACE, METRICS_SERVICE, GuardedRule
+from mlwarden_cdk.guarded_rule import METRICS_NAMESPACE, METRICS_SERVICE, GuardedRule
 
 DASHBOARD_NAME = "mlwarden"
 PERIOD = Duration.hours(1)

@@ -43,7 +43,7 @@ from mlwarden.core.settings import (
     runtime_settings_for,
 )
 from mlwarden.core.spec import PASS_ROLE, STACK_RESOURCES, RuleSpec, SweepTrigger
-from stacks.nag import acknowledge
+from mlwarden_cdk.nag import acknowledge
 
 HANDLER = "mlwarden.handler.handler"
 RUNTIME = lambda_.Runtime.PYTHON_3_13
@@ -163,7 +163,7 @@ class SharedResources:
     kill_switch: ssm.IStringParameter
     config_frequency: config.MaximumExecutionFrequency
     quarantine_bucket: s3.IBucket | None = None
-    # Organization mode (stacks/organization.py): the bus the member accounts forward their events to.
+    # Organization mode (mlwarden_cdk/organization.py): the bus the member accounts forward their events to.
     central_bus: events.IEventBus | None = None
 
 
@@ -179,7 +179,7 @@ class GrantedActions:
         perms = spec.permissions
         actions = list(perms.detect)
         if spec.sweeps_periodically or settings.organization is not None:
-            # Organization mode: every rule sweeps the member accounts on a schedule (stacks/organization.py).
+            # Organization mode: every rule sweeps the member accounts on a schedule (mlwarden_cdk/organization.py).
             actions += perms.sweep  # the periodic Config rule or the schedule sweeps through this function
         if rule_settings.allow_remediation:
             actions += perms.remediate
@@ -226,7 +226,7 @@ class GuardedRule(Construct):
         Tags.of(self.mode_parameter).add(ALLOW_REMEDIATION_TAG, allow)
 
         self.granted = GrantedActions.of(spec, rule_settings, settings)
-        from stacks import organization  # organization mode: the hooks below do nothing without the block
+        from mlwarden_cdk import organization  # organization mode: the hooks below do nothing without the block
 
         self.role = iam.Role(
             self,

@@ -1,5 +1,5 @@
 """Organization mode, member side: the template a service-managed StackSet puts into every account and Region
-of the organizational units named in cdk.json (``stacks/organization.py`` creates the StackSet).
+of the organizational units named in cdk.json (``mlwarden_cdk/organization.py`` creates the StackSet).
 
 Per stack instance (one account, one Region):
 
@@ -58,8 +58,8 @@ from mlwarden.core.patterns import Deployment, rule_patterns
 from mlwarden.core.registry import all_specs
 from mlwarden.core.settings import Settings, resource_name
 from mlwarden.core.spec import STACK_RESOURCES, RuleSpec
-from stacks.guarded_rule import GrantedActions, construct_id, rule_action_statements, scoped_groups
-from stacks.nag import acknowledge
+from mlwarden_cdk.guarded_rule import GrantedActions, construct_id, rule_action_statements, scoped_groups
+from mlwarden_cdk.nag import acknowledge
 
 MEMBER_STACK_NAME = "MlwardenMember"
 CENTRAL_ACCOUNT_PARAMETER = "CentralAccountId"
@@ -301,7 +301,7 @@ def member_app(
     settings: Settings, specs: Sequence[RuleSpec] | None = None, *, outdir: str | None = None
 ) -> tuple[App, MemberStack]:
     """An app holding the member template's stack alone, with cdk.json's context (feature flags)."""
-    from stacks.app import cdk_json_context
+    from mlwarden_cdk.app import cdk_json_context
 
     app = App(context=cdk_json_context(), outdir=outdir)
     return app, MemberStack(app, MEMBER_STACK_NAME, settings=settings, specs=specs)

@@ -20,8 +20,8 @@ from aws_cdk import App, CfnElement, Stack
 from mlwarden.core.registry import all_specs
 from mlwarden.core.settings import CONTEXT_KEY, Settings
 from mlwarden.core.spec import RuleSpec
-from stacks.nag import add_nag
-from stacks.stack import STACK_NAME, MlwardenStack
+from mlwarden_cdk.nag import add_nag
+from mlwarden_cdk.stack import STACK_NAME, Guardrails, MlwardenStack
 
 ROOT = Path(__file__).resolve().parent.parent
 CDK_JSON = ROOT / "cdk.json"
@@ -98,34 +98,40 @@ def synth_template(context_overrides: Mapping[str, Any] | None = None, *, outdir
     return flat_template(stack, app.synth().directory)
 
 
-def stack_templates(stack: MlwardenStack, assembly_dir: str | Path) -> dict[str, dict[str, Any]]:
+def stack_templates(deployment: MlwardenStack | Guardrails, assembly_dir: str | Path) -> dict[str, dict[str, Any]]:
     """Every template of a synthesized deployment: the root stack's, then each rule stack's, by construct path
-    (``Mlwarden``, ``Mlwarden/Rules03``...). The nested ones are the ``*.nested.template.json`` of the assembly."""
+    without the ``Default`` ids CDK leaves out of names (``Mlwarden``, ``Mlwarden/Rules03``...). The nested ones
+    are the ``*.nested.template.json`` of the assembly. ``deployment``: the app's stack, or a ``Guardrails``
+    (the root is then the stack it is in)."""
     directory = Path(assembly_dir)
+    stack = Stack.of(deployment)
     templates = {stack.node.path: json.loads((directory / stack.template_file).read_text())}
-    for index in sorted(stack.rule_stacks):
-        nested = stack.rule_stacks[index]
-        templates[nested.node.path] = json.loads((directory / nested.template_file).read_text())
+    for index in sorted(deployment.rule_stacks):
+        nested = deployment.rule_stacks[index]
+        path = "/".join(part for part in nested.node.path.split("/") if part != "Default")
+        templates[path] = json.loads((directory / nested.template_file).read_text())
     return templates
 
 
-def flat_template(stack: MlwardenStack, assembly_dir: str | Path) -> dict[str, Any]:
+def flat_template(deployment: MlwardenStack | Guardrails, assembly_dir: str | Path) -> dict[str, Any]:
     """The root template with every rule stack's resources laid into it, as if one stack held them all.
 
     What the root passes to a nested stack's parameters replaces the nested ``Ref``s to them, and a nested
     output the root reads (``Fn::GetAtt [<stack>, Outputs.<name>]``) is replaced by its value: references
     read exactly as in a single template. The local account (``mlwarden demo``) deploys this, and the infra
-    tests read it; ``stack_templates`` has the templates CloudFormation receives.
+    tests read it; ``stack_templates`` has the templates CloudFormation receives. ``deployment``: the app's
+    stack, or a ``Guardrails`` (the root is then the stack it is in, with whatever else that stack holds).
     """
     directory = Path(assembly_dir)
+    stack = Stack.of(deployment)
     root = json.loads((directory / stack.template_file).read_text())
     nested_ids = {
         stack.get_logical_id(nested.nested_stack_resource): nested  # type: ignore[arg-type]
-        for nested in stack.rule_stacks.values()
+        for nested in deployment.rule_stacks.values()
     }
     # The rules' resources in registry order, as one stack would list them (the demo lists in that order).
     rule_of: dict[str, int] = {}
-    for index, rule in enumerate(stack.rules.values()):
+    for index, rule in enumerate(deployment.rules.values()):
         for element in rule.node.find_all():
             if isinstance(element, CfnElement):
                 rule_of[str(Stack.of(element).resolve(element.logical_id))] = index

@@ -4,7 +4,7 @@ With an ``organization`` block in cdk.json the central deployment is the single-
 
 - the central event bus ``CENTRAL_BUS_NAME``: its resource policy lets principals of the organization
   (``aws:PrincipalOrgID``), and nobody else, put events on it. The member accounts' forwarding rules
-  (``stacks/member.py``) deliver to it; an event's ``account`` is set by EventBridge (the account it came from),
+  (``mlwarden_cdk/member.py``) deliver to it; an event's ``account`` is set by EventBridge (the account it came from),
   never by the sender;
 - per rule, EventBridge rules on that bus with the rule's own patterns (``rule_patterns``, the same code as the
   default-bus rules), targeting the rule's function with the same retries and dead-letter queue. One difference:
@@ -20,7 +20,7 @@ With an ``organization`` block in cdk.json the central deployment is the single-
   member accounts are swept through the member roles on this schedule (the Config rule stays for the central
   account; the sweep's listing permissions are granted in both places);
 - the member StackSet (service-managed, auto-deployed to new accounts of the OUs, ``callAs`` from cdk.json),
-  whose template (``stacks/member.py``) is written next to the cloud assembly at synth time and uploaded as a
+  whose template (``mlwarden_cdk/member.py``) is written next to the cloud assembly at synth time and uploaded as a
   file asset: it exceeds the 51,200 bytes CloudFormation accepts inline (``TemplateBody``).
 """
 
@@ -41,10 +41,10 @@ from mlwarden.core import org
 from mlwarden.core.patterns import Deployment, rule_patterns
 from mlwarden.core.settings import Settings, resource_name
 from mlwarden.core.spec import RuleSpec, SweepTrigger
-from stacks.nag import acknowledge
+from mlwarden_cdk.nag import acknowledge
 
 if TYPE_CHECKING:
-    from stacks.guarded_rule import GuardedRule, SharedResources
+    from mlwarden_cdk.guarded_rule import GuardedRule, SharedResources
 
 STACK_SET_NAME = "mlwarden-member"
 MEMBER_TEMPLATE_FILE = "mlwarden-member.template.json"
@@ -129,7 +129,7 @@ def central_bus_rules(rule: GuardedRule, shared: SharedResources) -> list[events
     """The rule's EventBridge rules on the central bus (none without the organization block)."""
     if shared.central_bus is None:
         return []
-    from stacks.guarded_rule import event_rule
+    from mlwarden_cdk.guarded_rule import event_rule
 
     spec = rule.spec
     out = []
@@ -204,14 +204,14 @@ def member_stack_set(
 ) -> cloudformation.CfnStackSet | None:
     """The StackSet rolling the member template out to the OUs and Regions of cdk.json (None without the block).
 
-    The template is synthesized here (``stacks.member.member_template``), written into the cloud assembly
+    The template is synthesized here (``mlwarden_cdk.member.member_template``), written into the cloud assembly
     directory and uploaded as a file asset of the central stack; CloudFormation reads it from the asset bucket
     with the deploying principal's credentials when it creates the StackSet.
     """
     organization = settings.organization
     if organization is None:
         return None
-    from stacks.member import CENTRAL_ACCOUNT_PARAMETER, QUARANTINE_BUCKET_PARAMETER, member_template
+    from mlwarden_cdk.member import CENTRAL_ACCOUNT_PARAMETER, QUARANTINE_BUCKET_PARAMETER, member_template
 
     template = member_template(settings, specs)
     path = Path(Stage.of(stack).outdir) / MEMBER_TEMPLATE_FILE  # type: ignore[union-attr]

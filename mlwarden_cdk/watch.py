@@ -19,7 +19,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from mlwarden.core import tamper
-from stacks.guarded_rule import (
+from mlwarden_cdk.guarded_rule import (
     ALARM_PERIOD,
     DEAD_LETTER_ACTIONS,
     KEY_ACTIONS,
@@ -33,7 +33,7 @@ from stacks.guarded_rule import (
     log_group,
     mlwarden_function,
 )
-from stacks.nag import acknowledge
+from mlwarden_cdk.nag import acknowledge
 
 WATCH_HANDLER = "mlwarden.watch.handler"
 WATCH_FUNCTION_NAME = tamper.WATCH_NAME
