@@ -456,6 +456,13 @@ def unwritable(output: str) -> str:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    if getattr(args, "evidence", None):  # an evidence bundle: report/evidence.py
+        from mlwarden.cli.report.evidence import cmd_evidence
+
+        return cmd_evidence(args)
+    if getattr(args, "zip", False) or getattr(args, "since", None) or getattr(args, "until", None):
+        print("mlwarden: --since, --until and --zip go with --evidence DIR", file=sys.stderr)
+        return EXIT_BAD_INPUT
     from botocore.exceptions import BotoCoreError, ClientError
 
     from mlwarden.cli import report
