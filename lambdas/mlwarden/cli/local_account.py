@@ -14,6 +14,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -38,6 +39,76 @@ def synthesize_template(context_overrides: dict[str, Any] | None = None) -> dict
     assembly = app.synth()
     template: dict[str, Any] = flat_template(stack, assembly.directory)  # stacks/ is not type-checked
     return template
+
+
+# What a synthesized template depends on, besides the context overrides: the CDK app and the runtime it packages.
+TEMPLATE_INPUTS = ("app.py", "cdk.json", "stacks", "lambdas")
+CACHE_PREFIX = "demo-template-"
+
+
+def template_key(context_overrides: dict[str, Any] | None = None, root: Path | None = None) -> str:
+    """A digest of everything the synthesized template is made from: the app's files (``TEMPLATE_INPUTS``), the
+    context overrides, the CDK library and Python versions, and the ``CDK_*`` environment. Equal keys, equal
+    templates: a change to any rule, stack or setting makes a new key."""
+    import hashlib
+    import sys
+    from importlib.metadata import PackageNotFoundError, version
+
+    root = root or Path(__file__).resolve().parents[3]
+    digest = hashlib.sha256()
+    for name in TEMPLATE_INPUTS:
+        top = root / name
+        files = [top] if top.is_file() else sorted(top.rglob("*")) if top.is_dir() else []
+        for path in files:
+            if path.is_file() and "__pycache__" not in path.parts and not path.name.endswith(".pyc"):
+                digest.update(f"{path.relative_to(root).as_posix()}\0".encode())
+                digest.update(path.read_bytes())
+                digest.update(b"\0")
+    versions = []
+    for package in ("aws-cdk-lib", "constructs", "jsii"):
+        try:
+            versions.append(f"{package}=={version(package)}")
+        except PackageNotFoundError:
+            versions.append(f"{package} missing")
+    environment = sorted((k, v) for k, v in os.environ.items() if k.startswith("CDK_"))
+    digest.update(json.dumps([context_overrides, versions, sys.version, environment], sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def cache_dir() -> Path:
+    """$MLWARDEN_CACHE_DIR, else $XDG_CACHE_HOME/mlwarden, else ~/.cache/mlwarden."""
+    explicit = os.environ.get("MLWARDEN_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mlwarden"
+
+
+def cached_template(
+    context_overrides: dict[str, Any] | None = None, *, fresh: bool = False
+) -> tuple[dict[str, Any], bool]:
+    """The synthesized template and whether it came from the cache. The cache holds the template of the last
+    synthesis under the key of its inputs (``template_key``): same inputs, same template, without the ~10 s
+    the CDK takes. ``fresh`` synthesizes regardless. A cache that cannot be read or written is skipped."""
+    key = template_key(context_overrides)
+    path = cache_dir() / f"{CACHE_PREFIX}{key}.json"
+    if not fresh:
+        try:
+            cached = json.loads(path.read_text())
+            if isinstance(cached, dict) and cached.get("Resources"):
+                return cached, True
+        except (OSError, ValueError):
+            pass
+    template = synthesize_template(context_overrides)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for old in path.parent.glob(f"{CACHE_PREFIX}*.json"):  # one template per cache: the latest inputs
+            old.unlink()
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(json.dumps(template))
+        partial.replace(path)
+    except OSError:
+        pass
+    return template, False
 
 
 @contextmanager
@@ -214,9 +285,11 @@ class LocalDeployment:
             return str(arn["Fn::GetAtt"][0])
         return ""
 
-    def _queue_arn(self, url: str) -> str:
-        attributes = self.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
-        return str(attributes["Attributes"]["QueueArn"])
+    @staticmethod
+    def _queue_arn(url: str) -> str:
+        """A queue's ARN from its URL (``<endpoint>/<account>/<name>``), as SQS names both: no request."""
+        account, name = url.rstrip("/").split("/")[-2:]
+        return f"arn:aws:sqs:{REGION}:{account}:{name}"
 
     # ------------------------------------------------------------------------------------------ running
     def put_events(self, *entries: dict[str, Any]) -> None:

@@ -195,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
         "mlwarden demo\n  mlwarden demo --keep-running",
     )
     p.add_argument("--keep-running", action="store_true", help="leave the local account up until Ctrl-C")
+    p.add_argument("--fresh", action="store_true", help="synthesize the CDK app even when its template is cached")
     p.set_defaults(func=cmd_demo)
     return parser
 
