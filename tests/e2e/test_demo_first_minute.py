@@ -66,11 +66,9 @@ def test_demo_prints_progress_while_silent_and_keep_running_prints_what_history_
         # It ends with the one-screen summary: one screen, what was fixed, what to try next
         summary = out[out.index("Summary: ") : out.index("The local account stays up")].rstrip().splitlines()
         assert len(summary) <= 23 and max(len(line) for line in summary) <= 100, summary
+        fixed = [demo.ACCOUNT, f"{demo.UPLOADS_BUCKET}/{demo.UPLOADS_KEY_2}", demo.TRAINING_BUCKET, demo.NOTEBOOK]
         assert [line.split()[1] for line in summary if line.startswith("  fixed ")] == [
-            demo.ACCOUNT,
-            f"{demo.UPLOADS_BUCKET}/customers/export-2026-12.csv",
-            demo.TRAINING_BUCKET,
-            demo.NOTEBOOK,
+            demo._middle(name, demo.RESOURCE_WIDTH) for name in fixed
         ]
         assert any("mlwarden toggle" in line for line in summary) and any("cdk deploy" in line for line in summary)
 

@@ -57,8 +57,10 @@ def test_summary_says_what_was_caught_fixed_left_open_and_exempt():
     assert row(out, "fixed", "research-notebook").endswith(NOTEBOOK)
     assert row(out, "open", "ml-training-data-demo").endswith(f"{PUBLIC}, {SSL}")
     assert "research-notebook" not in " ".join(line for line in out if line.lstrip().startswith("open"))
-    # an exemption shows its reason; the compliant bucket is not listed
-    assert row(out, "exempt", "ml-open-datasets-demo").endswith("exempt by tag (mirror)")
+    # an exemption shows its reason under its resource; the compliant bucket is not listed
+    exempt = row(out, "exempt", "ml-open-datasets-demo")
+    assert exempt.endswith(f"{PUBLIC}, {KMS}") or exempt.endswith(f"{KMS}, {PUBLIC}")
+    assert out[out.index(exempt) + 1].strip() == "exempt by tag (mirror)"
     assert not [line for line in out if "ml-features-demo" in line]
     # fixed first, then open, then exempt
     outcomes = [line.split()[0] for line in out if line.startswith("  ") and line.split()[0] in demo.OUTCOMES]

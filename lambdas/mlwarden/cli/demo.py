@@ -203,6 +203,18 @@ def keep_running_lines(endpoint: str, audit_table: str | None) -> list[str]:
     return lines
 
 
+def deployed_modes(dep: LocalDeployment) -> dict[str, str]:
+    """Every rule's mode as the local account's SSM holds it (/mlwarden/rules/<id>/mode), read by path."""
+    modes: dict[str, str] = {}
+    pages = dep.client("ssm").get_paginator("get_parameters_by_path").paginate(Path="/mlwarden/rules", Recursive=True)
+    for page in pages:
+        for parameter in page["Parameters"]:
+            prefix, _, leaf = parameter["Name"].rpartition("/")
+            if leaf == "mode":
+                modes[prefix.rsplit("/", 1)[-1]] = parameter["Value"]
+    return modes
+
+
 def create_violations(dep: LocalDeployment) -> None:
     s3, sagemaker = dep.client("s3"), dep.client("sagemaker")
     # 1. A training-data bucket with what AWS applies by default since 2023: SSE-S3, not KMS.
@@ -520,7 +532,7 @@ def run_generative_ai_scene(dep: LocalDeployment, say: Narrator, result: DemoRes
 SUMMARY_WIDTH, SUMMARY_LINES = 100, 24
 SUMMARY_GROUPS = 12  # resources listed at most (the rest are counted)
 OUTCOMES = ("fixed", "open", "exempt")  # the order of the summary's lines
-RESOURCE_WIDTH = 48
+RESOURCE_WIDTH = 44
 
 
 @dataclass
@@ -619,12 +631,9 @@ def summary_lines(
     name_width = min(max((len(g.resource) for g in groups), default=0), RESOURCE_WIDTH)
     for group in groups[:SUMMARY_GROUPS]:
         prefix = f"  {group.outcome:<6}  {_middle(group.resource, name_width):<{name_width}}  "
-        detail = _rules_within(group.rules, width - len(prefix))
-        if group.note:  # the exemption's reason and end matter more than the rules' names
-            detail = f"{', '.join(group.rules)}: {group.note}"
-            if len(prefix + detail) > width:
-                detail = f"{len(group.rules)} rule{'s' if len(group.rules) > 1 else ''}: {group.note}"
-        lines.append(_fit(prefix + detail, width))
+        lines.append(_fit(prefix + _rules_within(group.rules, width - len(prefix)), width))
+        if group.note:  # an exemption's reason and end, under its resource
+            lines.append(_fit(" " * 10 + group.note, width))
     if len(groups) > SUMMARY_GROUPS:
         lines.append(f"  … and {len(groups) - SUMMARY_GROUPS} more resources (mlwarden history lists them all)")
     fixing = {r for g in groups if g.outcome == "fixed" for r in g.rules}
@@ -682,10 +691,9 @@ def run_demo(keep_running: bool = False, fresh: bool = False) -> int:
             f"   local account at {endpoint}; from the template: {len(dep.functions)} rule functions, "
             f"{n_rules} EventBridge rules, topic {dep.topic_arn.split(':')[-1]}"
         )
-        ssm = dep.client("ssm")
+        modes = deployed_modes(dep)
         for function in dep.functions.values():
-            mode = ssm.get_parameter(Name=f"/mlwarden/rules/{function.rule_id}/mode")["Parameter"]["Value"]
-            say.line(f"   {function.rule_id:<36} mode {mode}")
+            say.line(f"   {function.rule_id:<36} mode {modes.get(function.rule_id, 'not deployed')}")
         result = run_scenario(dep, say)
         say.line()
         for line in summary_lines(

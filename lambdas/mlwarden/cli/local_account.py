@@ -154,6 +154,7 @@ class LocalDeployment:
         # The tamper watch (a function that runs no rule) and the alarm topic it reports to.
         self.watch: LocalFunction | None = None
         self.alarm_inbox_url = ""
+        self._function_clients: Any = None  # the rule functions' client factory (``_runtime``)
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
@@ -213,14 +214,14 @@ class LocalDeployment:
                 Endpoint=self._queue_arn(self.alarm_inbox_url),
             )
         for logical_id, props in self.of_type("AWS::SSM::Parameter"):
-            ssm.put_parameter(Name=props["Name"], Value=str(props["Value"]), Type="String", Overwrite=True)
-            tags = props.get("Tags") or {}
-            if isinstance(tags, dict) and tags:
-                ssm.add_tags_to_resource(
-                    ResourceType="Parameter",
-                    ResourceId=props["Name"],
-                    Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
-                )
+            raw_tags = props.get("Tags") or {}
+            tags = [{"Key": k, "Value": v} for k, v in raw_tags.items()] if isinstance(raw_tags, dict) else []
+            try:  # a new parameter takes its tags in the same call
+                ssm.put_parameter(Name=props["Name"], Value=str(props["Value"]), Type="String", Tags=tags)
+            except ssm.exceptions.ParameterAlreadyExists:  # deployed again: overwrite, then tag
+                ssm.put_parameter(Name=props["Name"], Value=str(props["Value"]), Type="String", Overwrite=True)
+                if tags:
+                    ssm.add_tags_to_resource(ResourceType="Parameter", ResourceId=props["Name"], Tags=tags)
             self.physical[logical_id] = props["Name"]
         for logical_id, props in self.of_type("AWS::S3::Bucket"):
             name = props.get("BucketName") or f"mlwarden-{logical_id.lower()[:40]}"
@@ -325,10 +326,26 @@ class LocalDeployment:
                     event = json.loads(message["Body"])
                     event.setdefault("account", ACCOUNT)
                     with self.function_environment(function):
+                        self._runtime(handler_module)
                         result = handler_module.handler(event, self._context(function))
                     results.append((function.rule_id, result))
                     sqs.delete_message(QueueUrl=function.queue_url, ReceiptHandle=message["ReceiptHandle"])
         return results
+
+    def _runtime(self, handler_module: Any) -> None:
+        """The function's runtime (as its first invocation would build it), on one client factory for every
+        function this process plays: the same endpoint and credentials for all, and each AWS client is built
+        once, not once per function (as the functional tests' harness does)."""
+        from mlwarden.core.context import ClientFactory
+        from mlwarden.core.settings import RuntimeSettings
+
+        settings = RuntimeSettings.from_env()
+        if settings not in handler_module._runtimes:
+            if self._function_clients is None:
+                self._function_clients = ClientFactory()
+            handler_module._runtimes[settings] = handler_module.Runtime.from_settings(
+                settings, clients=self._function_clients
+            )
 
     def deliver_watch(self) -> list[dict[str, Any]]:
         """Invoke the tamper watch on what its EventBridge rules delivered. Returns its results."""
