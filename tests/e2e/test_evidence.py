@@ -254,3 +254,38 @@ def test_evidence_html_renders_in_a_headless_browser_without_console_errors(aws,
     assert dom.controls == {c["control"]: c["status"] for c in document["controls"]}
     assert dom.kinds["S3.17"] == {"violation", "remediation", "exemption", "compliant"}
     assert dom.controls["SageMaker.1"] == "no evidence in range" and "SageMaker.1" not in dom.kinds
+
+
+def test_names_from_the_account_cannot_script_the_page_or_the_spreadsheet():
+    # Given a recorded decision whose resource name and reason an attacker chose
+    hostile = {key: "" for key in evidence.ITEM_KEYS}
+    hostile.update(
+        detected_at="2026-11-02T00:00:00Z",
+        rule_id=KMS,
+        resource_id='<script>alert(1)</script>"><img src=x onerror=alert(2)>',
+        reason='=HYPERLINK("http://evil.example")',
+        compliance="NON_COMPLIANT",
+        action="exempt",
+        exemption_source="tag",
+        exemption_reason="<b>trust me</b>",
+        kind="exemption",
+    )
+    bundle = evidence.build_bundle(
+        [hostile],
+        framework="fsbp",
+        since=evidence.date(2026, 11, 1),
+        until=evidence.date(2026, 11, 30),
+        account="123456789012",
+        region="us-east-1",
+        table=AUDIT,
+        specs=all_specs(),
+    )
+    files = evidence.bundle_files(bundle)
+    page = files["evidence.html"].decode()
+    # Then the page holds them as text only
+    assert "<script" not in page and "<img" not in page and "<b>trust" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    # and no CSV cell starts a formula
+    rows = list(csv.DictReader(io.StringIO(files["evidence.csv"].decode())))
+    reasons = [r["reason"] for r in rows if r["kind"] == "exemption"]
+    assert reasons and all(r.startswith("'=") for r in reasons)
