@@ -81,13 +81,14 @@ def botocore_session() -> botocore.session.Session:
     path = data_path()
     if path:
         session.set_config_variable("data_path", path)
-    session.register_component("data_loader", _loader(path or ""))
+    session.register_component("data_loader", _loader(path or "", os.environ.get("AWS_DATA_PATH", "")))
     return session
 
 
 @cache
-def _loader(path: str) -> botocore.loaders.Loader:
-    """The process's model loader for this data path ("" for botocore's own search paths)."""
+def _loader(path: str, environment_path: str) -> botocore.loaders.Loader:
+    """The process's model loader for this data path ("" for botocore's own search paths, which include
+    ``environment_path``, $AWS_DATA_PATH when the loader was made: a changed variable makes another loader)."""
     session = botocore.session.get_session()
     if path:
         session.set_config_variable("data_path", path)
