@@ -23,7 +23,9 @@ $(STAMP)/node: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-setup: $(STAMP)/python $(STAMP)/node ## create .venv and node_modules (pinned versions)
+setup: $(STAMP)/python $(STAMP)/node ## create .venv and node_modules (pinned versions); cache the demo's template
+	@$(BIN)/python -c "from mlwarden.cli.demo import DEMO_CONTEXT; from mlwarden.cli.local_account import cached_template; \
+	  print('demo template:', 'cached' if cached_template(DEMO_CONTEXT)[1] else 'synthesized and cached')"
 
 demo: $(STAMP)/python ## the whole stack on a local AWS account (moto server)
 	$(BIN)/mlwarden demo

@@ -31,6 +31,7 @@ PROGRESS = (
 def test_demo_prints_progress_while_silent_and_keep_running_prints_what_history_needs(tmp_path):
     # Given `mlwarden demo --keep-running` as a user starts it (its own moto server, its own environment)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MLWARDEN_"))}
+    env["MLWARDEN_CACHE_DIR"] = str(tmp_path / "cache")  # an empty template cache: the demo synthesizes
     proc = subprocess.Popen(
         [sys.executable, "-m", "mlwarden", "demo", "--keep-running"],
         cwd=ROOT,
@@ -58,6 +59,18 @@ def test_demo_prints_progress_while_silent_and_keep_running_prints_what_history_
         first_account_line = out.index("local account at ")
         positions = [out.index(text) for text in PROGRESS]
         assert positions == sorted(positions) and positions[-1] < first_account_line, out[:first_account_line]
+
+        # and keeps the template for the next run
+        assert len(list((tmp_path / "cache").glob("demo-template-*.json"))) == 1
+
+        # It ends with the one-screen summary: one screen, what was fixed, what to try next
+        summary = out[out.index("Summary: ") : out.index("The local account stays up")].rstrip().splitlines()
+        assert len(summary) <= 23 and max(len(line) for line in summary) <= 100, summary
+        fixed = [demo.ACCOUNT, f"{demo.UPLOADS_BUCKET}/{demo.UPLOADS_KEY_2}", demo.TRAINING_BUCKET, demo.NOTEBOOK]
+        assert [line.split()[1] for line in summary if line.startswith("  fixed ")] == [
+            demo._middle(name, demo.RESOURCE_WIDTH) for name in fixed
+        ]
+        assert any("mlwarden toggle" in line for line in summary) and any("cdk deploy" in line for line in summary)
 
         # and it prints the environment to export and the audit table's name
         (export,) = [line.strip() for line in seen if line.strip().startswith("export AWS_ENDPOINT_URL=")]

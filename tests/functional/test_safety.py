@@ -188,6 +188,45 @@ def test_every_decision_is_recorded_with_the_principal_that_caused_it(aws, harne
     assert int(item["expires_at"]) > 0
 
 
+def test_the_audit_trail_keeps_who_called_and_why_an_exemption_was_honoured(aws, harness, tables):
+    # Given a bucket exempt by tag, and another one that is not
+    s3 = aws.client("s3")
+    for bucket in ("vendor-drop", "audited"):
+        s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_tagging(
+        Bucket="vendor-drop",
+        Tagging={
+            "TagSet": [
+                {"Key": "mlwarden:exempt", "Value": RULE},
+                {"Key": "mlwarden:exempt-reason", "Value": "vendor writes SSE-S3 only (RISK-42)"},
+                {"Key": "mlwarden:exempt-until", "Value": IN_30_DAYS},
+            ]
+        },
+    )
+    harness.set_mode(RULE, "remediate")
+    # When events about both reach the rule's function
+    harness.invoke(RULE, event("vendor-drop"), audit_table=AUDIT)
+    harness.invoke(RULE, event("audited", eventID="other"), audit_table=AUDIT)
+
+    # Then the exempt decision records where the exemption is declared, its reason and its end
+    (exempt,) = read_history(tables, AUDIT, resource_id="vendor-drop")
+    assert exempt["action"] == "exempt"
+    assert (exempt["exemption_source"], exempt["exemption_reason"], exempt["exemption_until"]) == (
+        "tag",
+        "vendor writes SSE-S3 only (RISK-42)",
+        IN_30_DAYS,
+    )
+    # and both record the caller: the role, and the assumed-role session behind it
+    for item in (exempt, *read_history(tables, AUDIT, resource_id="audited")):
+        assert item["principal"] == "arn:aws:iam::370614344560:role/Sysdig-Workshop-Admin"
+        assert item["principal_session"] == (
+            "arn:aws:sts::370614344560:assumed-role/Sysdig-Workshop-Admin/i-08d4e6ab251cf9480"
+        )
+    # a decision that is not an exemption carries no exemption fields (older items carry none either)
+    (fixed,) = read_history(tables, AUDIT, resource_id="audited")
+    assert fixed["action"] == "remediated" and not {k for k in fixed if k.startswith("exemption_")}
+
+
 def test_history_command_reads_the_audit_table(aws, harness, tables):
     import os
     import subprocess

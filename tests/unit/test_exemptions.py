@@ -101,3 +101,12 @@ def test_cdk_json_exemption_needs_a_reason_and_a_whole_date():
     assert not check_configured([{"resource": "legacy-*", "reason": ""}], names, TODAY).exempt
     bad = check_configured([{"resource": "legacy-*", "reason": "x", "until": "2099-01-01 maybe"}], names, TODAY)
     assert not bad.exempt and "whole ISO date" in bad.note
+
+
+def test_an_exemption_in_force_says_where_it_is_declared_and_its_reason_for_the_audit_trail():
+    by_tag = check(tags(exempt="all", reason="sandbox account", until=SOON), RULE, TODAY)
+    assert (by_tag.source, by_tag.reason) == ("tag", "sandbox account")
+    configured = check_configured([{"resource": "legacy-*", "reason": "migrating"}], ["legacy-1"], TODAY)
+    assert (configured.source, configured.reason, configured.until) == ("cdk.json", "migrating", None)
+    # an exemption that is not in force declares nothing
+    assert check(tags(exempt="all", reason="x"), RULE, TODAY).source == ""

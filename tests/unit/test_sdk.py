@@ -177,3 +177,15 @@ def test_update_request_sends_back_every_input_member_read_with_the_changes():
         "lifecycleConfiguration": {"maxLifetime": 3600},
         "networkConfiguration": {"networkMode": "VPC"},
     }
+
+
+def test_the_sessions_of_one_process_share_a_model_loader_per_data_path(monkeypatch, tmp_path):
+    # One process that plays several functions (the demo, the tests) reads each service model once
+    first, second = sdk.botocore_session(), sdk.botocore_session()
+    assert first is not second
+    assert first.get_component("data_loader") is second.get_component("data_loader")
+    # a changed AWS_DATA_PATH is another search path: another loader, which searches it
+    monkeypatch.setenv("AWS_DATA_PATH", str(tmp_path))
+    third = sdk.botocore_session().get_component("data_loader")
+    assert third is not first.get_component("data_loader")
+    assert str(tmp_path) in third.search_paths

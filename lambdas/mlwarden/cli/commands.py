@@ -492,6 +492,13 @@ def unwritable(output: str) -> str:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    if getattr(args, "evidence", None):  # an evidence bundle: report/evidence.py
+        from mlwarden.cli.report.evidence import cmd_evidence
+
+        return cmd_evidence(args)
+    if getattr(args, "zip", False) or getattr(args, "since", None) or getattr(args, "until", None):
+        print("mlwarden: --since, --until and --zip go with --evidence DIR", file=sys.stderr)
+        return EXIT_BAD_INPUT
     from botocore.exceptions import BotoCoreError, ClientError
 
     from mlwarden.cli import report
@@ -586,4 +593,4 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from mlwarden.cli.demo import run_demo
 
-    return run_demo(keep_running=args.keep_running)
+    return run_demo(keep_running=args.keep_running, fresh=getattr(args, "fresh", False))

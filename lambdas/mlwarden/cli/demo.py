@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from mlwarden.cli.local_account import ACCOUNT, REGION, LocalDeployment, moto_server, synthesize_template
+from mlwarden.cli.local_account import ACCOUNT, REGION, LocalDeployment, cached_template, moto_server
 
 TRAINING_BUCKET = "ml-training-data-demo"
 FEATURES_BUCKET = "ml-features-demo"
@@ -166,6 +166,13 @@ class Narrator:
         else:
             print(text, flush=True)
 
+    def plain(self, text: str) -> None:
+        """A line printed as it is (names from the account may hold rich markup such as ``[x]``)."""
+        if self.console:
+            self.console.print(text, markup=False)
+        else:
+            print(text, flush=True)
+
     def progress(self, text: str) -> None:
         """A line saying what the demo is doing now, during its quiet first seconds (synth, server, deploy)."""
         self.line(f"   [dim]{text}[/]" if self.console else f"   {text}")
@@ -194,6 +201,18 @@ def keep_running_lines(endpoint: str, audit_table: str | None) -> list[str]:
         f"   (audit table: {audit_table or 'none'}; endpoint: {endpoint}; region: {REGION}; credentials: testing)",
     ]
     return lines
+
+
+def deployed_modes(dep: LocalDeployment) -> dict[str, str]:
+    """Every rule's mode as the local account's SSM holds it (/mlwarden/rules/<id>/mode), read by path."""
+    modes: dict[str, str] = {}
+    pages = dep.client("ssm").get_paginator("get_parameters_by_path").paginate(Path="/mlwarden/rules", Recursive=True)
+    for page in pages:
+        for parameter in page["Parameters"]:
+            prefix, _, leaf = parameter["Name"].rpartition("/")
+            if leaf == "mode":
+                modes[prefix.rsplit("/", 1)[-1]] = parameter["Value"]
+    return modes
 
 
 def create_violations(dep: LocalDeployment) -> None:
@@ -509,7 +528,134 @@ def run_generative_ai_scene(dep: LocalDeployment, say: Narrator, result: DemoRes
     )
 
 
-def run_demo(keep_running: bool = False) -> int:
+# ------------------------------------------------------------------------------------------- summary
+SUMMARY_WIDTH, SUMMARY_LINES = 100, 24
+SUMMARY_GROUPS = 12  # resources listed at most (the rest are counted)
+OUTCOMES = ("fixed", "open", "exempt")  # the order of the summary's lines
+RESOURCE_WIDTH = 44
+
+
+@dataclass
+class Caught:
+    """One violating resource and what became of each rule's finding on it."""
+
+    resource: str
+    outcome: str  # fixed | open | exempt
+    rules: list[str] = field(default_factory=list)
+    note: str = ""
+
+
+def _exemption_note(reason: str) -> str:
+    """The exemption part of a decision's reason ("exempt by tag (why) until …", "exempt in cdk.json (why)")."""
+    for marker in ("exempt by tag", "exempt in cdk.json"):
+        if marker in reason:
+            return reason[reason.index(marker) :]
+    return ""
+
+
+def caught(decisions: list[tuple[str, dict[str, Any]]]) -> list[Caught]:
+    """What the decisions caught, per resource and outcome: ``fixed`` when a rule remediated it, ``exempt`` when
+    an exemption was honoured, ``open`` when a rule found it violating and did neither (notify mode).
+    Duplicate deliveries and compliant verdicts add nothing."""
+    outcomes: dict[tuple[str, str], str] = {}
+    notes: dict[tuple[str, str], str] = {}
+    for rule_id, result in decisions:
+        for d in result.get("decisions", []):
+            key = (str(d.get("resource_id") or "-"), str(d.get("rule_id") or rule_id))
+            action, reason = d.get("action"), str(d.get("reason", ""))
+            if action == "remediated":
+                outcomes[key] = "fixed"
+            elif action == "exempt":
+                outcomes.setdefault(key, "exempt")
+                notes[key] = _exemption_note(reason)
+            elif d.get("compliance") == "NON_COMPLIANT" and "duplicate" not in reason:
+                outcomes.setdefault(key, "open")
+    groups: dict[tuple[str, str], Caught] = {}
+    for (resource, rule), outcome in outcomes.items():
+        group = groups.setdefault((outcome, resource), Caught(resource, outcome))
+        group.rules.append(rule)
+        group.note = group.note or notes.get((resource, rule), "")
+    for group in groups.values():
+        group.rules.sort()
+    return sorted(groups.values(), key=lambda c: (OUTCOMES.index(c.outcome), c.resource))
+
+
+def _fit(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _middle(text: str, width: int) -> str:
+    """Shortened in the middle, where resource names repeat themselves (bucket/…/export-2026-12.csv)."""
+    if len(text) <= width:
+        return text
+    head = (width - 1) // 2
+    return text[:head] + "…" + text[len(text) - (width - 1 - head) :]
+
+
+def _rules_within(rules: list[str], width: int) -> str:
+    """As many rule ids as fit, then "+N more"."""
+    shown: list[str] = []
+    for index, rule in enumerate(rules):
+        rest = len(rules) - index - 1
+        candidate = ", ".join([*shown, rule]) + (f" +{rest} more" if rest else "")
+        if len(candidate) > width and shown:
+            return ", ".join(shown) + f" +{len(rules) - len(shown)} more"
+        shown.append(rule)
+    return ", ".join(shown)
+
+
+def summary_lines(
+    decisions: list[tuple[str, dict[str, Any]]],
+    alerts: list[dict[str, Any]],
+    *,
+    events: int,
+    seconds: float,
+    next_steps: list[tuple[str, str]] | None = None,
+    width: int = SUMMARY_WIDTH,
+) -> list[str]:
+    """The one-screen summary that ends the demo (at most ``SUMMARY_LINES`` lines of ``width`` columns): what
+    was caught, what was fixed, what is still open or exempt, and what to try next. Made from the handlers'
+    results and the alerts alone, so any scenario (one account or several) can end with it."""
+    groups = caught(decisions)
+    count = {o: sum(len(g.rules) for g in groups if g.outcome == o) for o in OUTCOMES}
+    judged = sum(len(r.get("decisions", [])) for _, r in decisions)
+    lines = [
+        "─" * width,
+        _fit(f"Summary: {events} events, {judged} decisions, {len(alerts)} alerts, {seconds:.1f}s", width),
+        _fit(
+            f"Caught {sum(count.values())} violations on {len({g.resource for g in groups})} resources: "
+            f"{count['fixed']} fixed, {count['open']} open (notify mode), {count['exempt']} exempt (left alone)",
+            width,
+        ),
+    ]
+    name_width = min(max((len(g.resource) for g in groups), default=0), RESOURCE_WIDTH)
+    for group in groups[:SUMMARY_GROUPS]:
+        prefix = f"  {group.outcome:<6}  {_middle(group.resource, name_width):<{name_width}}  "
+        lines.append(_fit(prefix + _rules_within(group.rules, width - len(prefix)), width))
+        if group.note:  # an exemption's reason and end, under its resource
+            lines.append(_fit(" " * 10 + group.note, width))
+    if len(groups) > SUMMARY_GROUPS:
+        lines.append(f"  … and {len(groups) - SUMMARY_GROUPS} more resources (mlwarden history lists them all)")
+    fixing = {r for g in groups if g.outcome == "fixed" for r in g.rules}
+    still_notify = [r for g in groups if g.outcome == "open" for r in g.rules if r not in fixing]
+    steps = next_steps or default_next_steps(sorted(still_notify)[0] if still_notify else "<rule-id>")
+    lines.append("Try next:")
+    command_width = max(len(command) for command, _ in steps)
+    lines += [_fit(f"  {command:<{command_width}}  {why}", width) for command, why in steps]
+    return lines[:SUMMARY_LINES]
+
+
+def default_next_steps(rule: str) -> list[tuple[str, str]]:
+    """What to try after the demo: switch a rule still in notify mode, the report, and the real deployment."""
+    return [
+        (f"mlwarden toggle {rule} remediate", "let that rule fix what it finds (no redeploy)"),
+        ("mlwarden demo --keep-running", "keep the local account up for report/history"),
+        ("mlwarden report --output report.html", "the compliance report of your own account"),
+        ("cdk deploy", "deploy: every rule notifies until toggled"),
+    ]
+
+
+def run_demo(keep_running: bool = False, fresh: bool = False) -> int:
     # The local account's credentials; nothing here can reach a real account.
     os.environ.update(
         AWS_ACCESS_KEY_ID="testing",
@@ -529,8 +675,12 @@ def run_demo(keep_running: bool = False) -> int:
     )
     say.step("1. Synthesize the CDK app and deploy its wiring onto a local account (moto server)")
     say.progress("synthesizing the CDK app (the same template `cdk deploy` would use)…")
-    template = synthesize_template(DEMO_CONTEXT)
-    say.progress(f"synthesized in {time.monotonic() - started:.1f}s; starting a local AWS account (moto server)…")
+    template, from_cache = cached_template(DEMO_CONTEXT, fresh=fresh)
+    if from_cache:
+        say.progress("the app, cdk.json and the rules are unchanged since the last synthesis: its template is reused")
+        say.progress("(`mlwarden demo --fresh` synthesizes again); starting a local AWS account (moto server)…")
+    else:
+        say.progress(f"synthesized in {time.monotonic() - started:.1f}s; starting a local AWS account (moto server)…")
     with moto_server() as endpoint:
         os.environ["AWS_ENDPOINT_URL"] = endpoint
         say.progress("deploying the template: functions, EventBridge rules, topic, tables, switches…")
@@ -541,16 +691,15 @@ def run_demo(keep_running: bool = False) -> int:
             f"   local account at {endpoint}; from the template: {len(dep.functions)} rule functions, "
             f"{n_rules} EventBridge rules, topic {dep.topic_arn.split(':')[-1]}"
         )
-        ssm = dep.client("ssm")
+        modes = deployed_modes(dep)
         for function in dep.functions.values():
-            mode = ssm.get_parameter(Name=f"/mlwarden/rules/{function.rule_id}/mode")["Parameter"]["Value"]
-            say.line(f"   {function.rule_id:<36} mode {mode}")
+            say.line(f"   {function.rule_id:<36} mode {modes.get(function.rule_id, 'not deployed')}")
         result = run_scenario(dep, say)
-        say.step(
-            f"Done in {time.monotonic() - started:.1f}s: {len(result.alerts)} alerts, "
-            f"{sum(1 for _, r in result.decisions for d in r['decisions'] if d['action'] == 'remediated')} "
-            "remediations."
-        )
+        say.line()
+        for line in summary_lines(
+            result.decisions, result.alerts, events=result.events_sent, seconds=time.monotonic() - started
+        ):
+            say.plain(line)
         if keep_running:
             say.line()
             for line in keep_running_lines(endpoint, audit_table_of(dep)):

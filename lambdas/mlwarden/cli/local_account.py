@@ -14,6 +14,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -38,6 +39,76 @@ def synthesize_template(context_overrides: dict[str, Any] | None = None) -> dict
     assembly = app.synth()
     template: dict[str, Any] = flat_template(stack, assembly.directory)  # mlwarden_cdk/ is not type-checked
     return template
+
+
+# What a synthesized template depends on, besides the context overrides: the CDK app and the runtime it packages.
+TEMPLATE_INPUTS = ("app.py", "cdk.json", "mlwarden_cdk", "lambdas")
+CACHE_PREFIX = "demo-template-"
+
+
+def template_key(context_overrides: dict[str, Any] | None = None, root: Path | None = None) -> str:
+    """A digest of everything the synthesized template is made from: the app's files (``TEMPLATE_INPUTS``), the
+    context overrides, the CDK library and Python versions, and the ``CDK_*`` environment. Equal keys, equal
+    templates: a change to any rule, stack or setting makes a new key."""
+    import hashlib
+    import sys
+    from importlib.metadata import PackageNotFoundError, version
+
+    root = root or Path(__file__).resolve().parents[3]
+    digest = hashlib.sha256()
+    for name in TEMPLATE_INPUTS:
+        top = root / name
+        files = [top] if top.is_file() else sorted(top.rglob("*")) if top.is_dir() else []
+        for path in files:
+            if path.is_file() and "__pycache__" not in path.parts and not path.name.endswith(".pyc"):
+                digest.update(f"{path.relative_to(root).as_posix()}\0".encode())
+                digest.update(path.read_bytes())
+                digest.update(b"\0")
+    versions = []
+    for package in ("aws-cdk-lib", "constructs", "jsii"):
+        try:
+            versions.append(f"{package}=={version(package)}")
+        except PackageNotFoundError:
+            versions.append(f"{package} missing")
+    environment = sorted((k, v) for k, v in os.environ.items() if k.startswith("CDK_"))
+    digest.update(json.dumps([context_overrides, versions, sys.version, environment], sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def cache_dir() -> Path:
+    """$MLWARDEN_CACHE_DIR, else $XDG_CACHE_HOME/mlwarden, else ~/.cache/mlwarden."""
+    explicit = os.environ.get("MLWARDEN_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mlwarden"
+
+
+def cached_template(
+    context_overrides: dict[str, Any] | None = None, *, fresh: bool = False
+) -> tuple[dict[str, Any], bool]:
+    """The synthesized template and whether it came from the cache. The cache holds the template of the last
+    synthesis under the key of its inputs (``template_key``): same inputs, same template, without the ~10 s
+    the CDK takes. ``fresh`` synthesizes regardless. A cache that cannot be read or written is skipped."""
+    key = template_key(context_overrides)
+    path = cache_dir() / f"{CACHE_PREFIX}{key}.json"
+    if not fresh:
+        try:
+            cached = json.loads(path.read_text())
+            if isinstance(cached, dict) and cached.get("Resources"):
+                return cached, True
+        except (OSError, ValueError):
+            pass
+    template = synthesize_template(context_overrides)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for old in path.parent.glob(f"{CACHE_PREFIX}*.json"):  # one template per cache: the latest inputs
+            old.unlink()
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(json.dumps(template))
+        partial.replace(path)
+    except OSError:
+        pass
+    return template, False
 
 
 @contextmanager
@@ -83,6 +154,7 @@ class LocalDeployment:
         # The tamper watch (a function that runs no rule) and the alarm topic it reports to.
         self.watch: LocalFunction | None = None
         self.alarm_inbox_url = ""
+        self._function_clients: Any = None  # the rule functions' client factory (``_runtime``)
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
@@ -142,14 +214,14 @@ class LocalDeployment:
                 Endpoint=self._queue_arn(self.alarm_inbox_url),
             )
         for logical_id, props in self.of_type("AWS::SSM::Parameter"):
-            ssm.put_parameter(Name=props["Name"], Value=str(props["Value"]), Type="String", Overwrite=True)
-            tags = props.get("Tags") or {}
-            if isinstance(tags, dict) and tags:
-                ssm.add_tags_to_resource(
-                    ResourceType="Parameter",
-                    ResourceId=props["Name"],
-                    Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
-                )
+            raw_tags = props.get("Tags") or {}
+            tags = [{"Key": k, "Value": v} for k, v in raw_tags.items()] if isinstance(raw_tags, dict) else []
+            try:  # a new parameter takes its tags in the same call
+                ssm.put_parameter(Name=props["Name"], Value=str(props["Value"]), Type="String", Tags=tags)
+            except ssm.exceptions.ParameterAlreadyExists:  # deployed again: overwrite, then tag
+                ssm.put_parameter(Name=props["Name"], Value=str(props["Value"]), Type="String", Overwrite=True)
+                if tags:
+                    ssm.add_tags_to_resource(ResourceType="Parameter", ResourceId=props["Name"], Tags=tags)
             self.physical[logical_id] = props["Name"]
         for logical_id, props in self.of_type("AWS::S3::Bucket"):
             name = props.get("BucketName") or f"mlwarden-{logical_id.lower()[:40]}"
@@ -214,9 +286,11 @@ class LocalDeployment:
             return str(arn["Fn::GetAtt"][0])
         return ""
 
-    def _queue_arn(self, url: str) -> str:
-        attributes = self.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
-        return str(attributes["Attributes"]["QueueArn"])
+    @staticmethod
+    def _queue_arn(url: str) -> str:
+        """A queue's ARN from its URL (``<endpoint>/<account>/<name>``), as SQS names both: no request."""
+        account, name = url.rstrip("/").split("/")[-2:]
+        return f"arn:aws:sqs:{REGION}:{account}:{name}"
 
     # ------------------------------------------------------------------------------------------ running
     def put_events(self, *entries: dict[str, Any]) -> None:
@@ -252,10 +326,26 @@ class LocalDeployment:
                     event = json.loads(message["Body"])
                     event.setdefault("account", ACCOUNT)
                     with self.function_environment(function):
+                        self._runtime(handler_module)
                         result = handler_module.handler(event, self._context(function))
                     results.append((function.rule_id, result))
                     sqs.delete_message(QueueUrl=function.queue_url, ReceiptHandle=message["ReceiptHandle"])
         return results
+
+    def _runtime(self, handler_module: Any) -> None:
+        """The function's runtime (as its first invocation would build it), on one client factory for every
+        function this process plays: the same endpoint and credentials for all, and each AWS client is built
+        once, not once per function (as the functional tests' harness does)."""
+        from mlwarden.core.context import ClientFactory
+        from mlwarden.core.settings import RuntimeSettings
+
+        settings = RuntimeSettings.from_env()
+        if settings not in handler_module._runtimes:
+            if self._function_clients is None:
+                self._function_clients = ClientFactory()
+            handler_module._runtimes[settings] = handler_module.Runtime.from_settings(
+                settings, clients=self._function_clients
+            )
 
     def deliver_watch(self) -> list[dict[str, Any]]:
         """Invoke the tamper watch on what its EventBridge rules delivered. Returns its results."""

@@ -28,6 +28,7 @@ from mlwarden.cli.commands import (
     cmd_status,
     cmd_toggle,
 )
+from mlwarden.cli.report.evidence import FRAMEWORKS as EVIDENCE_FRAMEWORKS
 
 EXAMPLES = """\
 examples:
@@ -36,6 +37,7 @@ examples:
   AWS_ENDPOINT_URL=http://127.0.0.1:5000 mlwarden evaluate --json --apply event.json
   mlwarden scan --rule s3-bucket-kms-encryption --json
   mlwarden report --output report.html
+  mlwarden report --evidence evidence-2026-q4 --framework nist-800-53 --since 2026-10-01 --until 2026-12-31
   mlwarden doctor
   mlwarden toggle s3-bucket-kms-encryption remediate
   mlwarden toggle kill-switch on
@@ -126,7 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
         "compliance report (HTML, CSV or JSON) from the audit table or a fresh scan",
         "mlwarden report --output report.html\n"
         "  mlwarden report --from-scan --rule s3-bucket-kms-encryption --format csv > s3.csv\n"
-        "  mlwarden report --from-history --table mlwarden-audit --format json | jq .summary",
+        "  mlwarden report --from-history --table mlwarden-audit --format json | jq .summary\n"
+        "  mlwarden report --evidence q4 --framework ai-security --since 2026-10-01 --until 2026-12-31 --zip",
         description="A compliance report: summary figures, charts per rule and per FSBP control, the "
         "non-compliant resources with the reason and what to do, grouped by control and by NIST SP 800-53 "
         "rev. 5 requirement. Default source: the audit table when one is found (--table, "
@@ -150,6 +153,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--table", help="audit table (default: $MLWARDEN_AUDIT_TABLE or the stack output)")
     p.add_argument("--workers", type=int, default=8, help="concurrent reads of a scan (default 8)")
     p.add_argument("--account", action="append", metavar="ID", help="only resources of this account (repeatable)")
+    evidence = p.add_argument_group('audit evidence (from the audit table; README "Audit evidence")')
+    evidence.add_argument("--evidence", metavar="DIR", help="write an evidence bundle (HTML, CSV, JSON) to DIR")
+    evidence.add_argument("--framework", choices=EVIDENCE_FRAMEWORKS, default="fsbp", help="default: fsbp")
+    evidence.add_argument("--since", metavar="YYYY-MM-DD", help="first day (UTC) of the range (default: 90 days back)")
+    evidence.add_argument("--until", metavar="YYYY-MM-DD", help="last day (UTC) of the range (default: today)")
+    evidence.add_argument("--zip", action="store_true", help="one zip file DIR.zip instead of a folder")
     p.set_defaults(func=cmd_report)
 
     p = _subcommand(
@@ -218,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
         "mlwarden demo\n  mlwarden demo --keep-running",
     )
     p.add_argument("--keep-running", action="store_true", help="leave the local account up until Ctrl-C")
+    p.add_argument("--fresh", action="store_true", help="synthesize the CDK app even when its template is cached")
     p.set_defaults(func=cmd_demo)
     return parser
 

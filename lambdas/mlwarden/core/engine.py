@@ -101,7 +101,11 @@ class Engine:
 
     def handle_eventbridge(self, event: dict[str, Any]) -> list[Decision]:
         source = Source(
-            events.event_id(event), events.event_time(event), events.caller_arn(event), events.delivery_key(event)
+            events.event_id(event),
+            events.event_time(event),
+            events.caller_arn(event),
+            events.delivery_key(event),
+            events.session_arn(event),
         )
         if events.is_scheduled_sweep(event):
             # The rule's schedule (types AWS Config does not record): every resource of its types, now.
@@ -316,7 +320,7 @@ class Engine:
     def _record(self, decision: Decision, source: Source, log_keys: dict[str, Any]) -> None:
         if self.audit:
             try:
-                self.audit.record(decision, source.principal)
+                self.audit.record(decision, source.principal, source.session)
             except (ClientError, BotoCoreError) as exc:  # the decision stands; the gap is logged and counted
                 logger.warning("audit record not written", error=describe_error(exc), **log_keys)
                 decision.details["audit_failed"] = True
@@ -446,6 +450,11 @@ class Engine:
             decision.action = ACTION_EXEMPT
             decision.reason += f"; {exemption.note}"
             decision.details["exemption"] = exemption.note
+            decision.details["exemption_by"] = {  # kept by the audit trail (evidence: who may exempt, and why)
+                "source": exemption.source,
+                "reason": exemption.reason,
+                "until": exemption.until.isoformat() if exemption.until else "",
+            }
             if self.apply:
                 self._report_exemption(ref, decision, exemption)
             return

@@ -24,6 +24,8 @@ class Exemption:
     exempt: bool
     note: str = ""
     until: date | None = None  # when an exemption in force ends (None: no end, cdk.json entries only)
+    source: str = ""  # where an exemption in force is declared: "tag" or "cdk.json" (the audit trail keeps it)
+    reason: str = ""  # the reason it gives (the tag's or the cdk.json entry's)
 
 
 def _expired(until: str, today: date | None) -> Exemption | None:
@@ -79,6 +81,8 @@ def check_configured(
             True,
             f"exempt in cdk.json ({reason})" + (f" until {until}" if until else ""),
             date.fromisoformat(until) if until else None,
+            source="cdk.json",
+            reason=reason,
         )
     return Exemption(False, note)
 
@@ -120,4 +124,4 @@ def check(
             f"exemption ignored: {EXEMPT_UNTIL_TAG} {expiry.isoformat()} is more than {max_days} days ahead "
             "(cdk.json maxExemptionDays)",
         )
-    return Exemption(True, f"exempt by tag ({reason}) until {expiry.isoformat()}", expiry)
+    return Exemption(True, f"exempt by tag ({reason}) until {expiry.isoformat()}", expiry, source="tag", reason=reason)

@@ -76,6 +76,7 @@ class Source:
     event_time: str = ""
     principal: str = ""  # who caused the event (CloudTrail caller), for the audit trail
     delivery_key: str = ""  # what makes two deliveries the same event (exactly-once); event_id when empty
+    session: str = ""  # the caller's own ARN (an assumed role's session), for the audit trail
 
 
 @dataclass

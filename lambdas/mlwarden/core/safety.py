@@ -34,7 +34,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from mlwarden.core.errors import error_code
-from mlwarden.core.model import Decision
+from mlwarden.core.model import ACTION_EXEMPT, Decision
 
 logger = Logger(service="mlwarden", child=True)
 
@@ -195,8 +195,8 @@ class AuditLog:
         self.ttl_days = ttl_days
         self._dynamodb = dynamodb_client
 
-    def record(self, decision: Decision, principal: str = "") -> None:
-        item = {
+    def record(self, decision: Decision, principal: str = "", session: str = "") -> None:
+        item: dict[str, Any] = {
             "rule_id": decision.rule_id or "none",
             "sk": f"{DECISION_PREFIX}{decision.detected_at}#{decision.resource_id}#{decision.event_id or uuid.uuid4()}",
             "resource_id": decision.resource_id or "-",
@@ -217,6 +217,15 @@ class AuditLog:
             "detected_at": decision.detected_at,
             "expires_at": int(time.time()) + self.ttl_days * 86400,
         }
+        # Added later, only when set (older items lack them; readers treat them as optional): the caller's own
+        # session, and for an exempt decision where the exemption is declared and the reason it gives.
+        if session and session != principal:
+            item["principal_session"] = session
+        exemption = decision.details.get("exemption_by")
+        if decision.action == ACTION_EXEMPT and isinstance(exemption, dict):
+            item["exemption_source"] = str(exemption.get("source", ""))
+            item["exemption_reason"] = str(exemption.get("reason", ""))
+            item["exemption_until"] = str(exemption.get("until", ""))
         self._dynamodb.put_item(TableName=self.table_name, Item={k: _serializer.serialize(v) for k, v in item.items()})
 
 

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import botocore
+import botocore.loaders
 import botocore.session
 
 SHIPPED_DIR = Path(__file__).resolve().parents[1] / "botocore_data"
@@ -71,12 +72,28 @@ def data_path(installed: str | None = None) -> str | None:
 
 
 def botocore_session() -> botocore.session.Session:
-    """A botocore session that loads the shipped models where the running botocore's are older."""
+    """A botocore session that loads the shipped models where the running botocore's are older.
+
+    The sessions of one process share one model loader per data path (botocore caches what a loader has read):
+    a process that plays several functions (``mlwarden demo``, the tests) reads each service model once, not
+    once per function. A Lambda function builds one session, so nothing changes there."""
     session = botocore.session.get_session()
     path = data_path()
     if path:
         session.set_config_variable("data_path", path)
+    session.register_component("data_loader", _loader(path or "", os.environ.get("AWS_DATA_PATH", "")))
     return session
+
+
+@cache
+def _loader(path: str, environment_path: str) -> botocore.loaders.Loader:
+    """The process's model loader for this data path ("" for botocore's own search paths, which include
+    ``environment_path``, $AWS_DATA_PATH when the loader was made: a changed variable makes another loader)."""
+    session = botocore.session.get_session()
+    if path:
+        session.set_config_variable("data_path", path)
+    loader: botocore.loaders.Loader = session.get_component("data_loader")
+    return loader
 
 
 @dataclass(frozen=True)
