@@ -190,8 +190,13 @@ class LocalDeployment:
             function.queue_url = sqs.create_queue(QueueName=f"deliver-{function.rule_id}")["QueueUrl"]
             self.functions[logical_id] = function
         events = self.client("events")
+        for logical_id, props in self.of_type("AWS::Events::EventBus"):
+            # Organization mode's central bus (its resource policy is not enforced by a local AWS).
+            events.create_event_bus(Name=props["Name"])
+            self.physical[logical_id] = props["Name"]
         for logical_id, props in self.of_type("AWS::Events::Rule"):
             pattern = self.resolve_all(props.get("EventPattern"))
+            bus = str(self.resolve(props.get("EventBusName") or "default"))
             for target in props.get("Targets", []):
                 target_id = self._target_function(target.get("Arn"))
                 target_function = self.functions.get(target_id)
@@ -201,9 +206,10 @@ class LocalDeployment:
                     continue
                 target_function.patterns.append(pattern)
                 name = str(props.get("Name") or logical_id[:64])  # mlwarden names its rules (NAME_PREFIX)
-                events.put_rule(Name=name, EventPattern=json.dumps(pattern), State="ENABLED")
+                events.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps(pattern), State="ENABLED")
                 events.put_targets(
                     Rule=name,
+                    EventBusName=bus,
                     Targets=[{"Id": target_function.rule_id[:64], "Arn": self._queue_arn(target_function.queue_url)}],
                 )
         return self
