@@ -31,6 +31,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -170,7 +171,9 @@ def aws_fidelity() -> Iterator[None]:
     template = EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE
     if '"account"' not in template:
         template = template.replace('"version": "0", ', '"version": "0", "account": "<account>", ')
-    with ExitStack() as stack:
+    with ExitStack() as stack, warnings.catch_warnings():
+        # moto warns that STS's model has no AccessDenied shape; the client gets AccessDenied all the same.
+        warnings.filterwarnings("ignore", message=r"Exception\(STSClientError\) with code AccessDenied")
         stack.enter_context(mock.patch.object(EventTemplateParser, "DEFAULT_EVENT_INPUT_TEMPLATE", template))
         stack.enter_context(mock.patch.object(Rule, "send_to_targets", _deliver_bus_to_bus(Rule.send_to_targets)))
         stack.enter_context(
@@ -240,14 +243,14 @@ class LocalOrganization:
         return self._clients[key]
 
     def accounts_in(self, ou_ids: list[str] | tuple[str, ...]) -> list[Member]:
-        """The member accounts under these OUs (or the root), as Organizations lists them."""
+        """The member accounts under these OUs (or the root), nested OUs included, as a service-managed StackSet
+        finds them (never the management account: StackSets do not deploy there)."""
         orgs = self.client(self.central_account, "organizations")
         found: list[str] = []
         for ou in ou_ids:
             found += [a["Id"] for a in orgs.list_accounts_for_parent(ParentId=ou)["Accounts"]]
-            if ou.startswith("ou-"):
-                for child in orgs.list_organizational_units_for_parent(ParentId=ou)["OrganizationalUnits"]:
-                    found += [m.account for m in self.accounts_in([child["Id"]])]
+            for child in orgs.list_organizational_units_for_parent(ParentId=ou)["OrganizationalUnits"]:
+                found += [m.account for m in self.accounts_in([child["Id"]])]
         return [m for m in self.members if m.account in found]
 
 
