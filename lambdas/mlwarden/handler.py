@@ -74,6 +74,9 @@ def record_metrics(decision: Decision) -> None:
     if decision.details.get("rule_off"):
         # A violation nobody hears of because the rule is switched off: counted, so the dashboard shows it.
         metrics.add_metric(name="SkippedOff", unit=MetricUnit.Count, value=1)
+    if decision.details.get("member_role_failed"):
+        # Organization mode: a member account's role is missing or refuses this function (the alarm's metric).
+        metrics.add_metric(name="MemberRoleFailures", unit=MetricUnit.Count, value=1)
     if decision.details.get("idempotency_failed"):
         metrics.add_metric(name="IdempotencyFailures", unit=MetricUnit.Count, value=1)
 

@@ -86,8 +86,8 @@ class TestClients(ClientFactory):
         self._answers: dict[tuple[str, str], Any] = {}
         self._hooked: set[int] = set()
 
-    def client(self, service: str, region: str, account: str = "") -> Any:
-        client = super().client(service, region, account)
+    def client(self, service: str, region: str, account: str = "", **member: str) -> Any:
+        client = super().client(service, region, account, **member)
         if id(client) not in self._hooked:
             self._hooked.add(id(client))
             client.meta.events.register("before-parameter-build", self._record)

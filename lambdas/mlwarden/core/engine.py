@@ -8,6 +8,7 @@ AWS Config invocations are read and answered in ``config_rules``; the decisions 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ from mlwarden.core.errors import (
     is_retryable,
 )
 from mlwarden.core.iam import denied_action
+from mlwarden.core.members import MemberRoleUnavailable
 from mlwarden.core.model import (
     ACTION_EXEMPT,
     ACTION_FAILED,
@@ -104,9 +106,11 @@ class Engine:
         if events.is_scheduled_sweep(event):
             # The rule's schedule (types AWS Config does not record): every resource of its types, now.
             region = events.region(event) or os.environ.get("AWS_REGION") or "us-east-1"
+            if self.ctx.organization is not None:
+                return self._sweep_organization(region, source, events.account(event))
             return list(self.sweep(region, source, events.account(event)))
         own_role = self.ctx.settings.own_role_arn
-        if own_role and events.issuer_arn(event) == own_role:
+        if (own_role and events.issuer_arn(event) == own_role) or self._own_member_role(events.issuer_arn(event)):
             # The EventBridge patterns already exclude these; this is the second line of the loop guard. Only
             # calls made through this function's own role: a session *name* is chosen by whoever assumes a role.
             logger.info("event caused by mlwarden itself; ignored", rule_id=self.spec.id, event_id=source.event_id)
@@ -147,11 +151,46 @@ class Engine:
             yield self.decide(ref, source)
 
     def refs_to_sweep(self, region: str, account: str = "") -> list[ResourceRef]:
-        """Every resource of the rule's type in the region, with the account filled in where known."""
+        """Every resource of the rule's type in the region, with the account filled in where known. In
+        organization mode, ``account`` may be a member account: listed there through the member role."""
+        ctx = self.ctx.in_account(account) if self.ctx.organization is not None else self.ctx
         return [
             ref if ref.account or not account else replace(ref, account=account)
-            for ref in self.rule.list_refs(self.ctx, region)
+            for ref in self.rule.list_refs(ctx, region)
         ]
+
+    def _sweep_organization(self, region: str, source: Source, own: str) -> list[Decision]:
+        """The scheduled sweep in organization mode: the deployment's account, then every ACTIVE account of the
+        guarded organizational units, in the schedule's Region."""
+        assert self.ctx.organization is not None
+        try:
+            members = self.ctx.organization.accounts()
+        except Exception as exc:
+            if self.raise_retryable and is_retryable(exc):
+                raise
+            decision = Decision.blank(
+                self.spec, source, account=own, region=region, reason="could not list the organization's accounts"
+            )
+            self._failed(decision, exc)
+            members = []
+            out = [decision]
+        else:
+            out = []
+        for account in dict.fromkeys([own or self.ctx.own_account(), *members]):
+            out.extend(self.sweep(region, source, account))
+        return out
+
+    def _own_member_role(self, issuer: str) -> bool:
+        """Organization mode: the call was made through THIS rule's member role, in the deployment's account or a
+        member account (the loop guard's second line; another rule's member role is judged as any caller)."""
+        role = self.ctx.settings.member_role
+        if not issuer or not role or self.ctx.organization is None:
+            return False
+        match = _ROLE_ARN.match(issuer)
+        if match is None or match["name"] != role:
+            return False
+        account = match["account"]
+        return account == self.ctx.own_account() or self.ctx.organization.is_member(account)
 
     # ------------------------------------------------------------------------------------- decisions
     def _no_resource(self, event: dict[str, Any], source: Source, reason: str) -> Decision:
@@ -168,8 +207,28 @@ class Engine:
         }
         foreign = self._foreign_account(ref)
         redelivered = False
-        if foreign:
+        outside = ""
+        if foreign and self.ctx.organization is not None:
+            try:
+                coverage = self.ctx.organization.coverage(foreign)
+            except Exception as exc:  # cannot tell whether the account is ours: fail, loudly
+                if self.raise_retryable and is_retryable(exc):
+                    raise
+                decision.reason = f"could not tell whether account {foreign} is in the organization"
+                self._failed(decision, exc)
+                outside = "unknown"
+            else:
+                decision.account_name = coverage.name
+                if not coverage.covered:
+                    outside = coverage.reason
+                    decision.reason = f"another account's resource ({foreign}): {outside}: not handled"
+        elif foreign:
             decision.reason = f"another account's resource ({foreign}): not handled by this deployment"
+            outside = "single account"
+        elif self.ctx.organization is not None and ref.account:
+            decision.account_name = self.ctx.organization.name(ref.account)
+        if outside:
+            pass  # not this deployment's to judge: said so, nothing read
         elif self.apply and self.guard is not None:
             decision, redelivered = self._decide_once(ref, source, decision, log_keys)
         else:
@@ -303,7 +362,13 @@ class Engine:
 
     def _failed(self, decision: Decision, exc: BaseException) -> None:
         what = describe_error(exc)
-        if error_code(exc) in ACCESS_DENIED_CODES and isinstance(exc, ClientError):
+        member = exc if isinstance(exc, MemberRoleUnavailable) else exc.__cause__ or exc.__context__
+        if isinstance(member, MemberRoleUnavailable):
+            # The member role is missing or refuses this function: name the account and the role to fix.
+            what = str(member)
+            decision.details["member_role_failed"] = member.account
+            decision.details["member_role"] = member.role_arn
+        elif error_code(exc) in ACCESS_DENIED_CODES and isinstance(exc, ClientError):
             message = error_message(exc)
             action = denied_action(message, getattr(exc, "operation_name", ""), self.spec.permissions.all_actions())
             grant = (
@@ -339,7 +404,15 @@ class Engine:
         decision.before = evaluation.before
         decision.details = rule.details(ref, state)
 
-        mode = self.modes.mode(spec.id, settings.default_mode)
+        if self.ctx.organization is not None and ref.account:
+            organization = self.ctx.organization
+            mode, mode_from = self.modes.mode_for(
+                spec.id, settings.default_mode, ref.account, lambda: organization.ancestry(ref.account)
+            )
+            if mode_from != "global":
+                decision.details["mode_from"] = mode_from
+        else:
+            mode = self.modes.mode(spec.id, settings.default_mode)
         if mode == MODE_OFF:
             decision.reason += " (rule is off: no alert, no action)"
             decision.details["rule_off"] = True
@@ -362,7 +435,10 @@ class Engine:
         exemption = exemptions.check(tags, spec.id, max_days=settings.max_exemption_days)
         if not exemption.exempt:
             configured = exemptions.check_configured(
-                settings.exemption_entries(), (ref.resource_id, ref.arn, decision.resource_arn)
+                settings.exemption_entries(),
+                (ref.resource_id, ref.arn, decision.resource_arn),
+                account=ref.account or _arn_account(ref.arn),
+                own_account=self.ctx.own_account(),
             )
             if configured.exempt or (configured.note and not exemption.note):
                 exemption = configured
@@ -468,6 +544,9 @@ class Engine:
                     f"; duplicate: this unchanged violation was already alerted{' at ' + since if since else ''} "
                     f"(within {self.guard.dedup_seconds} s)"
                 )
+
+
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(?P<account>\d{12}):role/(?P<name>[\w+=,.@-]+)$")
 
 
 def _arn_account(arn: str) -> str:

@@ -184,10 +184,13 @@ def region(event: dict[str, Any], default: str = "") -> str:
 
 
 def account(event: dict[str, Any]) -> str:
+    """The account the event is about: a CloudTrail record's ``recipientAccountId`` (where the call was made)
+    first — an event forwarded to another account's bus keeps its sender's ``account`` on AWS, but a local AWS
+    may rewrite it to the receiver's — else the envelope's account, else the detail's."""
     d = detail(event)
     return (
-        _str(event.get("account"))
-        or _str(d.get("recipientAccountId"))
+        _str(d.get("recipientAccountId"))
+        or _str(event.get("account"))
         or _str(d.get("accountId"))
         or _str(obj(d.get("userIdentity")).get("accountId"))
     )

@@ -39,16 +39,30 @@ def _expired(until: str, today: date | None) -> Exemption | None:
 
 
 def check_configured(
-    entries: Iterable[Mapping[str, Any]], names: Iterable[str], today: date | None = None
+    entries: Iterable[Mapping[str, Any]],
+    names: Iterable[str],
+    today: date | None = None,
+    *,
+    account: str = "",
+    own_account: str = "",
 ) -> Exemption:
     """cdk.json exemptions (for resources without tags, such as account-level settings): an entry's
-    ``resource`` is matched against the resource's id and ARN, ``*`` matching any run of characters."""
+    ``resource`` is matched against the resource's id and ARN, ``*`` matching any run of characters.
+
+    Organization mode: an entry naming an ``account`` applies only to resources of that account (its resource
+    ``*``: the whole account); an entry naming none applies only to the deployment's own account
+    (``own_account``), so no pattern, however wide, exempts a resource of a member account it does not name."""
     from mlwarden.core.patterns import wildcard
 
     names = [n for n in names if n]
     note = ""
     for entry in entries:
-        pattern = str(entry.get("resource", ""))
+        scope = str(entry.get("account") or "")
+        if scope and scope != account:
+            continue
+        if not scope and own_account and account and account != own_account:
+            continue
+        pattern = str(entry.get("resource", "") or ("*" if scope else ""))
         if not any(wildcard(name, pattern) for name in names):
             continue
         until = str(entry.get("until", "")).strip()

@@ -107,6 +107,8 @@ class Decision:
     config_resource_id: str = ""
     # Set by the engine: this decision is to be sent as an alert (not part of the CLI record or the alert).
     alert: bool = False
+    # Organization mode: the name AWS Organizations gives the resource's account (alerts and audit), "" elsewhere.
+    account_name: str = ""
 
     CLI_KEYS = (
         "event_id",
@@ -174,6 +176,8 @@ class Decision:
             event_time=self.event_time,
             detected_at=self.detected_at,
         )
+        if self.account_name:
+            record["account_name"] = self.account_name
         if self.details:
             record["details"] = self.details
         return record

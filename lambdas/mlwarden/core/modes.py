@@ -1,9 +1,16 @@
 """The runtime switches: per-rule mode and the global kill switch, read from SSM through Powertools
-Parameters (cached, so a burst of events costs one read per minute)."""
+Parameters (cached, so a burst of events costs one read per minute).
+
+Organization mode adds optional overrides of a rule's mode per account and per organizational unit,
+``/mlwarden/rules/<rule-id>/accounts/<account-id>/mode`` and ``/mlwarden/rules/<rule-id>/ous/<ou-id>/mode``, read
+in one GetParametersByPath per rule per cache period: the account's override wins, then the nearest OU's (the
+account's ancestry, nearest first), then the rule's global mode. The kill switch stays global."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parameters import SSMProvider
@@ -11,7 +18,7 @@ from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterEr
 
 from mlwarden.core.context import ClientFactory
 from mlwarden.core.errors import error_code
-from mlwarden.core.model import MODES
+from mlwarden.core.model import MODE_NOTIFY, MODE_REMEDIATE, MODES
 from mlwarden.core.settings import KILL_SWITCH_PARAMETER, mode_parameter_name
 
 logger = Logger(service="mlwarden", child=True)
@@ -28,6 +35,42 @@ def _not_found(exc: BaseException) -> bool:
 
 
 _MISSING = GetParameterError("parameter not found (cached)")
+
+
+def rule_parameters_path(rule_id: str) -> str:
+    return f"/mlwarden/rules/{rule_id}"
+
+
+def account_override_name(rule_id: str, account: str) -> str:
+    return f"{rule_parameters_path(rule_id)}/accounts/{account}/mode"
+
+
+def ou_override_name(rule_id: str, ou: str) -> str:
+    return f"{rule_parameters_path(rule_id)}/ous/{ou}/mode"
+
+
+def resolve_override(
+    overrides: dict[str, str], account: str, ancestry: Callable[[], list[str]] | None
+) -> tuple[str, str] | None:
+    """(mode, where from) of the override that applies to ``account``: its own, else its nearest OU's; None when
+    none does. ``overrides`` are the rule's parameters named relative to its path ("accounts/<id>/mode" …);
+    ``ancestry`` (read only when an OU override exists) gives the account's parents, nearest first. An override
+    holding anything but a mode is ignored (and logged)."""
+    value = overrides.get(f"accounts/{account}/mode")
+    if value is not None:
+        if value.strip() in MODES:
+            return value.strip(), f"account {account} override"
+        logger.warning("account mode override has an invalid value; ignored", account=account)
+    if ancestry is None or not any(key.startswith("ous/") for key in overrides):
+        return None
+    for unit in ancestry():
+        value = overrides.get(f"ous/{unit}/mode")
+        if value is None:
+            continue
+        if value.strip() in MODES:
+            return value.strip(), f"organizational unit {unit} override"
+        logger.warning("OU mode override has an invalid value; ignored", ou=unit)
+    return None
 
 
 class ModeSource:
@@ -51,6 +94,28 @@ class ModeSource:
             if _not_found(exc):
                 self._missing[name] = time.monotonic() + self._max_age
             raise
+
+    def overrides(self, rule_id: str) -> dict[str, str]:
+        """The rule's parameters below its path (one GetParametersByPath, cached like the mode)."""
+        if self._provider is None:
+            self._provider = SSMProvider(boto3_client=self._clients.client("ssm", self._region))
+        found: Any = self._provider.get_multiple(rule_parameters_path(rule_id), max_age=self._max_age, recursive=True)
+        return {str(key): str(value) for key, value in dict(found).items()}
+
+    def mode_for(
+        self, rule_id: str, default: str, account: str, ancestry: Callable[[], list[str]] | None = None
+    ) -> tuple[str, str]:
+        """Organization mode: (mode, where it comes from) for a resource of ``account``. Overrides that cannot be
+        read never widen what the global mode allows: a global ``remediate`` is then only ``notify``."""
+        base = self.mode(rule_id, default)
+        try:
+            found = resolve_override(self.overrides(rule_id), account, ancestry)
+        except Exception as exc:  # SSM or Organizations unreadable: fail safe, and say so
+            logger.warning("mode overrides unreadable", rule_id=rule_id, account=account, error=type(exc).__name__)
+            if base == MODE_REMEDIATE:
+                return MODE_NOTIFY, "overrides unreadable: remediate withheld"
+            return base, "global (overrides unreadable)"
+        return found if found is not None else (base, "global")
 
     def mode(self, rule_id: str, default: str) -> str:
         """The rule's mode; the deploy-time default when the parameter is missing, unreadable or invalid."""

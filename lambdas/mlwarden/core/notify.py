@@ -64,10 +64,13 @@ _ACTION_SENTENCES = {
 def summary(decision: Decision) -> str:
     """A few lines a person reads first in an e-mail; each value on its own line, whatever it contains."""
     c = clean_text
+    account = c(decision.account) or "-"
+    if decision.account_name:
+        account += f" ({c(decision.account_name)})"
     lines = [
         f"{c(decision.title or decision.rule_id)}",
         "",
-        f"Resource:  {c(decision.resource_id) or '-'} ({c(decision.resource_type)}) in {c(decision.account) or '-'} "
+        f"Resource:  {c(decision.resource_id) or '-'} ({c(decision.resource_type)}) in {account} "
         f"{c(decision.region)}".rstrip(),
         f"Severity:  {c(decision.severity)}",
         f"Why:       {c(decision.reason)}",

@@ -203,6 +203,7 @@ class AuditLog:
             "resource_type": decision.resource_type,
             "resource_arn": decision.resource_arn,
             "account": decision.account,
+            **({"account_name": decision.account_name} if decision.account_name else {}),
             "region": decision.region,
             "compliance": decision.compliance,
             "action": decision.action,

@@ -14,6 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlwarden.core import org
 from mlwarden.core.model import MODE_NOTIFY, MODES
 from mlwarden.core.org import OrganizationError, OrganizationSettings
 
@@ -72,7 +73,8 @@ TOP_LEVEL_KEYS = (
     "organization",
 )
 RULE_KEYS = ("mode", "allowRemediation", "deploy")
-EXEMPTION_KEYS = ("resource", "reason", "until")
+# "account" (organization mode): the entry exempts only in that account; without "resource", the whole account.
+EXEMPTION_KEYS = ("resource", "reason", "until", "account")
 # Words a user may reach for that are no near spelling of the key meant: the key to suggest instead.
 KEY_HINTS = {"enabled": "deploy", "enable": "deploy", "disabled": "deploy", "deployed": "deploy"}
 
@@ -297,12 +299,23 @@ def _parse_exemptions(raw: Any, known: set[str]) -> dict[str, tuple[Mapping[str,
         if not isinstance(entries, list):
             raise SettingsError(f"cdk.json mlwarden.exemptions.{rule_id} must be a list")
         for index, entry in enumerate(entries):
-            if not isinstance(entry, Mapping) or not entry.get("resource") or not entry.get("reason"):
+            if (
+                not isinstance(entry, Mapping)
+                or not (entry.get("resource") or entry.get("account"))
+                or not entry.get("reason")
+            ):
                 raise SettingsError(
-                    f"cdk.json mlwarden.exemptions.{rule_id}: each entry needs a 'resource' and a 'reason'"
+                    f"cdk.json mlwarden.exemptions.{rule_id}: each entry needs a 'resource' (or an 'account') "
+                    "and a 'reason'"
                 )
             check_keys(entry, EXEMPTION_KEYS, f"{CONTEXT_KEY}.exemptions.{rule_id}[{index}]")
-        out[rule_id] = tuple(dict(e) for e in entries)
+            account = entry.get("account")
+            if account is not None and not (isinstance(account, str) and org.is_account_id(account)):
+                raise SettingsError(
+                    f"cdk.json mlwarden.exemptions.{rule_id}[{index}].account must be a 12-digit account id "
+                    "(no wildcard: an exemption never reaches beyond the account it names)"
+                )
+        out[rule_id] = tuple({"resource": "*", **e} if not e.get("resource") else dict(e) for e in entries)
     return out
 
 
@@ -334,6 +347,20 @@ class RuntimeSettings:
     own_role_arn: str | None = None
     account: str | None = None
     max_exemption_days: int = DEFAULT_MAX_EXEMPTION_DAYS
+    # Organization mode (core/org.py, DESIGN §2.8): all empty in a single-account deployment.
+    organization_id: str = ""
+    member_role: str = ""  # this rule's role name in member accounts
+    external_id: str = ""
+    org_regions: str = ""  # comma-separated
+    org_ous: str = ""  # comma-separated OU ids the member template is deployed to
+
+    @property
+    def organization_mode(self) -> bool:
+        return bool(self.organization_id and self.member_role)
+
+    @property
+    def organizational_units(self) -> tuple[str, ...]:
+        return tuple(ou.strip() for ou in self.org_ous.split(",") if ou.strip())
 
     def option(self, key: str, default: Any = None) -> Any:
         if not self.options:
@@ -368,6 +395,11 @@ class RuntimeSettings:
             own_role_arn=env.get(ENV_ROLE_ARN) or None,
             account=env.get(ENV_ACCOUNT) or None,
             max_exemption_days=_int(env.get(ENV_MAX_EXEMPTION_DAYS), DEFAULT_MAX_EXEMPTION_DAYS),
+            organization_id=env.get(org.ENV_ORG_ID, ""),
+            member_role=env.get(org.ENV_MEMBER_ROLE, ""),
+            external_id=env.get(org.ENV_EXTERNAL_ID, ""),
+            org_regions=env.get(org.ENV_ORG_REGIONS, ""),
+            org_ous=env.get(org.ENV_ORG_OUS, ""),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -402,6 +434,15 @@ class RuntimeSettings:
         if self.account:
             env[ENV_ACCOUNT] = self.account
         env[ENV_MAX_EXEMPTION_DAYS] = str(self.max_exemption_days)
+        for key, value in (
+            (org.ENV_ORG_ID, self.organization_id),
+            (org.ENV_MEMBER_ROLE, self.member_role),
+            (org.ENV_EXTERNAL_ID, self.external_id),
+            (org.ENV_ORG_REGIONS, self.org_regions),
+            (org.ENV_ORG_OUS, self.org_ous),
+        ):
+            if value:
+                env[key] = value
         return env
 
     def exemption_entries(self) -> list[dict[str, str]]:
@@ -437,6 +478,7 @@ def runtime_settings_for(
     """
     rule = settings.rule(spec.id)
     quarantines = QUARANTINE_FEATURE in dict(spec.permissions.features) and settings.macie_quarantine
+    organization = settings.organization
     return RuntimeSettings(
         rule_id=spec.id,
         default_mode=rule.mode,
@@ -456,6 +498,11 @@ def runtime_settings_for(
         own_role_arn=own_role_arn,
         account=account,
         max_exemption_days=settings.max_exemption_days,
+        organization_id=organization.organization_id if organization else "",
+        member_role=org.member_role_name(spec.id) if organization else "",
+        external_id=organization.external_id if organization else "",
+        org_regions=",".join(organization.regions) if organization else "",
+        org_ous=",".join(organization.organizational_unit_ids) if organization else "",
     )
 
 
