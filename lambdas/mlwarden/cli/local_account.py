@@ -173,9 +173,11 @@ class LocalDeployment:
                 ]
             dynamodb.create_table(**table)
             self.physical[logical_id] = name
-        for logical_id, _ in self.of_type("AWS::IAM::Role"):
-            # Only the ARN is needed: the rule's loop guard (its patterns and MLWARDEN_ROLE_ARN) names it.
-            self.physical[logical_id] = f"arn:aws:iam::{ACCOUNT}:role/{logical_id}"
+        for logical_id, props in self.of_type("AWS::IAM::Role"):
+            # Only the ARN is needed: the rule's loop guard (its patterns and MLWARDEN_ROLE_ARN) names it. A fixed
+            # name (organization mode's central roles, which member trust policies name) is kept.
+            name = props.get("RoleName")
+            self.physical[logical_id] = f"arn:aws:iam::{ACCOUNT}:role/{name if isinstance(name, str) else logical_id}"
         for logical_id, props in self.of_type("AWS::Lambda::Function"):
             variables = (props.get("Environment") or {}).get("Variables") or {}
             if props.get("Handler") == WATCH_HANDLER:

@@ -19,9 +19,12 @@ local organization runs, and says so:
   account and Region the event names). The fidelity patch delivers bus-to-bus events unchanged.
 - The event a target (here: an SQS queue standing in for the function) receives has no ``account`` field; AWS's
   has it. The fidelity patch adds it to moto's default target input.
-- ``sts:AssumeRole`` succeeds for a role that does not exist, and ignores the trust policy's ``sts:ExternalId``;
-  AWS denies both (AccessDenied). The fidelity patch denies them too, so a member account without its role, or a
-  caller that omits the external id, fails locally as it fails in AWS.
+- ``sts:AssumeRole`` succeeds for a role that does not exist, and ignores the role's trust policy; AWS denies
+  both (AccessDenied). The fidelity patch denies them too: a missing role, and a caller the trust policy does not
+  admit (its principal, ``aws:PrincipalArn``, ``aws:PrincipalOrgID``, ``sts:ExternalId``; any other condition key
+  fails closed). So a member account without its role, another rule's central function, or a caller without the
+  external id fails locally as it fails in AWS. For that, each central function runs as its own central role
+  (``CentralDeployment``), as Lambda runs it.
 - Organizations makes random ids; the local organization gets the ids its cdk.json block names (``pinned_ids``),
   so the templates synthesized for that block describe this organization.
 """
@@ -31,6 +34,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import os
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
@@ -42,6 +46,7 @@ import boto3
 from botocore.config import Config
 
 from mlwarden.cli.local_account import ACCOUNT as CENTRAL_ACCOUNT
+from mlwarden.cli.local_account import LocalDeployment, LocalFunction
 from mlwarden.core import org
 
 # The local organization's ids (patterns of AWS's ids; pinned in moto while the organization is created).
@@ -125,40 +130,93 @@ def _deliver_bus_to_bus(original: Callable[..., None]) -> Callable[..., None]:
 
 
 def _assume_role_as_aws(original: Callable[..., Any]) -> Callable[..., Any]:
-    """``STSResponse.assume_role`` that denies, as AWS does, a role that does not exist and a call without the
-    ``sts:ExternalId`` the role's trust policy requires."""
+    """``TokenResponse.assume_role`` that, as AWS does, denies a role that does not exist and a caller its trust
+    policy does not admit (``_trusts``)."""
 
     def assume_role(self: Any) -> Any:
         from moto.iam.models import iam_backends
         from moto.sts.exceptions import STSClientError
 
         role_arn = str(self._get_param("RoleArn") or "")
-        external_id = self._get_param("ExternalId")
         account, _, name = role_arn.removeprefix("arn:aws:iam::").partition(":role/")
         name = name.rsplit("/", 1)[-1]
         role = next((r for r in iam_backends[account]["aws"].roles.values() if r.name == name), None)
-        denied = f"User is not authorized to perform: sts:AssumeRole on resource: {role_arn}"
-        if role is None:
-            raise STSClientError("AccessDenied", denied)
-        required = _required_external_ids(role.assume_role_policy_document)
-        if required and external_id not in required:
-            raise STSClientError("AccessDenied", denied)
+        caller_account = self.get_current_account()
+        caller = _caller_arn(caller_account, self.get_access_key())
+        if role is None or not _trusts(
+            role.assume_role_policy_document, caller, caller_account, self._get_param("ExternalId")
+        ):
+            raise STSClientError(
+                "AccessDenied", f"User: {caller} is not authorized to perform: sts:AssumeRole on resource: {role_arn}"
+            )
         return original(self)
 
     return assume_role
 
 
-def _required_external_ids(document: Any) -> set[str]:
+def _caller_arn(account: str, access_key: str) -> str:
+    """The principal ARN of a request: the role a session key belongs to, else the account's root."""
+    from moto.sts.models import sts_backends
+
+    for assumed in sts_backends[account]["aws"].assumed_roles:
+        if assumed.access_key_id == access_key:
+            return str(assumed.role_arn)
+    return f"arn:aws:iam::{account}:root"
+
+
+def _organization_of(account: str) -> str:
+    from moto.organizations.models import organizations_backends
+
+    management = organizations_backends.master_accounts.get(account, (account, "aws"))[0]
+    organization = organizations_backends[management]["aws"].org
+    return str(organization.id) if organization is not None else ""
+
+
+def _values(value: Any) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _trusts(document: Any, caller: str, caller_account: str, external_id: str | None) -> bool:
+    """Whether a trust policy lets ``caller`` assume the role: an Allow statement for sts:AssumeRole whose AWS
+    principal names the caller (or its account's root, or *) and whose conditions on ``sts:ExternalId``,
+    ``aws:PrincipalArn`` and ``aws:PrincipalOrgID`` hold. A condition on any other key fails closed. A statement
+    trusting a service principal only is taken as met: the harness plays that service (Lambda running a
+    function as its role)."""
     if isinstance(document, str):
         document = json.loads(document)
-    ids: set[str] = set()
     for statement in (document or {}).get("Statement", []):
-        for operator, conditions in (statement.get("Condition") or {}).items():
-            if operator.startswith("StringEquals"):
-                value = conditions.get("sts:ExternalId")
-                if value is not None:
-                    ids.update([value] if isinstance(value, str) else value)
-    return ids
+        actions = _values(statement.get("Action", []))
+        if statement.get("Effect") != "Allow" or not ({"sts:AssumeRole", "sts:*", "*"} & set(actions)):
+            continue
+        principal = statement.get("Principal", {})
+        if principal == "*":
+            principal = {"AWS": "*"}
+        aws = _values(principal.get("AWS", []))
+        if not aws and principal.get("Service"):
+            return True
+        if not {"*", caller, f"arn:aws:iam::{caller_account}:root"} & set(aws):
+            continue
+        if all(
+            _condition_holds(operator, key, _values(wanted), caller, caller_account, external_id)
+            for operator, conditions in (statement.get("Condition") or {}).items()
+            for key, wanted in conditions.items()
+        ):
+            return True
+    return False
+
+
+def _condition_holds(
+    operator: str, key: str, wanted: list[str], caller: str, caller_account: str, external_id: str | None
+) -> bool:
+    import fnmatch
+
+    if key == "sts:ExternalId" and operator == "StringEquals":
+        return external_id in wanted
+    if key == "aws:PrincipalArn" and operator in ("ArnEquals", "ArnLike", "StringEquals", "StringLike"):
+        return any(fnmatch.fnmatchcase(caller, w) for w in wanted)
+    if key == "aws:PrincipalOrgID" and operator == "StringEquals":
+        return _organization_of(caller_account) in wanted
+    return False
 
 
 @contextmanager
@@ -523,7 +581,6 @@ class OrgTemplates:
 def synthesize_org(
     context_overrides: Mapping[str, Any] | None = None, organization_block: Mapping[str, Any] = ORGANIZATION_BLOCK
 ) -> OrgTemplates:
-    import os
     from pathlib import Path
 
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
@@ -539,17 +596,60 @@ def synthesize_org(
     return OrgTemplates(central=central, member=member)
 
 
+class CentralDeployment(LocalDeployment):
+    """The central template in the central account, each rule function running as its own role (the role
+    ``org.central_role_name`` names, which the member roles' trust policies admit), as Lambda runs it."""
+
+    def __init__(self, template: dict[str, Any], endpoint: str, *, quiet: bool = False) -> None:
+        super().__init__(template, endpoint, quiet=quiet)
+        self.function_roles: dict[str, str] = {}  # function logical id -> role ARN
+        self._credentials: dict[str, dict[str, str]] = {}
+
+    def deploy(self) -> CentralDeployment:
+        super().deploy()
+        iam = self.client("iam")
+        for logical_id in self.functions:
+            role_ref = self.resources[logical_id]["Properties"]["Role"]
+            role = self.resources[role_ref["Fn::GetAtt"][0]]["Properties"]
+            name = role.get("RoleName")
+            if not isinstance(name, str):
+                raise TemplateError(f"{logical_id}: its role has no fixed name (organization mode names it)")
+            trust = self.resolve_all(role["AssumeRolePolicyDocument"])
+            self.function_roles[logical_id] = iam.create_role(
+                RoleName=name, AssumeRolePolicyDocument=json.dumps(trust)
+            )["Role"]["Arn"]
+        return self
+
+    def credentials_of(self, function: LocalFunction) -> dict[str, str]:
+        """The function's role credentials (sts:AssumeRole as Lambda does it, once per function)."""
+        if function.logical_id not in self._credentials:
+            sts = self.client("sts")
+            answer = sts.assume_role(RoleArn=self.function_roles[function.logical_id], RoleSessionName=function.rule_id)
+            creds = answer["Credentials"]
+            self._credentials[function.logical_id] = {
+                "AWS_ACCESS_KEY_ID": creds["AccessKeyId"],
+                "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"],
+                "AWS_SESSION_TOKEN": creds["SessionToken"],
+            }
+        return self._credentials[function.logical_id]
+
+    @contextmanager
+    def function_environment(self, function: LocalFunction) -> Iterator[None]:
+        with super().function_environment(function):
+            if function.logical_id in self.function_roles:
+                os.environ.update(self.credentials_of(function))
+            yield
+
+
 class LocalOrgDeployment:
     """The central template in the central account, the member template in each member account × Region the
     StackSet targets; events are emitted on member default buses and reach the central functions through the
     deployed forwarding rules."""
 
     def __init__(self, templates: OrgTemplates, organization: LocalOrganization, *, quiet: bool = False) -> None:
-        from mlwarden.cli.local_account import LocalDeployment
-
         self.templates = templates
         self.organization = organization
-        self.central = LocalDeployment(templates.central, organization.endpoint, quiet=quiet)
+        self.central = CentralDeployment(templates.central, organization.endpoint, quiet=quiet)
         self.members: list[MemberStack] = []
         self.stackset: dict[str, Any] = {}
 
