@@ -163,6 +163,8 @@ class SharedResources:
     kill_switch: ssm.IStringParameter
     config_frequency: config.MaximumExecutionFrequency
     quarantine_bucket: s3.IBucket | None = None
+    # Organization mode (stacks/organization.py): the bus the member accounts forward their events to.
+    central_bus: events.IEventBus | None = None
 
 
 @dataclass(frozen=True)
@@ -176,7 +178,8 @@ class GrantedActions:
     def of(cls, spec: RuleSpec, rule_settings: RuleSettings, settings: Settings) -> GrantedActions:
         perms = spec.permissions
         actions = list(perms.detect)
-        if spec.sweeps_periodically:
+        if spec.sweeps_periodically or settings.organization is not None:
+            # Organization mode: every rule sweeps the member accounts on a schedule (stacks/organization.py).
             actions += perms.sweep  # the periodic Config rule or the schedule sweeps through this function
         if rule_settings.allow_remediation:
             actions += perms.remediate
@@ -223,15 +226,23 @@ class GuardedRule(Construct):
         Tags.of(self.mode_parameter).add(ALLOW_REMEDIATION_TAG, allow)
 
         self.granted = GrantedActions.of(spec, rule_settings, settings)
+        from stacks import organization  # organization mode: the hooks below do nothing without the block
+
         self.role = iam.Role(
             self,
             "Role",
+            role_name=organization.central_role_name_of(spec, settings),
             description=f"mlwarden {spec.id}: "
             + ("detect and remediate" if rule_settings.allow_remediation else "detect"),
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            inline_policies={"mlwarden-rule": iam.PolicyDocument(statements=self._statements(shared))},
+            inline_policies={
+                "mlwarden-rule": iam.PolicyDocument(
+                    statements=self._statements(shared) + organization.central_statements(spec, settings)
+                )
+            },
         )
         self._acknowledge_role_wildcards(shared)
+        organization.acknowledge_central_wildcards(self.role, spec, settings)
 
         environment = runtime_settings_for(
             spec,
@@ -244,6 +255,7 @@ class GuardedRule(Construct):
             account=Aws.ACCOUNT_ID,
         ).to_env()
         environment.update(POWERTOOLS_ENV)
+        environment.update(organization.function_environment(spec, settings))
         self.function = self._function(shared, environment)
 
         # The loop guard drops only this function's own calls; findings about other accounts are not routed.
@@ -251,6 +263,7 @@ class GuardedRule(Construct):
         self.event_rules = [
             self._event_rule(index, pattern) for index, pattern in enumerate(rule_patterns(spec, deployment))
         ]
+        self.central_bus_rules = organization.central_bus_rules(self, shared)
 
         self.config_rule: config.CustomRule | None = None
         if spec.config:
@@ -268,7 +281,8 @@ class GuardedRule(Construct):
                 ),
             )
 
-        self.sweep_schedule = self._sweep_schedule(shared, spec.sweep) if spec.sweep else None
+        sweep = spec.sweep or organization.organization_sweep(spec, settings)
+        self.sweep_schedule = self._sweep_schedule(shared, sweep) if sweep else None
 
         self.alarms = self._alarms(shared)
 
@@ -332,33 +346,8 @@ class GuardedRule(Construct):
 
     # -- IAM --------------------------------------------------------------------------------------------
     def _statements(self, shared: SharedResources) -> list[iam.PolicyStatement]:
-        spec = self.spec
-        statements = []
         placeholders = self._placeholders(shared, _AWS_PLACEHOLDERS, lambda value: value)
-        for sid, actions, templates in self._scoped_groups():
-            resources = [_fill(template, placeholders, spec.id) for template in templates]
-            if PASS_ROLE in actions:
-                # Roles may be passed only to the services the spec names (iam:PassedToService).
-                statements.append(
-                    iam.PolicyStatement(
-                        sid=f"{sid}PassRole",
-                        actions=[PASS_ROLE],
-                        resources=resources,
-                        conditions={"StringEquals": {"iam:PassedToService": list(spec.permissions.passed_to)}},
-                    )
-                )
-                actions = tuple(a for a in actions if a != PASS_ROLE)
-                if not actions:
-                    continue
-            statements += _account_bound_statements(sid, actions, templates, resources)
-        if self.granted.unscoped:
-            statements.append(
-                iam.PolicyStatement(
-                    sid="RuleActionsWithoutResourceLevelPermissions",
-                    actions=list(self.granted.unscoped),
-                    resources=["*"],
-                )
-            )
+        statements = rule_action_statements(self.spec, self.granted, [placeholders])
         statements += [
             iam.PolicyStatement(
                 sid="WriteOwnLogs", actions=list(LOG_ACTIONS), resources=[self.log_group.log_group_arn]
@@ -385,7 +374,7 @@ class GuardedRule(Construct):
                 sid="WriteAuditTrail", actions=list(AUDIT_ACTIONS), resources=[shared.audit_table.table_arn]
             ),
         ]
-        if spec.config:
+        if self.spec.config:
             statements.append(
                 iam.PolicyStatement(sid="ReportConfigEvaluations", actions=list(CONFIG_ENGINE_ACTIONS), resources=["*"])
             )
@@ -402,18 +391,7 @@ class GuardedRule(Construct):
         return statements
 
     def _scoped_groups(self) -> list[tuple[str, tuple[str, ...], tuple[str, ...]]]:
-        """(sid, actions, resource templates) of the granted resource-level actions: the spec's resources, then
-        one group per narrower resource set of ``Permissions.action_resources``."""
-        perms = self.spec.permissions
-        groups: dict[tuple[str, ...], list[str]] = {}
-        for action in self.granted.scoped:
-            groups.setdefault(perms.resources_of(action), []).append(action)
-        out = []
-        if perms.resources in groups:
-            out.append(("RuleActions", tuple(groups.pop(perms.resources)), perms.resources))
-        for index, (resources, actions) in enumerate(groups.items(), start=1):
-            out.append((f"RuleActionsOnNarrowerResources{index}", tuple(actions), resources))
-        return out
+        return scoped_groups(self.spec, self.granted)
 
     def _placeholders(
         self, shared: SharedResources, base: dict[str, str], render: Callable[[str], str]
@@ -533,6 +511,55 @@ class GuardedRule(Construct):
             target_id="RuleFunction",
             queue_sid=f"EventBridgeTrigger{index}",
         )
+
+
+def scoped_groups(spec: RuleSpec, granted: GrantedActions) -> list[tuple[str, tuple[str, ...], tuple[str, ...]]]:
+    """(sid, actions, resource templates) of the granted resource-level actions: the spec's resources, then
+    one group per narrower resource set of ``Permissions.action_resources``."""
+    perms = spec.permissions
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for action in granted.scoped:
+        groups.setdefault(perms.resources_of(action), []).append(action)
+    out = []
+    if perms.resources in groups:
+        out.append(("RuleActions", tuple(groups.pop(perms.resources)), perms.resources))
+    for index, (resources, actions) in enumerate(groups.items(), start=1):
+        out.append((f"RuleActionsOnNarrowerResources{index}", tuple(actions), resources))
+    return out
+
+
+def rule_action_statements(
+    spec: RuleSpec, granted: GrantedActions, placeholders: list[Mapping[str, str | None]]
+) -> list[iam.PolicyStatement]:
+    """The statements granting the rule's own actions (its spec's, as ``granted``): each resource template
+    filled in once per placeholder set (the function: its own account and Region; a member role of the
+    organization template: its account, in each Region of the organization). Nothing of the stack's plumbing."""
+    statements = []
+    for sid, actions, templates in scoped_groups(spec, granted):
+        resources = list(dict.fromkeys(_fill(t, p, spec.id) for t in templates for p in placeholders))
+        if PASS_ROLE in actions:
+            # Roles may be passed only to the services the spec names (iam:PassedToService).
+            statements.append(
+                iam.PolicyStatement(
+                    sid=f"{sid}PassRole",
+                    actions=[PASS_ROLE],
+                    resources=resources,
+                    conditions={"StringEquals": {"iam:PassedToService": list(spec.permissions.passed_to)}},
+                )
+            )
+            actions = tuple(a for a in actions if a != PASS_ROLE)
+            if not actions:
+                continue
+        statements += _account_bound_statements(sid, actions, templates, resources)
+    if granted.unscoped:
+        statements.append(
+            iam.PolicyStatement(
+                sid="RuleActionsWithoutResourceLevelPermissions",
+                actions=list(granted.unscoped),
+                resources=["*"],
+            )
+        )
+    return statements
 
 
 def dead_letter_queue(scope: Construct, shared: SharedResources) -> sqs.Queue:

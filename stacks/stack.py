@@ -35,6 +35,7 @@ from constructs import Construct
 from mlwarden.core.registry import all_specs
 from mlwarden.core.settings import KILL_SWITCH_PARAMETER, Settings
 from mlwarden.core.spec import RuleSpec
+from stacks import organization
 from stacks.dashboard import DASHBOARD_NAME, MlwardenDashboard
 from stacks.guarded_rule import (
     METRICS_NAMESPACE,
@@ -160,6 +161,7 @@ class MlwardenStack(Stack):
             kill_switch=self.kill_switch,
             config_frequency=frequency,
             quarantine_bucket=self.quarantine_bucket,
+            central_bus=organization.central_bus(self, settings),
         )
         self.rule_stacks: dict[int, RuleStack] = {}
         self.rules: dict[str, GuardedRule] = {}
@@ -176,6 +178,12 @@ class MlwardenStack(Stack):
         self.watch = TamperWatch(self, "TamperWatch", shared=shared)
         self._only_alarms_and_the_watch_publish_alarms()
         self.dashboard = MlwardenDashboard(self, "Dashboard", rules=self.rules).dashboard
+        self.member_stack_set = organization.member_stack_set(
+            self,
+            settings,
+            [rule.spec for rule in self.rules.values()],
+            self.quarantine_bucket.bucket_name if self.quarantine_bucket else None,
+        )
 
         CfnOutput(
             self,

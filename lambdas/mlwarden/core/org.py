@@ -58,6 +58,12 @@ def member_role_name(rule_id: str) -> str:
     return _role_name("mlwarden-member-", rule_id)
 
 
+def forwarder_role_name(region: str) -> str:
+    """The role EventBridge assumes in a member account to forward from ``region`` to the central bus (IAM is
+    global: one per Region, so the StackSet's instances in several Regions of an account do not collide)."""
+    return f"mlwarden-forwarder-{region}"
+
+
 def role_arn(partition: str, account: str, role_name: str) -> str:
     return f"arn:{partition}:iam::{account}:role/{role_name}"
 

@@ -34,13 +34,15 @@ class Deployment:
       name, which whoever calls sts:AssumeRole chooses. Nothing else is dropped: calls of other mlwarden
       functions reach this rule too, which re-reads live state (and the flapping limit bounds any tug of war).
     - ``account``: the deployment's account. Findings (Security Hub, Config compliance changes, Macie,
-      Inspector) about another account's resources are not routed here.
+      Inspector) about another account's resources are not routed here. ``None`` on the central bus of an
+      organization deployment (stacks/organization.py): it admits the organization only, and each member's
+      forwarding rules (``account`` = that member) send it only findings about that member.
 
     ``None`` (the CLI's local routing) adds neither filter; the engine applies both at run time as well.
     """
 
     role_arn: str
-    account: str
+    account: str | None
 
 
 def not_own_caller(role_arn: str) -> dict[str, Any]:
@@ -64,7 +66,7 @@ def managed_rule_name(identifier: str) -> str:
 
 def event_patterns(spec: RuleSpec, deployment: Deployment | None = None) -> list[dict[str, Any]]:
     patterns: list[dict[str, Any]] = []
-    account = [deployment.account] if deployment else None
+    account = [deployment.account] if deployment and deployment.account else None
     for ct in spec.cloudtrail:
         detail: dict[str, Any] = {
             "eventSource": [ct.event_source],
