@@ -156,8 +156,7 @@ def organization(aws, harness) -> LocalOrganization:
             raise aws_error(
                 "AccessDenied",
                 "AssumeRole",
-                f"User: {CENTRAL_ROLE}/x is not authorized to perform: sts:AssumeRole on resource: "
-                f"{params['RoleArn']}",
+                f"User: {CENTRAL_ROLE}/x is not authorized to perform: sts:AssumeRole on resource: {params['RoleArn']}",
                 403,
             )
         answer = plain_sts.assume_role(**params)
