@@ -478,3 +478,27 @@ def test_scheduled_sweep_covers_the_guarded_member_accounts(aws, harness, organi
     by_account = {d["resource_id"]: d["account"] for d in run.decisions if d["resource_id"]}
     assert by_account == {"swept-b": local.b, "swept-c": local.c}
     assert local.d not in {d["account"] for d in run.decisions}  # outside the guarded units: not swept
+
+
+# ----------------------------------------------------------------------------- the Config backstop
+def test_config_invocation_from_a_member_is_judged_and_answered_in_that_member(aws, harness, organization):
+    from tests.functional.test_config_invocations import s3_change_invocation
+
+    local = organization
+    local.member_role(local.b)
+    make_violation(local, local.b, "config-item")
+    invocation = s3_change_invocation("config-item")
+    invoking = json.loads(invocation["invokingEvent"])
+    invoking["configurationItem"]["awsAccountId"] = local.b
+    invocation.update(
+        invokingEvent=json.dumps(invoking),
+        accountId=local.b,
+        configRuleArn=f"arn:aws:config:us-east-1:{local.b}:config-rule/config-rule-abc123",
+    )
+
+    run = harness.invoke(RULE, invocation, **local.settings())
+
+    assert (run.decision["account"], run.decision["compliance"]) == (local.b, "NON_COMPLIANT")
+    evaluations = [c for c in harness.clients.calls if c.operation == "PutEvaluations"]
+    assert [c.status for c in evaluations] == [200]
+    assert evaluations[0].params["Evaluations"][0]["ComplianceResourceId"] == "config-item"
