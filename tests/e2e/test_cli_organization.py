@@ -70,9 +70,7 @@ def local_org(aws, tmp_path) -> SimpleNamespace:
             aws_session_token=creds["SessionToken"],
         )
 
-    block = {
-        "organization": {"organizationId": org_id, "organizationalUnitIds": [sandbox], "regions": ["us-east-1"]}
-    }
+    block = {"organization": {"organizationId": org_id, "organizationalUnitIds": [sandbox], "regions": ["us-east-1"]}}
     (tmp_path / "cdk.json").write_text(json.dumps({"context": {"mlwarden": block}}))
     aws.client("ssm").put_parameter(
         Name=MODE, Value="notify", Type="String", Tags=[{"Key": "mlwarden:allow-remediation", "Value": "true"}]
