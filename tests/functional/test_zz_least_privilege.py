@@ -22,12 +22,15 @@ from __future__ import annotations
 import pytest
 
 from mlwarden.core.iam import iam_actions
+from mlwarden.core.members import CENTRAL_ACTIONS
 from mlwarden.core.registry import all_rules, get_rule
 from stacks.guarded_rule import CONFIG_ENGINE_ACTIONS, ENGINE_ACTIONS, SECURITY_HUB_ACTIONS
 from tests.functional.conftest import RECORDED_CALLS, own_test_file
 
-# Actions granted to the engine on the stack's own resources, used by every function.
-ENGINE = set(ENGINE_ACTIONS) | set(CONFIG_ENGINE_ACTIONS) | set(SECURITY_HUB_ACTIONS)
+# Actions granted to the engine on the stack's own resources, used by every function; in organization mode also
+# the central function's own calls (assume the rule's member role, ask Organizations, read mode overrides), which
+# the stack grants only with the organization block (tests/functional/test_organization.py exercises them).
+ENGINE = set(ENGINE_ACTIONS) | set(CONFIG_ENGINE_ACTIONS) | set(SECURITY_HUB_ACTIONS) | set(CENTRAL_ACTIONS)
 
 # Spec actions the functional tests do not exercise, and why that is acceptable.
 # iam:PassRole is not a call: IAM checks it inside UpdateAgentRuntime / UpdateGateway, whose requests name the

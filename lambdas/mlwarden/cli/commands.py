@@ -175,16 +175,25 @@ def left_out_note(rule_ids: Sequence[str], settings: Any) -> str:
     )
 
 
-def sweep(runner: LocalRunner, rules: Sequence[Rule], *, workers: int = 8) -> tuple[list[Decision], list[str]]:
+def sweep(
+    runner: LocalRunner,
+    rules: Sequence[Rule],
+    *,
+    workers: int = 8,
+    account: str | None = None,
+    quiet: bool = False,
+) -> tuple[list[Decision], list[str]]:
     """Judge every existing resource of each rule once, concurrently: what ``scan`` and ``report`` run.
 
     Returns the decisions (in rule, then listing order) and notes for the user (rules that cannot be swept).
     A listing that fails becomes the engine's own NOT_APPLICABLE decision naming the failed call, so one
     service the account (or a local AWS) lacks does not stop the sweep. Dry run unless the runner applies.
+    ``account``: a member account (organization mode: through the rules' member roles); ``quiet``: no progress
+    bar (the caller shows one per account).
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
-    account = runner.account()
+    account = runner.account() if account is None else account
     source = Source(event_id="scan")
     notes: list[str] = []
 
@@ -195,7 +204,7 @@ def sweep(runner: LocalRunner, rules: Sequence[Rule], *, workers: int = 8) -> tu
         except (ClientError, BotoCoreError):
             return engine, [], list(engine.sweep(runner.region, source, account))
 
-    show_progress = sys.stderr.isatty()
+    show_progress = sys.stderr.isatty() and not quiet
     with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
         work: list[tuple[Engine, ResourceRef]] = []
         decisions: list[Decision] = []
@@ -235,7 +244,17 @@ def cmd_scan(args: argparse.Namespace) -> int:
     )
     if note := left_out_note(args.rule, settings):
         print(f"mlwarden: {note}", file=sys.stderr)
-    decisions, notes = sweep(runner, rules, workers=args.workers)
+    from mlwarden.cli import organization
+
+    try:
+        accounts = organization.accounts_to_sweep(args, runner)
+    except organization.OrganizationArgsError as exc:
+        print(f"mlwarden: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if accounts:  # organization mode: member accounts through the rules' member roles
+        decisions, notes = organization.sweep_accounts(runner, rules, accounts, workers=args.workers)
+    else:
+        decisions, notes = sweep(runner, rules, workers=args.workers)
     for note in notes:
         print(f"mlwarden: {note}", file=sys.stderr)
     unsent = honest_delivery(decisions)
@@ -247,12 +266,18 @@ def cmd_scan(args: argparse.Namespace) -> int:
 def cmd_toggle(args: argparse.Namespace) -> int:
     from botocore.exceptions import ClientError
 
+    from mlwarden.cli import organization
     from mlwarden.cli.local import default_region
     from mlwarden.core.context import ClientFactory
     from mlwarden.core.errors import error_code
     from mlwarden.core.settings import ALLOW_REMEDIATION_TAG, KILL_SWITCH_PARAMETER, mode_parameter_name
 
     region = args.region or default_region()
+    try:
+        target = organization.override_target(args)
+    except organization.OrganizationArgsError as exc:
+        print(f"mlwarden: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     if args.rule == "kill-switch":
         if args.mode not in ("on", "off"):
             print("mlwarden: the kill switch is 'on' or 'off'", file=sys.stderr)
@@ -267,7 +292,7 @@ def cmd_toggle(args: argparse.Namespace) -> int:
     except UnknownRule as exc:
         print(f"mlwarden: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    if args.mode not in MODES:
+    if args.mode not in MODES and target is None:
         print(f"mlwarden: mode must be one of {', '.join(MODES)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.mode == "remediate" and not rule.spec.can_remediate:
@@ -298,6 +323,8 @@ def cmd_toggle(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERNAL
+    if target is not None:  # organization mode: an override for one account or OU
+        return organization.toggle_override(ssm, args.rule, target, args.mode, current)
     ssm.put_parameter(Name=name, Value=args.mode, Type="String", Overwrite=True)
     print(f"{args.rule}: {current} -> {args.mode} (takes effect within a minute)")
     return EXIT_OK
@@ -425,6 +452,7 @@ def cmd_history(args: argparse.Namespace) -> int:
         rule_id=args.rule,
         resource_id=args.resource,
         limit=args.limit,
+        accounts=getattr(args, "account", None) or None,
     )
     if args.json:
         for item in items:
@@ -492,8 +520,24 @@ def cmd_report(args: argparse.Namespace) -> int:
             return EXIT_INTERNAL
         source, detail = report.SOURCE_HISTORY, f"the audit table {table} (latest decision per rule and resource)"
     else:
-        decisions, notes = sweep(LocalRunner(apply=False, region=region, account=account), rules, workers=args.workers)
+        runner = LocalRunner(apply=False, region=region, account=account)
+        if getattr(args, "account", None):  # organization mode: the named accounts, through the member roles
+            from mlwarden.cli import organization
+
+            try:
+                accounts = organization.accounts_to_sweep(args, runner)
+            except organization.OrganizationArgsError as exc:
+                print(f"mlwarden: {exc}", file=sys.stderr)
+                return EXIT_BAD_INPUT
+            decisions, notes = organization.sweep_accounts(runner, rules, accounts, workers=args.workers)
+        else:
+            decisions, notes = sweep(runner, rules, workers=args.workers)
         source, detail = report.SOURCE_SCAN, "a fresh scan (dry run: nothing was changed)"
+    if getattr(args, "account", None):
+        from mlwarden.cli.organization import filter_accounts
+
+        decisions = filter_accounts(decisions, args.account)
+        detail += f", accounts {', '.join(args.account)}"
     built = report.build_report(
         decisions,
         source=source,

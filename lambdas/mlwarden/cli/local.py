@@ -8,6 +8,7 @@ from pathlib import Path
 from mlwarden.cli import NothingChecked
 from mlwarden.core.context import ClientFactory, RuleContext
 from mlwarden.core.engine import Engine
+from mlwarden.core.members import Directory, organizations_region, partition_of
 from mlwarden.core.model import NOT_APPLICABLE, Decision
 from mlwarden.core.modes import ModeSource
 from mlwarden.core.notify import Publisher
@@ -126,6 +127,7 @@ class LocalRunner:
             else None
         )
         self._engines: dict[str, Engine] = {}
+        self._directory: Directory | None = None
 
     def account(self) -> str:
         """The caller's account id (one STS call, made once), or "" when it cannot be read."""
@@ -151,10 +153,26 @@ class LocalRunner:
             account=self.account() or None,
         )
 
+    def directory(self) -> Directory | None:
+        """Organization mode (cdk.json ``organization``): what AWS Organizations says about accounts, read with
+        the caller's credentials, shared by every rule of the run (one DescribeAccount per account)."""
+        organization = self.settings.organization
+        if organization is None:
+            return None
+        if self._directory is None:
+            partition = partition_of(self.region)
+            self._directory = Directory(
+                lambda: self.clients.client("organizations", organizations_region(partition)),
+                organization.organization_id,
+                organization.organizational_unit_ids,
+                own_account=self.account(),
+            )
+        return self._directory
+
     def engine(self, rule: Rule) -> Engine:
         engine = self._engines.get(rule.spec.id)
         if engine is None:
-            ctx = RuleContext(settings=self.runtime_settings(rule), clients=self.clients)
+            ctx = RuleContext(settings=self.runtime_settings(rule), clients=self.clients, organization=self.directory())
             engine = Engine(rule, ctx, self.modes, apply=self.apply, publisher=self.publisher)
             self._engines[rule.spec.id] = engine
         return engine

@@ -102,6 +102,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--topic-arn", help="SNS topic for alerts with --apply (default: $MLWARDEN_TOPIC_ARN)")
     p.add_argument("--region", help="region to sweep (default: $AWS_REGION)")
     p.add_argument("--workers", type=int, default=8, help="concurrent reads (default 8)")
+    accounts = p.add_mutually_exclusive_group()
+    accounts.add_argument(
+        "--account",
+        action="append",
+        metavar="ID",
+        help="organization mode: sweep this member account through the rules' member roles (repeatable)",
+    )
+    accounts.add_argument(
+        "--organization",
+        action="store_true",
+        help="organization mode: sweep every ACTIVE account of the organizational units in cdk.json",
+    )
     p.set_defaults(func=cmd_scan)
 
     p = _subcommand(
@@ -128,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--region", help="region (default: $AWS_REGION)")
     p.add_argument("--table", help="audit table (default: $MLWARDEN_AUDIT_TABLE or the stack output)")
     p.add_argument("--workers", type=int, default=8, help="concurrent reads of a scan (default 8)")
+    p.add_argument("--account", action="append", metavar="ID", help="only resources of this account (repeatable)")
     p.set_defaults(func=cmd_report)
 
     p = _subcommand(
@@ -148,10 +161,19 @@ def build_parser() -> argparse.ArgumentParser:
         sub,
         "toggle",
         "set a rule's runtime mode, or the kill switch",
-        "mlwarden toggle s3-bucket-kms-encryption remediate\n  mlwarden toggle kill-switch on",
+        "mlwarden toggle s3-bucket-kms-encryption remediate\n  mlwarden toggle kill-switch on\n"
+        "  mlwarden toggle s3-bucket-kms-encryption remediate --ou ou-ab12-sandbox1\n"
+        "  mlwarden toggle s3-bucket-kms-encryption inherit --account 111122223333",
     )
     p.add_argument("rule", metavar="RULE", help="a rule id, or 'kill-switch'")
-    p.add_argument("mode", metavar="MODE", help="off | notify | remediate (kill-switch: on | off)")
+    p.add_argument(
+        "mode",
+        metavar="MODE",
+        help="off | notify | remediate (kill-switch: on | off); with --account/--ou also inherit (remove the override)",
+    )
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--account", metavar="ID", help="organization mode: override the mode for this account only")
+    where.add_argument("--ou", metavar="OU-ID", help="organization mode: override the mode for this OU (and below)")
     p.add_argument("--region", help="region of the deployment (default: $AWS_REGION)")
     p.set_defaults(func=cmd_toggle)
 
@@ -176,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per decision per line")
     p.add_argument("--table", help="audit table (default: $MLWARDEN_AUDIT_TABLE or the stack output)")
     p.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
+    p.add_argument("--account", action="append", metavar="ID", help="only decisions about this account (repeatable)")
     p.add_argument("--region", help="region of the deployment (default: $AWS_REGION)")
     p.set_defaults(func=cmd_history)
 

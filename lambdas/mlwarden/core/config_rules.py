@@ -47,7 +47,9 @@ def handle_config(engine: Engine, event: dict[str, Any]) -> list[Decision]:
         if message_type == "ConfigurationItemChangeNotification":
             item = invoking.get("configurationItem") or {}
         else:
-            item = _oversized_item(engine.ctx, invoking.get("configurationItemSummary") or {}, region)
+            item = _oversized_item(
+                engine.ctx, invoking.get("configurationItemSummary") or {}, region, _invoking_account(engine.ctx, event)
+            )
         source.event_time = str(item.get("configurationItemCaptureTime") or source.event_time)
         decisions = [_decide_config_item(engine, event, item, source)]
     else:
@@ -56,10 +58,11 @@ def handle_config(engine: Engine, event: dict[str, Any]) -> list[Decision]:
     return decisions
 
 
-def _oversized_item(ctx: RuleContext, summary: dict[str, Any], region: str) -> dict[str, Any]:
-    """Oversized notifications carry only a summary: fetch the item from Config's history."""
+def _oversized_item(ctx: RuleContext, summary: dict[str, Any], region: str, account: str = "") -> dict[str, Any]:
+    """Oversized notifications carry only a summary: fetch the item from Config's history (of the account whose
+    Config rule invoked: a member account's through the member role, in organization mode)."""
     try:
-        history = ctx.client("config", region).get_resource_config_history(
+        history = ctx.client("config", region, account).get_resource_config_history(
             resourceType=summary["resourceType"], resourceId=summary["resourceId"], limit=1
         )
         items = history.get("configurationItems") or []
@@ -120,7 +123,8 @@ def _put_evaluations(
                 "OrderingTimestamp": ordering,
             }
         )
-    client = ctx.client("config", region)
+    # The evaluations go to the Config of the account whose rule invoked (its result token is that account's).
+    client = ctx.client("config", region, _invoking_account(ctx, event))
     # rdklib's convention: a "TESTMODE" token asks Config to validate without recording.
     test_mode = token == "TESTMODE"
     for start in range(0, max(len(evaluations), 1), CONFIG_BATCH):
@@ -128,6 +132,12 @@ def _put_evaluations(
         if not batch:
             break
         client.put_evaluations(Evaluations=batch, ResultToken=token, TestMode=test_mode)
+
+
+def _invoking_account(ctx: RuleContext, event: dict[str, Any]) -> str:
+    """Organization mode: the account whose Config rule invoked (its Config is called through the member role);
+    "" (the function's own clients) in a single-account deployment."""
+    return str(event.get("accountId", "")) if ctx.organization is not None else ""
 
 
 def _config_region(event: dict[str, Any]) -> str:

@@ -68,6 +68,8 @@ class ClientFactory:
         if session is None:
             credentials = members.credentials(account, role, rule_id)  # MemberRoleUnavailable when refused
             botocore_session = sdk.botocore_session()
+            # The service models the function's own session already loaded, not read again per account.
+            botocore_session.register_component("data_loader", self._session._session.get_component("data_loader"))
             # botocore has no public setter for refreshable credentials (set_credentials makes static ones).
             botocore_session._credentials = credentials  # type: ignore[attr-defined]
             session = boto3.session.Session(botocore_session=botocore_session)

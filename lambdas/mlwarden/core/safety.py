@@ -221,9 +221,20 @@ class AuditLog:
 
 
 def read_history(
-    dynamodb: Any, table_name: str, *, rule_id: str | None = None, resource_id: str | None = None, limit: int = 100
+    dynamodb: Any,
+    table_name: str,
+    *,
+    rule_id: str | None = None,
+    resource_id: str | None = None,
+    limit: int = 100,
+    accounts: list[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Newest first. By rule (query), by resource (the by-resource index), or everything (scan)."""
+    """Newest first. By rule (query), by resource (the by-resource index), or everything (scan); ``accounts``
+    keeps only decisions about resources of those accounts (organization mode)."""
+    if accounts:
+        wanted = set(accounts)  # every page is read either way (newest first needs them all): filtered here
+        items = read_history(dynamodb, table_name, rule_id=rule_id, resource_id=resource_id, limit=10**9)
+        return [item for item in items if str(item.get("account", "")) in wanted][:limit]
     begins = {":d": {"S": DECISION_PREFIX}}
     if rule_id:
         kwargs: dict[str, Any] = {
