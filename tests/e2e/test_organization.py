@@ -28,7 +28,7 @@ KMS_RULE, NOTEBOOK_RULE = demo_org.KMS_RULE, demo_org.NOTEBOOK_RULE
 
 @pytest.fixture(scope="session")
 def org_templates() -> local_org.OrgTemplates:
-    return local_org.synthesize_org(demo_org.DEMO_ORG_CONTEXT)
+    return local_org.synthesize_org(demo_org.demo_org_context())
 
 
 @pytest.fixture

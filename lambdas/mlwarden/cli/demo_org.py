@@ -32,8 +32,26 @@ PRODUCTION_BUCKET = "production-features"
 PRODUCTION_BUCKET_2 = "production-raw-exports"
 NOTEBOOK = "prod-research-notebook"
 
-# Both headline rules remediate (cdk.json grants their fixes); the rest stays notify, the default.
-DEMO_ORG_CONTEXT = {"mlwarden": {"rules": {KMS_RULE: {"mode": "remediate"}, NOTEBOOK_RULE: {"mode": "remediate"}}}}
+# The rules the story uses (every notebook rule judges a new notebook; IAM's rule shows global events forwarded
+# from us-east-1 only); cdk.json ``deploy: false`` leaves the others out, as a user can. The two headline rules
+# remediate (cdk.json grants their fixes); the rest stays notify, the default.
+DEMO_ORG_RULES = (
+    KMS_RULE,
+    NOTEBOOK_RULE,
+    "sagemaker-notebook-kms",
+    "sagemaker-notebook-vpc",
+    "sagemaker-notebook-root-access",
+    "sagemaker-notebook-platform",
+    "iam-admin-policy-attached",
+)
+
+
+def demo_org_context() -> dict[str, Any]:
+    from mlwarden.core.registry import rule_ids
+
+    rules: dict[str, Any] = {rule_id: {"deploy": False} for rule_id in rule_ids() if rule_id not in DEMO_ORG_RULES}
+    rules.update({KMS_RULE: {"mode": "remediate"}, NOTEBOOK_RULE: {"mode": "remediate"}})
+    return {"mlwarden": {"rules": rules}}
 
 
 def member_cloudtrail_event(
@@ -63,9 +81,11 @@ def member_cloudtrail_event(
     return {"source": f"aws.{service}", "detail-type": "AWS API Call via CloudTrail", "detail": detail}
 
 
-def kms_bucket_violation(deployment: LocalOrgDeployment, account: str, region: str, bucket: str) -> None:
-    """A bucket with SSE-S3 (AES256) default encryption, made with the member account's own credentials, and the
-    events AWS emits for it on that account's default bus."""
+def kms_bucket_violation(
+    deployment: LocalOrgDeployment, account: str, region: str, bucket: str, *, emit: bool = True
+) -> None:
+    """A bucket with SSE-S3 (AES256) default encryption, made with the member account's own credentials, and
+    (``emit``) the event AWS puts for it on that account's default bus."""
     s3 = deployment.organization.client(account, "s3", region)
     create: dict[str, Any] = {"Bucket": bucket}
     if region != "us-east-1":
@@ -77,9 +97,9 @@ def kms_bucket_violation(deployment: LocalOrgDeployment, account: str, region: s
             "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
         },
     )
-    deployment.emit(
-        account, region, member_cloudtrail_event(account, region, "s3", "PutBucketEncryption", {"bucketName": bucket})
-    )
+    if emit:
+        event = member_cloudtrail_event(account, region, "s3", "PutBucketEncryption", {"bucketName": bucket})
+        deployment.emit(account, region, event)
 
 
 def notebook_violation(deployment: LocalOrgDeployment, account: str, region: str, name: str) -> None:
@@ -125,10 +145,19 @@ def account_label(organization: LocalOrganization, account: str) -> str:
 
 
 def show_decisions(say: Narrator, organization: LocalOrganization, results: list[tuple[str, dict[str, Any]]]) -> None:
+    """One line per (rule, resource) acted on; repeated deliveries of one event are counted, not listed."""
+    lines: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for rule_id, result in results:
         for d in result["decisions"]:
-            where = f"{account_label(organization, d.get('account', ''))} {d.get('region', '')}"
-            say.line(f"   {where:<38} {rule_id:<36} {d['resource_id'] or '-':<24} {d['compliance']:<14} {d['action']}")
+            lines.setdefault((rule_id, d.get("account", ""), d["resource_id"]), []).append(d)
+    for (rule_id, account, _), found in lines.items():
+        first = next((d for d in found if not d["reason"].startswith("duplicate:")), found[0])
+        where = f"{account_label(organization, account)} {first.get('region', '')}"
+        copies = f"  (delivered {len(found)}x: {len(found) - 1} duplicates dropped)" if len(found) > 1 else ""
+        say.line(
+            f"   {where:<38} {rule_id:<36} {first['resource_id'] or '-':<24} {first['compliance']:<14} "
+            f"{first['action']}{copies}"
+        )
 
 
 def show_alerts(say: Narrator, organization: LocalOrganization, alerts: list[dict[str, Any]]) -> None:
@@ -156,7 +185,7 @@ def describe_deployment(say: Narrator, deployment: LocalOrgDeployment) -> None:
         say.line(
             f"   {account_label(deployment.organization, stack.account):<28} {stack.region:<10} "
             f"{len(stack.rules)} forwarding rules to the central bus"
-            + (f", {roles} member roles (IAM is global: made once, here)" if stack.roles else "")
+            + (f", {roles} member roles (IAM is global: made once, here)" if roles else "")
         )
 
 
@@ -186,7 +215,12 @@ def run_org_scenario(deployment: LocalOrgDeployment, say: Narrator) -> OrgDemoRe
     say.line(f"   {SANDBOX_BUCKET}: default encryption {result.state[SANDBOX_BUCKET]}")
     say.line(f"   {NOTEBOOK}: {result.state[NOTEBOOK]['status']}, tags {result.state[NOTEBOOK]['tags']}")
 
-    say.step(f"6. A member role removed in {account_label(organization, PRODUCTION)}: failed, named, never skipped")
+    return result
+
+
+def run_missing_role_scene(deployment: LocalOrgDeployment, say: Narrator, result: OrgDemoResult) -> None:
+    organization = deployment.organization
+    say.step(f"7. A member role removed in {account_label(organization, PRODUCTION)}: failed, named, never skipped")
     role = org.member_role_name(KMS_RULE)
     iam = organization.client(PRODUCTION, "iam")
     for policy in iam.list_role_policies(RoleName=role)["PolicyNames"]:
@@ -202,30 +236,55 @@ def run_org_scenario(deployment: LocalOrgDeployment, say: Narrator) -> OrgDemoRe
             say.line(f"      {d['reason']}")
     result.alerts += deployment.alerts()
     result.state[PRODUCTION_BUCKET] = bucket_encryption(deployment, PRODUCTION, CENTRAL_REGION, PRODUCTION_BUCKET)
-    return result
 
 
-def run_scan(deployment: LocalOrgDeployment, say: Narrator, accounts: list[str]) -> list[dict[str, Any]]:
-    """``mlwarden scan --account A --account B --rule s3-bucket-kms-encryption --json`` with the central
-    function's environment (its member role name, external id)."""
+def run_scan(
+    deployment: LocalOrgDeployment, say: Narrator, accounts: list[str], *, as_function: bool = True
+) -> tuple[int, list[dict[str, Any]], str]:
+    """``mlwarden scan --rule s3-bucket-kms-encryption --account A --account B --json`` in a project directory
+    whose cdk.json holds the demo's organization block, as the rule's central role (``as_function``) or as the
+    operator (the central account's own credentials). Returns (exit code, JSON rows, stderr)."""
+    import tempfile
+    from contextlib import ExitStack, chdir, redirect_stderr
+    from pathlib import Path
+
     from mlwarden.cli.main import main as cli_main
 
     args = ["scan", "--rule", KMS_RULE, "--json", "--region", CENTRAL_REGION]
     for account in accounts:
         args += ["--account", account]
-    say.line(f"   $ mlwarden {' '.join(args)}")
-    function = next(f for f in deployment.central.functions.values() if f.rule_id == KMS_RULE)
-    out = io.StringIO()
-    with deployment.central.function_environment(function), redirect_stdout(out):
+    block = merge_context(demo_org_context(), {"mlwarden": {org.CONTEXT_BLOCK: local_org.ORGANIZATION_BLOCK}})
+    out, err = io.StringIO(), io.StringIO()
+    with tempfile.TemporaryDirectory(prefix="mlwarden-org-demo-") as project, ExitStack() as stack:
+        (Path(project) / "cdk.json").write_text(json.dumps({"context": block}))
+        stack.enter_context(chdir(project))
+        if as_function:
+            function = next(f for f in deployment.central.functions.values() if f.rule_id == KMS_RULE)
+            stack.enter_context(deployment.central.function_environment(function))
+        stack.enter_context(redirect_stdout(out))
+        stack.enter_context(redirect_stderr(err))
         code = cli_main(args)
     rows = [json.loads(line) for line in out.getvalue().splitlines() if line.strip()]
+    return code, rows, err.getvalue()
+
+
+def show_scan(say: Narrator, organization: LocalOrganization, rows: list[dict[str, Any]], stderr: str) -> None:
+    for line in stderr.splitlines():
+        if line.startswith("mlwarden: account "):
+            say.line(f"   {line.removeprefix('mlwarden: ')}")
     for row in rows:
+        reason = str(row["reason"]).rsplit("could not check: ", 1)[-1]
         say.line(
-            f"   {account_label(deployment.organization, row.get('account', '')):<28} "
-            f"{row['resource_id']:<24} {row['compliance']:<14} {row['reason'][:60]}"
+            f"   {account_label(organization, row.get('account', '')):<28} "
+            f"{row['resource_id'] or '-':<24} {row['compliance']:<14} {reason[:110]}"
         )
-    say.line(f"   exit code {code}")
-    return rows
+
+
+def merge_context(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    from stacks.app import merge
+
+    merged: dict[str, Any] = merge(base, overrides)
+    return merged
 
 
 def run_org_demo(keep_running: bool = False) -> int:
@@ -245,7 +304,7 @@ def run_org_demo(keep_running: bool = False) -> int:
     say.line("mlwarden demo --org — one deployment guards a whole (local) AWS Organization")
     say.step("1. Synthesize the CDK app with an organization block: the central stack and the member template")
     say.progress("synthesizing (the same templates `cdk deploy` and its StackSet would use)…")
-    templates = local_org.synthesize_org(DEMO_ORG_CONTEXT)
+    templates = local_org.synthesize_org(demo_org_context())
     say.progress(f"synthesized in {time.monotonic() - started:.1f}s; starting a local AWS (moto server)…")
     with moto_server() as endpoint, local_org.aws_fidelity():
         os.environ["AWS_ENDPOINT_URL"] = endpoint
@@ -260,8 +319,21 @@ def run_org_demo(keep_running: bool = False) -> int:
         deployment = LocalOrgDeployment(templates, organization, quiet=True).deploy()
         describe_deployment(say, deployment)
         result = run_org_scenario(deployment, say)
-        say.step("7. mlwarden scan across accounts, through the member roles")
-        result.scan = run_scan(deployment, say, [SANDBOX, PRODUCTION])
+        say.step("6. mlwarden scan --account across accounts, through the member roles")
+        accounts = [SANDBOX, PRODUCTION]
+        kms_bucket_violation(deployment, PRODUCTION, CENTRAL_REGION, PRODUCTION_BUCKET_2, emit=False)
+        say.line(
+            f"   bucket {PRODUCTION_BUCKET_2} in {account_label(organization, PRODUCTION)} predates the deployment "
+            "(SSE-S3, no event): only a sweep finds it"
+        )
+        say.line(f"   $ mlwarden scan --rule {KMS_RULE} --account {SANDBOX} --account {PRODUCTION} --json")
+        say.line(f"   as the rule's central role ({org.central_role_name(KMS_RULE)}):")
+        _, result.scan, stderr = run_scan(deployment, say, accounts)
+        show_scan(say, organization, result.scan, stderr)
+        say.line("   as the operator (the central account's admin): each member role trusts only its rule's function")
+        _, refused, stderr = run_scan(deployment, say, accounts, as_function=False)
+        show_scan(say, organization, refused, stderr)
+        run_missing_role_scene(deployment, say, result)
         remediated = sum(1 for _, r in result.decisions for d in r["decisions"] if d["action"] == "remediated")
         say.step(
             f"Done in {time.monotonic() - started:.1f}s: {len(result.alerts)} alerts, {remediated} remediations "
