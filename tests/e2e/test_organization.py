@@ -225,3 +225,54 @@ def test_each_central_rule_gets_a_member_event_once(deployment):
         per_rule[rule] = per_rule.get(rule, 0) + 1
     assert len(per_rule) >= 5
     assert set(per_rule.values()) == {1}, per_rule
+
+
+# ----------------------------------------------------------------------------------------------- scan --account
+def test_scan_of_two_member_accounts_reports_per_account(deployment):
+    demo_org.kms_bucket_violation(deployment, SANDBOX, CENTRAL_REGION, demo_org.SANDBOX_BUCKET, emit=False)
+    demo_org.kms_bucket_violation(deployment, PRODUCTION, CENTRAL_REGION, demo_org.PRODUCTION_BUCKET, emit=False)
+
+    code, rows, stderr = demo_org.run_scan(deployment, demo_org.Narrator(), [SANDBOX, PRODUCTION])
+
+    assert code == 0
+    assert sorted((r["account"], r["resource_id"], r["compliance"], r["action"]) for r in rows) == [
+        (SANDBOX, demo_org.SANDBOX_BUCKET, "NON_COMPLIANT", "would_remediate"),
+        (PRODUCTION, demo_org.PRODUCTION_BUCKET, "NON_COMPLIANT", "would_remediate"),
+    ]
+    for account in (SANDBOX, PRODUCTION):
+        assert f"account {account}: 1 resources judged, 1 non-compliant" in stderr
+    # a dry run: nothing changed in either account
+    assert demo_org.bucket_encryption(deployment, SANDBOX, CENTRAL_REGION, demo_org.SANDBOX_BUCKET) == "AES256"
+
+
+def test_scan_by_a_caller_the_member_roles_do_not_trust_names_each_account_and_role(deployment):
+    # the operator (the central account's own credentials) is not a rule's central role: every member role refuses
+    demo_org.kms_bucket_violation(deployment, SANDBOX, CENTRAL_REGION, demo_org.SANDBOX_BUCKET, emit=False)
+
+    code, rows, stderr = demo_org.run_scan(deployment, demo_org.Narrator(), [SANDBOX, PRODUCTION], as_function=False)
+
+    assert code == 0
+    assert sorted(r["account"] for r in rows) == [SANDBOX, PRODUCTION]
+    for row in rows:
+        role = org.role_arn("aws", row["account"], org.member_role_name(KMS_RULE))
+        assert row["compliance"] != "COMPLIANT" and role in row["reason"]
+        assert f"account {row['account']}: 0 resources judged, 0 non-compliant, 1 could not be checked" in stderr
+
+
+# ----------------------------------------------------------------------------------------------- the demo
+def test_the_org_demo_scenario(deployment):
+    say = demo_org.Narrator()
+    result = demo_org.run_org_scenario(deployment, say)
+    demo_org.run_missing_role_scene(deployment, say, result)
+
+    acted = {(rule, d["account"], d["action"]) for rule, d in decisions_of(result.decisions)}
+    assert (KMS_RULE, SANDBOX, "remediated") in acted
+    assert (NOTEBOOK_RULE, PRODUCTION, "remediated") in acted
+    assert (KMS_RULE, PRODUCTION, "failed") in acted
+    assert result.state[demo_org.SANDBOX_BUCKET] == "aws:kms"
+    assert result.state[demo_org.NOTEBOOK]["tags"] == {"mlwarden:quarantined": NOTEBOOK_RULE}
+    assert result.state[demo_org.PRODUCTION_BUCKET] == "AES256"  # its role was gone: nothing done, said so
+    # one alert per rule and resource, each naming the account the resource lives in
+    keys = [(a["body"]["rule_id"], a["body"]["resource_id"], a["body"]["account"]) for a in result.alerts]
+    assert len(keys) == len(set(keys))
+    assert {account for _, _, account in keys} == {SANDBOX, PRODUCTION}
