@@ -115,9 +115,8 @@ def test_assume_role_is_denied_for_a_missing_role_and_a_wrong_external_id(organi
 
 def test_the_fidelity_patches_are_undone_afterwards(aws):
     # moto as it is: a role that does not exist can be assumed (the other tests of the session rely on moto)
-    with local_org.aws_fidelity():
-        with pytest.raises(ClientError):
-            local_org.assumed_session(aws.endpoint, f"arn:aws:iam::{PRODUCTION}:role/absent", "us-east-1")
+    with local_org.aws_fidelity(), pytest.raises(ClientError):
+        local_org.assumed_session(aws.endpoint, f"arn:aws:iam::{PRODUCTION}:role/absent", "us-east-1")
     session = local_org.assumed_session(aws.endpoint, f"arn:aws:iam::{PRODUCTION}:role/absent", "us-east-1")
     assert session.client("sts", endpoint_url=aws.endpoint).get_caller_identity()["Account"] == PRODUCTION
 

@@ -123,7 +123,8 @@ def _deliver_bus_to_bus(original: Callable[..., None]) -> Callable[..., None]:
         for target in buses:
             arn = parse_arn(target["Arn"])
             bus = events_backends[arn.account][arn.region].describe_event_bus(arn.resource_id)
-            for rule in list(bus.rules.values()):
+            rules: list[Any] = list(bus.rules.values())
+            for rule in rules:
                 rule.send_to_targets(copy.deepcopy(event))
 
     return send_to_targets
@@ -584,9 +585,8 @@ def synthesize_org(
     from pathlib import Path
 
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-    from stacks.organization import MEMBER_TEMPLATE_FILE
-
     from stacks.app import build_app, flat_template, merge
+    from stacks.organization import MEMBER_TEMPLATE_FILE
 
     overrides = merge(dict(context_overrides or {}), {"mlwarden": {org.CONTEXT_BLOCK: dict(organization_block)}})
     app, stack = build_app(context_overrides=overrides, nag=False)
