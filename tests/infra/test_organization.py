@@ -25,6 +25,7 @@ from mlwarden.core.settings import Settings, resource_name
 from stacks.member import (
     CENTRAL_ACCOUNT_PARAMETER,
     MAX_INLINE_POLICY_CHARS,
+    QUARANTINE_BUCKET_PARAMETER,
     document_size,
     member_app,
     member_template,
@@ -571,3 +572,108 @@ def test_cdk_nag_sees_the_member_roles_wildcards_when_unacknowledged(
     monkeypatch.setattr(stacks.member, "acknowledge", lambda *args: None)
     findings = member_nag_findings(central.settings, tmp_path)
     assert findings and all(f.startswith("AwsSolutions-IAM5") and "MemberRole" in f for f in findings)
+
+
+# -- the wiring, end to end, on the real sample events ---------------------------------------------------------
+def concrete(value: Any, refs: dict[str, str], roles: dict[str, str]) -> Any:
+    """A template value with its references filled in (``refs``: Ref name -> value; ``roles``: logical id of a
+    role -> its ARN), the way CloudFormation hands the pattern to EventBridge."""
+    if isinstance(value, dict):
+        if set(value) == {"Ref"}:
+            return refs[value["Ref"]]
+        if set(value) == {"Fn::GetAtt"}:
+            return roles[value["Fn::GetAtt"][0]]
+        if set(value) == {"Fn::Join"}:
+            separator, parts = value["Fn::Join"]
+            return separator.join(concrete(part, refs, roles) for part in parts)
+        return {key: concrete(item, refs, roles) for key, item in value.items()}
+    if isinstance(value, list):
+        return [concrete(item, refs, roles) for item in value]
+    return value
+
+
+def in_member_account(sample: str) -> dict[str, Any] | None:
+    """The sample as delivered in the member account (its account id replaced everywhere), or None for the
+    samples that are not EventBridge events (Config invocations)."""
+    from mlwarden.core import events
+    from tests.conftest import as_delivered, load_event
+
+    event = as_delivered(load_event(sample))
+    if events.kind_of(event) == events.CONFIG_INVOCATION or not event.get("account"):
+        return None
+    moved: dict[str, Any] = json.loads(json.dumps(event).replace(event["account"], MEMBER_ACCOUNT))
+    return moved
+
+
+def test_every_sample_event_of_a_member_reaches_exactly_the_rules_a_deployment_in_that_account_would(
+    central: Synth, member: dict[str, Any]
+) -> None:
+    """Member default bus -> forwarding rule -> central bus -> central-bus rule: for each real sample event made
+    in a member account, the rules it reaches are those a single-account deployment in that account reaches,
+    and an event caused by a rule's own member role is not forwarded for that rule (the loop guard)."""
+    from mlwarden.core.patterns import matches
+    from tests.conftest import sample_files
+
+    specs = deployed_specs(central)
+    member_refs = {"AWS::AccountId": MEMBER_ACCOUNT, "AWS::Partition": "aws", "AWS::Region": "eu-west-1"}
+    central_refs = {"AWS::AccountId": CENTRAL_ACCOUNT, "AWS::Partition": "aws", "AWS::Region": "eu-west-1"}
+    central_roles = {
+        central.role_of(s.id): f"arn:aws:iam::{CENTRAL_ACCOUNT}:role/{org.central_role_name(s.id)}" for s in specs
+    }
+    forwarding = {
+        s.id: [concrete(r["Properties"]["EventPattern"], member_refs, {}) for r in forwarding_rules(member, s.id)]
+        for s in specs
+    }
+    on_central_bus = {
+        s.id: [concrete(p["EventPattern"], central_refs, central_roles) for p in bus_rules(central, s.id)[1]]
+        for s in specs
+    }
+    single_account = {
+        s.id: rule_patterns(s, Deployment(role_arn=f"arn:aws:iam::{MEMBER_ACCOUNT}:role/own", account=MEMBER_ACCOUNT))
+        for s in specs
+    }
+    reached_any = 0
+    guarded = 0
+    for sample in sample_files():
+        event = in_member_account(sample)
+        if event is None:
+            continue
+        through_org = {
+            s.id
+            for s in specs
+            if any(matches(p, event) for p in forwarding[s.id]) and any(matches(p, event) for p in on_central_bus[s.id])
+        }
+        in_place = {s.id for s in specs if any(matches(p, event) for p in single_account[s.id])}
+        assert through_org == in_place, sample
+        reached_any += bool(through_org)
+        if event.get("detail-type") == "AWS API Call via CloudTrail":
+            for rule_id in through_org:
+                own = json.loads(json.dumps(event))
+                issuer = f"arn:aws:iam::{MEMBER_ACCOUNT}:role/{org.member_role_name(rule_id)}"
+                own["detail"]["userIdentity"] = {
+                    "type": "AssumedRole",
+                    "sessionContext": {"sessionIssuer": {"arn": issuer}},
+                }
+                assert not any(matches(p, own) for p in forwarding[rule_id]), (sample, rule_id)
+                guarded += 1
+    assert reached_any >= 30 and guarded >= 20
+
+
+def test_every_feature_on_the_stack_set_passes_the_quarantine_bucket_and_nag_stays_clean(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    from stacks.app import merge
+    from tests.infra.conftest import FULL
+
+    synth = synthesize(merge(FULL, ORGANIZATION), tmp_path_factory.mktemp("cdk-organization-full"))
+    _, stack_set = synth.only("AWS::CloudFormation::StackSet")
+    bucket = synth.output_ref("QuarantineBucketName")
+    assert stack_set["Properties"]["Parameters"] == [
+        {"ParameterKey": CENTRAL_ACCOUNT_PARAMETER, "ParameterValue": {"Ref": "AWS::AccountId"}},
+        {"ParameterKey": QUARANTINE_BUCKET_PARAMETER, "ParameterValue": {"Ref": bucket}},
+    ]
+    template = json.loads((synth.outdir / MEMBER_TEMPLATE_FILE).read_text())
+    (policy,) = member_role(template, "macie-sensitive-data")["Properties"]["Policies"]
+    puts = [s for s in policy["PolicyDocument"]["Statement"] if as_list(s["Action"]) == ["s3:PutObject"]]
+    assert [render(s["Resource"]) for s in puts] == [f"arn:aws:s3:::<ref:{QUARANTINE_BUCKET_PARAMETER}>/*"]
+    assert member_nag_findings(synth.settings, tmp_path_factory.mktemp("nag-member-full")) == []
