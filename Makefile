@@ -41,8 +41,9 @@ browser: ## install Debian's chromium (headless browser for the report test) whe
 	  fi; }
 
 # `make test` is what CI runs (.ci/run): lint and the type check first, then every test level.
+# The tests run on every core (pytest-xdist); tests/conftest.py says which tests share a worker.
 test: $(STAMP)/python lint typecheck browser ## lint, type check, then unit, functional, infra and e2e tests
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 test-fast: $(STAMP)/python ## unit and functional tests only
 	$(BIN)/python -m pytest tests/unit tests/functional

@@ -33,6 +33,35 @@ for key, value in {
 os.environ.pop("AWS_PROFILE", None)
 
 
+# `make test` runs the suite on every core with pytest-xdist (`pytest -n auto`). Work goes to the workers one
+# group at a time, biggest first; a group is one test file, except two levels that must each stay in one worker:
+# - functional: the least-privilege proof (tests/functional/test_zz_least_privilege.py) reads the AWS calls the
+#   other functional tests recorded in the same process, so they all run in one worker, the proof last;
+# - infra: its session fixtures synthesize the CDK app (tens of seconds each): once, not once per worker.
+# (xdist's own `--dist loadgroup` does not group under pytest 9.2, whose node ids it can no longer suffix.)
+ONE_WORKER_LEVELS = ("functional", "infra")
+
+
+def test_group(nodeid: str) -> str:
+    """The unit of work of a test under pytest-xdist: its level for the levels above, else its file."""
+    path = nodeid.split("::", 1)[0]
+    parts = path.split("/")
+    if len(parts) > 2 and parts[0] == "tests" and parts[1] in ONE_WORKER_LEVELS:
+        return parts[1]
+    return path
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return test_group(nodeid)
+
+    return GroupScheduling(config, log)
+
+
 def load_event(relative: str) -> dict[str, Any]:
     return json.loads((EVENTS / relative).read_text())
 
@@ -149,6 +178,25 @@ def as_securityhub_event(finding: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def as_ocsf_event(finding: dict[str, Any]) -> dict[str, Any]:
+    """Wrap a bare OCSF finding as Security Hub delivers it ('Findings Imported V2', one finding per event, the
+    event's one resource the finding's metadata.uid: the format in the Security Hub user guide)."""
+    cloud = finding.get("cloud") if isinstance(finding.get("cloud"), dict) else {}
+    metadata = finding.get("metadata") if isinstance(finding.get("metadata"), dict) else {}
+    account = (cloud.get("account") or {}).get("uid", ACCOUNT) if isinstance(cloud.get("account"), dict) else ACCOUNT
+    return {
+        "version": "0",
+        "id": f"securityhub-v2-{metadata.get('uid', 'test')}"[:128],
+        "detail-type": "Findings Imported V2",
+        "source": "aws.securityhub",
+        "account": account,
+        "time": finding.get("time_dt", "2026-11-25T00:00:00Z"),
+        "region": cloud.get("region", REGION),
+        "resources": [metadata["uid"]] if metadata.get("uid") else [],
+        "detail": {"findings": [finding]},
+    }
+
+
 def envelope_of(sample: Any) -> str:
     """Which envelope a sample file holds (MANIFEST.md legend), told by its shape."""
     if not isinstance(sample, dict):
@@ -161,6 +209,8 @@ def envelope_of(sample: Any) -> str:
         return "cloudtrail-record"
     if "SchemaVersion" in sample and "ProductArn" in sample:
         return "asff"
+    if "class_uid" in sample and "metadata" in sample:
+        return "ocsf"
     macie_types = ("SensitiveData:", "Policy:")
     if "classificationDetails" in sample or str(sample.get("type", "")).startswith(macie_types):
         return "macie-finding-raw"
@@ -174,6 +224,7 @@ def as_delivered(sample: dict[str, Any]) -> dict[str, Any]:
         "eventbridge": copy.deepcopy,
         "cloudtrail-record": as_cloudtrail_event,
         "asff": as_securityhub_event,
+        "ocsf": as_ocsf_event,
         "macie-finding-raw": as_macie_event,
     }[envelope_of(sample)]
     return wrap(sample)

@@ -206,3 +206,16 @@ def test_history_and_report_filter_by_account(aws, local_org):
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert report["accounts"] == [local_org.c]
+
+
+def test_status_lists_the_overrides_in_organization_mode(aws, local_org):
+    assert mlwarden("toggle", RULE, "remediate", "--ou", local_org.sandbox).returncode == 0
+    assert mlwarden("toggle", RULE, "off", "--account", local_org.b).returncode == 0
+
+    status = {r["rule_id"]: r for r in records(mlwarden("status", "--json", cwd=local_org.cwd))}
+
+    assert status[RULE]["mode"] == "notify"
+    assert status[RULE]["overrides"] == {f"account {local_org.b}": "off", f"ou {local_org.sandbox}": "remediate"}
+    assert status["s3-bucket-public-access"]["overrides"] == {}
+    table = mlwarden("status", cwd=local_org.cwd)
+    assert f"{RULE}: account {local_org.b}: off (override)" in table.stdout

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from tests.conftest import as_securityhub_event, load_event
+from tests.conftest import ACCOUNT, as_ocsf_event, as_securityhub_event, load_event
 
 RULE = "s3-bucket-kms-encryption"
 
@@ -78,4 +78,77 @@ def test_conformance_pack_compliance_change_reaches_the_rule(aws, harness):
 def test_compliant_result_names_no_resource(aws, harness):
     run = harness.invoke(RULE, compliance_change("pack-bucket", "s3-default-encryption-kms", "COMPLIANT"))
     assert run.decision["resource_id"] == ""
+    assert run.alerts == []
+
+
+# --------------------------------------------------------------------------------- Security Hub v2 (OCSF)
+def ocsf_s3_17_finding(bucket: str, account: str = "123456789012") -> dict:
+    """The real Security Hub v2 SQS.1 finding (Elastic's corpus), re-pointed at control S3.17 and a bucket."""
+    finding = copy.deepcopy(load_event("securityhub-ocsf/elastic-securityhub-v2-SQS.1-FAILED.json"))
+    finding["compliance"]["control"] = "S3.17"
+    finding["cloud"].update(account={"uid": account}, region="us-east-1")
+    finding["resources"] = [
+        {
+            "cloud_partition": "aws",
+            "owner": {"account": {"uid": account}},
+            "region": "us-east-1",
+            "type": "AWS::S3::Bucket",
+            "uid": bucket,
+            "uid_alt": f"arn:aws:s3:::{bucket}",
+        }
+    ]
+    return finding
+
+
+def test_failed_ocsf_finding_is_judged_on_live_state_and_remediated(aws, harness):
+    aws.client("s3").create_bucket(Bucket="ocsf-bucket")
+    harness.set_mode(RULE, "remediate")
+    run = harness.invoke(RULE, as_ocsf_event(ocsf_s3_17_finding("ocsf-bucket")))
+    assert run.decision["resource_id"] == "ocsf-bucket"
+    assert run.decision["action"] == "remediated"
+    rules = aws.client("s3").get_bucket_encryption(Bucket="ocsf-bucket")["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+
+
+def test_stale_ocsf_finding_for_a_fixed_bucket_changes_nothing(aws, harness):
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="ocsf-fixed")
+    s3.put_bucket_encryption(
+        Bucket="ocsf-fixed",
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]
+        },
+    )
+    run = harness.invoke(RULE, as_ocsf_event(ocsf_s3_17_finding("ocsf-fixed")))
+    assert run.decision["compliance"] == "COMPLIANT"
+    assert run.alerts == []
+
+
+def test_attack_crafted_ocsf_findings_make_the_rule_act_on_nothing(aws, harness):
+    """Findings claiming mlwarden's own id, an account's own product, another control or another account's
+    resource: the rule (in remediate mode) touches no bucket."""
+    aws.client("s3").create_bucket(Bucket="ocsf-victim")
+    harness.set_mode(RULE, "remediate")
+    own = ocsf_s3_17_finding("ocsf-victim")
+    own["finding_info"]["uid"] = "mlwarden/s3-bucket-kms-encryption/arn:aws:s3:::ocsf-victim"
+    custom = ocsf_s3_17_finding("ocsf-victim")
+    custom["metadata"]["product"]["uid"] = "arn:aws:securityhub:us-east-1:123456789012:product/123456789012/default"
+    other_control = ocsf_s3_17_finding("ocsf-victim")
+    other_control["compliance"]["control"] = "S3.8"
+    foreign_owner = ocsf_s3_17_finding("ocsf-victim")
+    foreign_owner["resources"][0]["owner"]["account"]["uid"] = "999999999999"
+    for finding in (own, custom, other_control, foreign_owner):
+        run = harness.invoke(RULE, as_ocsf_event(finding))
+        assert run.decision["resource_id"] == "" and run.decision["compliance"] == "NOT_APPLICABLE"
+    assert harness.clients.operations("s3") == []  # not even read
+
+
+def test_attack_ocsf_finding_about_another_accounts_bucket_is_not_handled(aws, harness):
+    # A bucket ARN names no account: the finding's (here another account's) is the bucket's owner.
+    aws.client("s3").create_bucket(Bucket="ocsf-namesake")
+    harness.set_mode(RULE, "remediate")
+    run = harness.invoke(RULE, as_ocsf_event(ocsf_s3_17_finding("ocsf-namesake", "999999999999")), account=ACCOUNT)
+    assert run.decision["compliance"] == "NOT_APPLICABLE"
+    assert "another account's resource (999999999999)" in run.decision["reason"]
+    assert harness.clients.operations("s3") == []  # the local namesake is not even read
     assert run.alerts == []

@@ -80,7 +80,12 @@ class LocalOrganization(SimpleNamespace):
                 self.credentials[account] = self.sts.assume_role(
                     RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole", RoleSessionName="admin"
                 )["Credentials"]
-            self.clients[key] = _client(self.endpoint, service, self.credentials[account], region)
+            client = _client(self.endpoint, service, self.credentials[account], region)
+            if service == "s3control":  # the account in the host name, which a local endpoint cannot resolve
+                from mlwarden.core.context import _unprefix_account_host
+
+                client.meta.events.register("before-sign.s3-control", _unprefix_account_host)
+            self.clients[key] = client
         return self.clients[key]
 
     def member_role(self, account: str, rule_id: str = RULE, external_id: str | None = None) -> None:
@@ -502,3 +507,35 @@ def test_config_invocation_from_a_member_is_judged_and_answered_in_that_member(a
     evaluations = [c for c in harness.clients.calls if c.operation == "PutEvaluations"]
     assert [c.status for c in evaluations] == [200]
     assert evaluations[0].params["Evaluations"][0]["ComplianceResourceId"] == "config-item"
+
+
+def test_sweep_of_an_account_setting_judges_each_member_accounts_own_setting(aws, harness, organization):
+    from tests.functional.conftest import sweep_event
+
+    local = organization
+    rule = "s3-account-public-access-block"
+    local.member_role(local.b, rule)
+    local.member_role(local.c, rule)
+    local.as_account(local.c, "s3control").put_public_access_block(
+        AccountId=local.c, PublicAccessBlockConfiguration=FULL
+    )
+
+    run = harness.invoke(rule, sweep_event(rule), **local.settings(rule))
+
+    verdicts = {d["resource_id"]: (d["account"], d["compliance"]) for d in run.decisions}
+    assert verdicts[local.b] == (local.b, "NON_COMPLIANT")  # the member's own setting, not the central one's
+    assert verdicts[local.c] == (local.c, "COMPLIANT")
+    assert verdicts[ACCOUNT][0] == ACCOUNT
+
+
+def test_sweep_names_a_member_whose_role_is_missing(aws, harness, organization):
+    from tests.functional.conftest import sweep_event
+
+    local = organization
+    local.member_role(local.b)  # C has no member role
+
+    run = harness.invoke(RULE, sweep_event(RULE), **local.settings())
+
+    (failed,) = [d for d in run.decisions if d["account"] == local.c]
+    assert failed["action"] == "failed"
+    assert f"arn:aws:iam::{local.c}:role/{org.member_role_name(RULE)}" in failed["reason"]

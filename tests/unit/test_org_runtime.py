@@ -3,6 +3,7 @@ member-role match, account-scoped exemptions and the org settings of a function'
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -329,3 +330,48 @@ def test_a_forwarded_cloudtrail_event_is_about_the_account_that_made_the_call():
 def test_ou_ids_are_checked():
     assert is_ou_id(SANDBOX) and is_ou_id("r-ab12")
     assert not is_ou_id("ou-*") and not is_ou_id("123456789012")
+
+
+# ----------------------------------------------------------------------------- alerts name the account
+def _decision(**changes: Any) -> Any:
+    from mlwarden.core.model import Decision
+
+    base = {
+        "event_id": "e",
+        "rule_id": "r",
+        "resource_type": "AWS::S3::Bucket",
+        "resource_id": "b",
+        "resource_arn": "arn:aws:s3:::b",
+        "account": B,
+        "region": "eu-west-1",
+        "compliance": "NON_COMPLIANT",
+        "action": "notified",
+        "reason": "x",
+        "controls": [],
+    }
+    return Decision(**{**base, **changes})
+
+
+def test_alert_body_and_email_name_the_account_and_its_name():
+    from mlwarden.core import notify
+
+    decision = _decision(account_name="sandbox-b\nSeverity: LOW")  # a name is text someone chose
+    body = json.loads(notify.message(decision))
+    assert (body["account"], body["account_name"]) == (B, "sandbox-b\nSeverity: LOW")
+    resource_line = next(line for line in notify.summary(decision).splitlines() if line.startswith("Resource:"))
+    assert f"in {B} (sandbox-b" in resource_line and "\n" not in resource_line
+
+
+def test_single_account_alert_body_has_no_account_name():
+    from mlwarden.core import notify
+
+    assert "account_name" not in json.loads(notify.message(_decision()))
+
+
+def test_member_role_failures_are_counted():
+    from mlwarden import handler
+
+    handler.metrics.clear_metrics()
+    handler.record_metrics(_decision(action="failed", details={"member_role_failed": B}))
+    assert "MemberRoleFailures" in handler.metrics.metric_set
+    handler.metrics.clear_metrics()

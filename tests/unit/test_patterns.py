@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
@@ -134,10 +135,63 @@ def finding(
 )
 def test_securityhub_findings_reach_the_rule_that_owns_the_control(findings, routed):
     patterns = [
-        p for p in event_patterns(get_rule("s3-bucket-kms-encryption").spec) if p["source"] == ["aws.securityhub"]
+        p
+        for p in event_patterns(get_rule("s3-bucket-kms-encryption").spec)
+        if p["detail-type"] == ["Security Hub Findings - Imported"]
     ]
     assert len(patterns) == 1
     assert matches(patterns[0], securityhub_event(*findings)) is routed
+
+
+def ocsf_finding(**changes: object) -> dict:
+    """The real Security Hub v2 SQS.1 finding (Elastic's test corpus), re-pointed at S3.17; then the changes
+    (dotted paths)."""
+    finding = copy.deepcopy(load_event("securityhub-ocsf/elastic-securityhub-v2-SQS.1-FAILED.json"))
+    finding["compliance"]["control"] = "S3.17"
+    for dotted, value in {"compliance.status_id": 3, **changes}.items():
+        *path, last = dotted.split(".")
+        target = finding
+        for part in path:
+            target = target[part]
+        if value is None:
+            target.pop(last, None)
+        else:
+            target[last] = value
+    return finding
+
+
+def ocsf_event(finding: dict) -> dict:
+    return {"source": "aws.securityhub", "detail-type": "Findings Imported V2", "detail": {"findings": [finding]}}
+
+
+@pytest.mark.parametrize(
+    ("changes", "routed"),
+    [
+        ({}, True),
+        ({"compliance.status_id": 1, "compliance.status": "Pass"}, False),
+        ({"compliance.status_id": 2, "compliance.status": "Warning"}, False),
+        ({"activity_id": 3, "activity_name": "Close"}, False),  # closed finding
+        ({"status_id": 3, "status": "Suppressed"}, False),
+        ({"status_id": 5, "status": "Archived"}, False),
+        ({"status_id": 4, "status": "Resolved"}, True),  # as for ASFF: resolved-but-failed is judged again
+        ({"compliance.control": "S3.8"}, False),  # another rule's control
+        ({"class_uid": 2004, "class_name": "Detection Finding"}, False),
+        # never mlwarden's own findings, nor any account's product (e.g. mlwarden's ASFF import seen as OCSF)
+        ({"finding_info.uid": "mlwarden/s3-bucket-kms-encryption/arn:aws:s3:::b"}, False),
+        ({"metadata.product.uid": "arn:aws:securityhub:us-east-2:123456789012:product/123456789012/default"}, False),
+        ({"metadata.product.uid": "arn:aws:securityhub:us-east-2::productv2/aws/securityhub-coverage"}, False),
+        ({"metadata.product.uid": "arn:aws:securityhub:us-east-2::productv2/aws/guardduty"}, False),
+        ({"metadata.product.uid": None}, False),
+    ],
+)
+def test_ocsf_findings_reach_the_rule_that_owns_the_control(changes, routed):
+    from mlwarden.core.findings import is_routable_ocsf
+
+    rule = get_rule("s3-bucket-kms-encryption")
+    (pattern,) = [p for p in event_patterns(rule.spec) if p["detail-type"] == ["Findings Imported V2"]]
+    finding = ocsf_finding(**changes)
+    assert matches(pattern, ocsf_event(finding)) is routed
+    assert is_routable_ocsf(finding, rule.spec.controls) is routed  # the engine's second line agrees
 
 
 @pytest.mark.parametrize(
@@ -275,6 +329,24 @@ def _finding_events(account: str) -> list[dict]:
             },
         },
         {
+            "source": "aws.securityhub",
+            "detail-type": "Findings Imported V2",
+            "account": "123456789012",
+            "detail": {
+                "findings": [
+                    {
+                        "class_uid": 2003,
+                        "activity_id": 1,
+                        "status_id": 1,
+                        "cloud": {"account": {"uid": account}},
+                        "compliance": {"control": "IAM.1", "status_id": 3},
+                        "metadata": {"product": {"uid": "arn:aws:securityhub:us-east-1::productv2/aws/securityhub"}},
+                        "finding_info": {"uid": "arn:aws:securityhub:us-east-1:1:security-control/IAM.1/finding/x"},
+                    }
+                ]
+            },
+        },
+        {
             "source": "aws.config",
             "detail-type": "Config Rules Compliance Change",
             "account": "123456789012",
@@ -300,13 +372,36 @@ def _finding_events(account: str) -> list[dict]:
     ]
 
 
-@pytest.mark.parametrize("kind", ["securityhub", "config", "macie", "inspector"])
+KINDS = ["securityhub", "securityhub-ocsf", "config", "macie", "inspector"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_attack_finding_about_another_account_is_not_routed_to_this_deployment(kind):
-    index = ["securityhub", "config", "macie", "inspector"].index(kind)
+    index = KINDS.index(kind)
     own, other = _finding_events("123456789012")[index], _finding_events("999999999999")[index]
     deployed = [
-        p for rule in all_rules() for p in event_patterns(rule.spec, DEPLOYED) if p["source"] == [own["source"]]
+        p
+        for rule in all_rules()
+        for p in event_patterns(rule.spec, DEPLOYED)
+        if p["source"] == [own["source"]] and p["detail-type"] == [own["detail-type"]]
     ]
     assert deployed
     assert any(matches(p, own) for p in deployed), "the deployment's own findings are routed"
     assert not any(matches(p, other) for p in deployed), "another account's findings are not"
+
+
+def test_ocsf_resources_are_read_from_the_arn_in_uid_alt_and_global_ones_in_the_findings_region():
+    from mlwarden.core.findings import refs_from_securityhub
+
+    # The real IAM.1 sample (an IAM policy, `region: global`, id in uid, ARN in uid_alt), turned to Fail
+    finding = copy.deepcopy(load_event("securityhub-ocsf/elastic-securityhub-v2-IAM.1-policy-PASSED.json"))
+    finding["compliance"].update(status="Fail", status_id=3)
+    finding["status"], finding["status_id"] = "New", 1
+    event = ocsf_event(finding)
+    (ref,) = refs_from_securityhub(get_rule("iam-admin-policy-attached"), event)
+    assert ref.resource_type == "AWS::IAM::Policy"
+    assert ref.arn == "arn:aws:iam::123456789012:policy/service-role/Amazon_EventBridge_Invoke_Sqs_1412345678"
+    assert (ref.region, ref.account) == ("us-east-2", "123456789012")
+    # a resource owned by another account than the finding's is left alone
+    finding["resources"][0]["owner"]["account"]["uid"] = "999999999999"
+    assert refs_from_securityhub(get_rule("iam-admin-policy-attached"), ocsf_event(finding)) == []

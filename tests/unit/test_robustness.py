@@ -312,6 +312,14 @@ def test_pii_quoted_by_aws_when_reading_an_oversized_item_is_not_logged(service_
 SECURITYHUB = {"source": "aws.securityhub", "detail-type": "Security Hub Findings - Imported"}
 FAILED_S3_17 = {"Compliance": {"Status": "FAILED", "SecurityControlId": "S3.17"}, "RecordState": "ACTIVE"}
 COMPLIANCE_CHANGE = {"source": "aws.config", "detail-type": "Config Rules Compliance Change"}
+SECURITYHUB_V2 = {"source": "aws.securityhub", "detail-type": "Findings Imported V2"}
+FAILED_S3_17_OCSF = {
+    "class_uid": 2003,
+    "activity_id": 1,
+    "status_id": 1,
+    "metadata": {"product": {"uid": "arn:aws:securityhub:us-east-1::productv2/aws/securityhub"}},
+    "compliance": {"control": "S3.17", "status_id": 3},
+}
 
 
 @pytest.mark.parametrize(
@@ -338,8 +346,31 @@ COMPLIANCE_CHANGE = {"source": "aws.config", "detail-type": "Config Rules Compli
             },
             "detail.resourceId is a JSON object, not a string",
         ),
+        (
+            {**SECURITYHUB_V2, "detail": {"findings": [{**FAILED_S3_17_OCSF, "resources": {"uid": PII}}]}},
+            "detail.findings[].resources is a JSON object, not an array",
+        ),
+        (
+            {**SECURITYHUB_V2, "detail": {"findings": [{**FAILED_S3_17_OCSF, "resources": [{"uid_alt": [PII]}]}]}},
+            "detail.findings[].resources[].uid_alt is a JSON array, not a string",
+        ),
+        (
+            {
+                **SECURITYHUB_V2,
+                "detail": {"findings": [{**FAILED_S3_17_OCSF, "cloud": {"account": {"uid": 1234}}, "resources": []}]},
+            },
+            "detail.findings[].cloud.account.uid is a JSON number, not a string",
+        ),
     ],
-    ids=["findings-number", "resources-number", "resource-id-object", "compliance-resource-id-object"],
+    ids=[
+        "findings-number",
+        "resources-number",
+        "resource-id-object",
+        "compliance-resource-id-object",
+        "ocsf-resources-object",
+        "ocsf-uid-alt-array",
+        "ocsf-account-number",
+    ],
 )
 def test_routed_finding_with_a_nested_field_of_the_wrong_type_is_malformed_not_a_crash_nor_echoed(event, message):
     rejected = 0

@@ -234,6 +234,10 @@ EXPECTED: dict[str, set[str]] = {
     "handwritten/cloudtrail-scheduler-UpdateSchedule-mlwarden-sweep-disabled.json": set(),
     "macie/aws-samples-reveal-SensitiveData-Multiple-csv-ssn-ccn.json": {"macie-sensitive-data"},
     "macie/siemplify-doc-SensitiveData-Personal-unencrypted-bucket.json": {"macie-sensitive-data"},
+    # Security Hub v2 (OCSF): a FAILED control no rule owns; an owned control (IAM.1) that PASSED
+    "securityhub-ocsf/elastic-securityhub-v2-SQS.1-FAILED.json": set(),
+    "securityhub-ocsf/elastic-securityhub-v2-IAM.1-policy-PASSED.json": set(),
+    "handwritten/ocsf-securityhub-v2-S3.8-bucket-bpa-FAILED.json": {"s3-bucket-public-access"},
     "securityhub/asr-afsbp-S3.2-public-read-PASSED.json": set(),  # PASSED: never routed
     "securityhub/asr-afsbp-S3.8-bucket-bpa-FAILED.json": {
         "s3-bucket-public-access"

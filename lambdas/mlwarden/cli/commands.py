@@ -390,6 +390,11 @@ def cmd_status(args: argparse.Namespace) -> int:
                 "kill_switch": kill_switch,
             }
         )
+    if settings.organization is not None:  # organization mode: each rule's per-account / per-OU overrides
+        from mlwarden.cli.organization import overrides_of
+
+        for record in records:
+            record["overrides"] = overrides_of(ssm, record["rule_id"])
     if args.json:
         for record in records:
             print(json.dumps(record))
@@ -405,6 +410,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         what = {"allowed": "allowed", "withheld": "withheld at deploy time", "none": "none (notify only)"}
         rows = [[r["rule_id"], r["mode"], sources[r["mode_source"]], what[r["remediation"]]] for r in records]
         print_table(rows, ["rule", "mode", "mode from", "remediation"], f"mlwarden status ({region})")
+        for record in records:
+            for where, mode in (record.get("overrides") or {}).items():
+                print(f"{record['rule_id']}: {where}: {mode} (override)")
     for note in notes:
         print(f"mlwarden: {note}", file=sys.stderr)
     return EXIT_OK

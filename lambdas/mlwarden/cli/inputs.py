@@ -2,7 +2,8 @@
 
 Accepted shapes: everything a rule Lambda accepts (an EventBridge event, an AWS Config rule invocation), and,
 for convenience, what people copy from consoles and logs: a CloudTrail log file (``Records``), a bare
-CloudTrail record, a bare Macie finding, a bare ASFF finding, a bare Config item, or a JSON list of these.
+CloudTrail record, a bare Macie finding, a bare ASFF finding, a bare OCSF finding (Security Hub v2), a bare
+Config item, or a JSON list of these.
 Bare items are wrapped the way EventBridge or Config would deliver them.
 """
 
@@ -109,6 +110,19 @@ def normalize(document: Any) -> Iterator[Any]:
             region=str(document.get("Region", "")),
             time=str(document.get("UpdatedAt", "")),
             event_id=str(document.get("Id", "")),
+        )
+        return
+    if "class_uid" in document and isinstance(document.get("metadata"), dict) and "finding_info" in document:
+        cloud: dict[str, Any] = document["cloud"] if isinstance(document.get("cloud"), dict) else {}
+        account: dict[str, Any] = cloud["account"] if isinstance(cloud.get("account"), dict) else {}
+        yield _wrap(
+            "aws.securityhub",
+            "Findings Imported V2",
+            {"findings": [document]},
+            account=str(account.get("uid", "")),
+            region=str(cloud.get("region", "")),
+            time=str(document.get("time_dt", "")),
+            event_id=str(document["metadata"].get("uid", "")),
         )
         return
     if "configurationItemCaptureTime" in document and "resourceType" in document:

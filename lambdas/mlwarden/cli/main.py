@@ -93,11 +93,15 @@ def build_parser() -> argparse.ArgumentParser:
         "scan",
         "sweep existing resources of the account/region",
         "mlwarden scan\n  mlwarden scan --rule s3-bucket-kms-encryption --json\n"
-        "  mlwarden scan --format csv > scan.csv",
+        "  mlwarden scan --format csv > scan.csv\n  mlwarden scan --format ocsf > findings.ocsf.jsonl",
     )
     p.add_argument("--rule", action="append", default=[], metavar="ID", help="only this rule (repeatable)")
     p.add_argument("--json", action="store_true", help="one JSON object per resource per line")
-    p.add_argument("--format", choices=("table", "json", "csv"), help="output format (default: table)")
+    p.add_argument(
+        "--format",
+        choices=("table", "json", "csv", "ocsf"),
+        help="output format (default: table; ocsf: OCSF 1.6.0 Compliance Findings, one per line)",
+    )
     p.add_argument("--apply", action="store_true", help="remediate where the mode says so, and publish alerts")
     p.add_argument("--topic-arn", help="SNS topic for alerts with --apply (default: $MLWARDEN_TOPIC_ARN)")
     p.add_argument("--region", help="region to sweep (default: $AWS_REGION)")
@@ -135,7 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--from-history", action="store_true", help="the latest recorded decision per rule and resource"
     )
     p.add_argument("--rule", action="append", default=[], metavar="ID", help="only this rule (repeatable)")
-    p.add_argument("--format", choices=("html", "csv", "json"), default="html", help="default: html")
+    p.add_argument(
+        "--format",
+        choices=("html", "csv", "json", "ocsf"),
+        default="html",
+        help="default: html (ocsf: OCSF 1.6.0 Compliance Findings, one per line)",
+    )
     p.add_argument("--output", metavar="FILE", help="write here instead of standard output ('-': stdout)")
     p.add_argument("--region", help="region (default: $AWS_REGION)")
     p.add_argument("--table", help="audit table (default: $MLWARDEN_AUDIT_TABLE or the stack output)")

@@ -76,6 +76,20 @@ def toggle_override(ssm: Any, rule_id: str, target: tuple[str, str], mode: str, 
     return 0
 
 
+def overrides_of(ssm: Any, rule_id: str) -> dict[str, str]:
+    """The rule's overrides, {"account 111122223333" | "ou ou-…": mode} (``status`` in organization mode)."""
+    from mlwarden.core.modes import rule_parameters_path
+
+    path = rule_parameters_path(rule_id) + "/"
+    found: dict[str, str] = {}
+    for page in ssm.get_paginator("get_parameters_by_path").paginate(Path=path, Recursive=True):
+        for parameter in page.get("Parameters", []):
+            parts = str(parameter["Name"])[len(path) :].split("/")
+            if len(parts) == 3 and parts[0] in ("accounts", "ous") and parts[2] == "mode":
+                found[f"{'account' if parts[0] == 'accounts' else 'ou'} {parts[1]}"] = str(parameter["Value"]).strip()
+    return dict(sorted(found.items()))
+
+
 def accounts_to_sweep(args: argparse.Namespace, runner: LocalRunner) -> list[str]:
     """The accounts ``scan --account`` names (checked), or with ``--organization`` every ACTIVE account of the
     guarded organizational units; [] when neither is given (the caller's account, as always)."""

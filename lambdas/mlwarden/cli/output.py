@@ -42,9 +42,16 @@ def print_table(rows: list[list[str]], headers: list[str], title: str = "") -> N
 
 
 def print_decisions(decisions: Iterable[Decision], as_json: bool = False, *, fmt: str = "") -> None:
-    """``table`` (rich on a terminal, plain columns when piped), ``json`` (one object per line, DESIGN §2.4)
-    or ``csv`` (a header, then one row per decision with the same keys as the JSON object)."""
+    """``table`` (rich on a terminal, plain columns when piped), ``json`` (one object per line, DESIGN §2.4),
+    ``csv`` (a header, then one row per decision with the same keys as the JSON object) or ``ocsf`` (one OCSF
+    Compliance Finding per line, cli/ocsf.py)."""
     fmt = "json" if as_json else (fmt or "table")
+    if fmt == "ocsf":
+        from mlwarden.cli import ocsf
+
+        for line in ocsf.lines(decisions):
+            print(line, flush=True)
+        return
     if fmt == "json":
         for decision in decisions:
             print(json.dumps(decision.cli_record()), flush=True)

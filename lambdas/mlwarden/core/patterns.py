@@ -18,6 +18,17 @@ from mlwarden.core.spec import RuleSpec
 
 CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
 SECURITYHUB_DETAIL_TYPE = "Security Hub Findings - Imported"
+# Security Hub (v2) delivers OCSF findings under this detail-type; its control findings are OCSF Compliance Findings
+# (class 2003) of the product ``arn:<partition>:securityhub:<region>::productv2/aws/securityhub``. Only that
+# product is routed: an AWS product ARN names no account, so no finding imported by an account (mlwarden's own
+# included) can claim it.
+SECURITYHUB_V2_DETAIL_TYPE = "Findings Imported V2"
+OCSF_COMPLIANCE_FINDING = 2003
+SECURITYHUB_V2_PRODUCT_SUFFIX = "::productv2/aws/securityhub"
+# OCSF ids: activity 3 is Close; finding status 3 is Suppressed, 5 Archived; compliance status 3 is Fail.
+OCSF_CLOSED_ACTIVITIES = (3,)
+OCSF_INACTIVE_STATUSES = (3, 5)
+OCSF_COMPLIANCE_FAIL = 3
 COMPLIANCE_CHANGE_DETAIL_TYPE = "Config Rules Compliance Change"
 # Findings mlwarden imports into Security Hub carry this GeneratorId prefix and are never routed back.
 MLWARDEN_GENERATOR_PREFIX = "mlwarden/"
@@ -105,6 +116,23 @@ def event_patterns(spec: RuleSpec, deployment: Deployment | None = None) -> list
                             {"Compliance": {"SecurityControlId": controls}},
                             {"ProductFields": {"ControlId": controls}},
                         ],
+                    }
+                },
+            }
+        )
+        patterns.append(
+            {
+                "source": ["aws.securityhub"],
+                "detail-type": [SECURITYHUB_V2_DETAIL_TYPE],
+                "detail": {
+                    "findings": {
+                        **({"cloud": {"account": {"uid": account}}} if account else {}),
+                        "class_uid": [OCSF_COMPLIANCE_FINDING],
+                        "metadata": {"product": {"uid": [{"suffix": SECURITYHUB_V2_PRODUCT_SUFFIX}]}},
+                        "compliance": {"control": controls, "status_id": [OCSF_COMPLIANCE_FAIL]},
+                        "activity_id": [{"anything-but": list(OCSF_CLOSED_ACTIVITIES)}],
+                        "status_id": [{"anything-but": list(OCSF_INACTIVE_STATUSES)}],
+                        "finding_info": {"uid": [{"anything-but": {"prefix": MLWARDEN_GENERATOR_PREFIX}}]},
                     }
                 },
             }

@@ -471,8 +471,13 @@ def list_refs(ctx: RuleContext, rtype: ResourceType, region: str) -> Iterator[Re
     caller's (``sts:GetCallerIdentity``, which needs no permission; a failure is the sweep's failure to list,
     said so by the engine)."""
     if rtype.singleton:
-        # The deployment's account, else the caller's (GetCallerIdentity needs no permission).
-        account = ctx.own_account() or str(ctx.client("sts", region).get_caller_identity()["Account"])
+        # The account a sweep of a member account lists in (organization mode), else the deployment's, else the
+        # caller's (GetCallerIdentity needs no permission).
+        account = (
+            getattr(ctx, "account", "")
+            or ctx.own_account()
+            or str(ctx.client("sts", region).get_caller_identity()["Account"])
+        )
         if account:
             yield rtype.ref(account, region, account)
         return

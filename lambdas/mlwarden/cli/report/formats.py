@@ -15,7 +15,7 @@ from mlwarden.cli.report.model import Report, status_of
 from mlwarden.core.model import Decision
 from mlwarden.core.registry import UnknownRule, get_rule
 
-FORMATS = ("html", "csv", "json")
+FORMATS = ("html", "csv", "json", "ocsf")
 
 
 def render(report: Report, fmt: str) -> str:
@@ -25,6 +25,10 @@ def render(report: Report, fmt: str) -> str:
         return render_csv(report)
     if fmt == "json":
         return render_json(report)
+    if fmt == "ocsf":
+        from mlwarden.cli import ocsf
+
+        return "".join(f"{line}\n" for line in ocsf.lines(report.decisions))
     raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
 
 
