@@ -7,7 +7,7 @@ STAMP := .make
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help setup browser demo test test-fast synth wheel bench lint typecheck fmt docs check clean
+.PHONY: help setup browser demo demo-org test test-fast synth wheel bench lint typecheck fmt docs check clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
@@ -29,6 +29,9 @@ setup: $(STAMP)/python $(STAMP)/node ## create .venv and node_modules (pinned ve
 
 demo: $(STAMP)/python ## the whole stack on a local AWS account (moto server)
 	$(BIN)/mlwarden demo
+
+demo-org: $(STAMP)/python ## organization mode on a local organization (central + two members, two Regions)
+	$(BIN)/mlwarden demo --org
 
 # The HTML report is tested in a real headless browser (tests/e2e/test_report.py). Installs Debian's chromium
 # when it is missing; without apt-get it says so and the test fails with the same advice.

@@ -167,11 +167,16 @@ ACCOUNT_FILTER = [{"Ref": "AWS::AccountId"}]
 
 
 def without_account(pattern: Any) -> Any:
-    """A pattern without its account filters (the fields whose only value is this account)."""
+    """A pattern without its account filters (the fields whose only value is this account, and the objects left
+    empty without them, e.g. the OCSF finding's ``cloud.account.uid``)."""
     if isinstance(pattern, dict):
-        # A filter nested in objects (OCSF's cloud.account.uid) leaves nothing of them behind.
-        stripped = {k: without_account(v) for k, v in pattern.items() if v != ACCOUNT_FILTER}
-        return {k: v for k, v in stripped.items() if v != {}}
+        out = {}
+        for key, value in pattern.items():
+            stripped = without_account(value)
+            if value == ACCOUNT_FILTER or (isinstance(value, dict) and value and stripped == {}):
+                continue
+            out[key] = stripped
+        return out
     if isinstance(pattern, list):
         return [without_account(v) for v in pattern]
     return pattern

@@ -591,6 +591,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    if getattr(args, "org", False):
+        from mlwarden.cli.demo_org import run_org_demo
+
+        return run_org_demo(keep_running=args.keep_running)
     from mlwarden.cli.demo import run_demo
 
     return run_demo(keep_running=args.keep_running, fresh=getattr(args, "fresh", False))

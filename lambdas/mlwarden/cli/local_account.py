@@ -245,9 +245,11 @@ class LocalDeployment:
                 ]
             dynamodb.create_table(**table)
             self.physical[logical_id] = name
-        for logical_id, _ in self.of_type("AWS::IAM::Role"):
-            # Only the ARN is needed: the rule's loop guard (its patterns and MLWARDEN_ROLE_ARN) names it.
-            self.physical[logical_id] = f"arn:aws:iam::{ACCOUNT}:role/{logical_id}"
+        for logical_id, props in self.of_type("AWS::IAM::Role"):
+            # Only the ARN is needed: the rule's loop guard (its patterns and MLWARDEN_ROLE_ARN) names it. A fixed
+            # name (organization mode's central roles, which member trust policies name) is kept.
+            name = props.get("RoleName")
+            self.physical[logical_id] = f"arn:aws:iam::{ACCOUNT}:role/{name if isinstance(name, str) else logical_id}"
         for logical_id, props in self.of_type("AWS::Lambda::Function"):
             variables = (props.get("Environment") or {}).get("Variables") or {}
             if props.get("Handler") == WATCH_HANDLER:
@@ -262,8 +264,13 @@ class LocalDeployment:
             function.queue_url = sqs.create_queue(QueueName=f"deliver-{function.rule_id}")["QueueUrl"]
             self.functions[logical_id] = function
         events = self.client("events")
+        for logical_id, props in self.of_type("AWS::Events::EventBus"):
+            # Organization mode's central bus (its resource policy is not enforced by a local AWS).
+            events.create_event_bus(Name=props["Name"])
+            self.physical[logical_id] = props["Name"]
         for logical_id, props in self.of_type("AWS::Events::Rule"):
             pattern = self.resolve_all(props.get("EventPattern"))
+            bus = str(self.resolve(props.get("EventBusName") or "default"))
             for target in props.get("Targets", []):
                 target_id = self._target_function(target.get("Arn"))
                 target_function = self.functions.get(target_id)
@@ -273,9 +280,10 @@ class LocalDeployment:
                     continue
                 target_function.patterns.append(pattern)
                 name = str(props.get("Name") or logical_id[:64])  # mlwarden names its rules (NAME_PREFIX)
-                events.put_rule(Name=name, EventPattern=json.dumps(pattern), State="ENABLED")
+                events.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps(pattern), State="ENABLED")
                 events.put_targets(
                     Rule=name,
+                    EventBusName=bus,
                     Targets=[{"Id": target_function.rule_id[:64], "Arn": self._queue_arn(target_function.queue_url)}],
                 )
         return self

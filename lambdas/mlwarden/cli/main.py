@@ -224,10 +224,11 @@ def build_parser() -> argparse.ArgumentParser:
         sub,
         "demo",
         "the whole stack on a local AWS account (moto server)",
-        "mlwarden demo\n  mlwarden demo --keep-running",
+        "mlwarden demo\n  mlwarden demo --keep-running\n  mlwarden demo --org",
     )
     p.add_argument("--keep-running", action="store_true", help="leave the local account up until Ctrl-C")
     p.add_argument("--fresh", action="store_true", help="synthesize the CDK app even when its template is cached")
+    p.add_argument("--org", action="store_true", help="a local organization: central account, two members, two Regions")
     p.set_defaults(func=cmd_demo)
     return parser
 
