@@ -137,6 +137,9 @@ class LocalFunction:
 
 
 class LocalDeployment:
+    # The functions this process plays share one client factory (one set of credentials for all of them).
+    share_function_clients = True
+
     def __init__(self, template: dict[str, Any], endpoint: str, *, quiet: bool = False) -> None:
         self.template = template
         # quiet: no Lambda JSON logs below ERROR and no EMF metric lines on stdout
@@ -349,6 +352,10 @@ class LocalDeployment:
 
         settings = RuntimeSettings.from_env()
         if settings not in handler_module._runtimes:
+            if not self.share_function_clients:
+                # each function its own factory: its clients use the credentials of its own environment
+                handler_module._runtimes[settings] = handler_module.Runtime.from_settings(settings)
+                return
             if self._function_clients is None:
                 self._function_clients = ClientFactory()
             handler_module._runtimes[settings] = handler_module.Runtime.from_settings(

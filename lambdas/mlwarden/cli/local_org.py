@@ -600,6 +600,10 @@ class CentralDeployment(LocalDeployment):
     """The central template in the central account, each rule function running as its own role (the role
     ``org.central_role_name`` names, which the member roles' trust policies admit), as Lambda runs it."""
 
+    # Each function's clients carry its own role's credentials: one shared factory would act as the first
+    # function's role for all (a member role then refuses every other rule's function, as AWS would).
+    share_function_clients = False
+
     def __init__(self, template: dict[str, Any], endpoint: str, *, quiet: bool = False) -> None:
         super().__init__(template, endpoint, quiet=quiet)
         self.function_roles: dict[str, str] = {}  # function logical id -> role ARN
