@@ -3,6 +3,7 @@ Parameters (cached, so a burst of events costs one read per minute)."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 from aws_lambda_powertools import Logger
@@ -38,8 +39,17 @@ class ModeSource:
         self._provider: SSMProvider | None = None
         # Powertools caches values, not absences: remember missing parameters for as long.
         self._missing: dict[str, float] = {}
+        # One read per parameter at a time: threads of a CLI sweep asking together make one request.
+        self._lock = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
 
     def _get(self, name: str) -> str:
+        with self._lock:
+            lock = self._locks.setdefault(name, threading.Lock())
+        with lock:
+            return self._get_once(name)
+
+    def _get_once(self, name: str) -> str:
         if self._provider is None:
             self._provider = SSMProvider(boto3_client=self._clients.client("ssm", self._region))
         missing_until = self._missing.get(name)
