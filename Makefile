@@ -7,7 +7,7 @@ STAMP := .make
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help setup browser demo test test-fast synth bench lint typecheck fmt docs check clean
+.PHONY: help setup browser demo test test-fast synth bench bench-scale lint typecheck fmt docs check clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
@@ -50,8 +50,11 @@ test-fast: $(STAMP)/python ## unit and functional tests only
 synth: setup ## npx cdk synth (offline)
 	npx cdk synth --quiet
 
-bench: $(STAMP)/python ## print the performance figures of DESIGN §4
+bench: $(STAMP)/python ## print the performance figures of DESIGN §4 (and the sweep figures of issue 14)
 	$(BIN)/python bench/bench.py
+
+bench-scale: $(STAMP)/python ## the slow scale run: 10,000 buckets + 100,000 training jobs (peak RSS, wall, requests)
+	$(BIN)/python bench/sweep_bench.py scale
 
 lint: $(STAMP)/python ## ruff check + ruff format --check (make fmt fixes both)
 	$(BIN)/ruff check .

@@ -439,7 +439,7 @@ def read(ctx: RuleContext, rtype: ResourceType, ref: ResourceRef, name: str = "d
     version of a policy to read). Within one CLI run (``ctx.reads``), each read is made once for every rule."""
     if name not in rtype.reads:
         raise KeyError(name)
-    shared = ctx.reads
+    shared = getattr(ctx, "reads", None)  # a RuleContext; test doubles may have none
     if shared is None:
         return _read(ctx, rtype, ref, name, params)
     key = ("read", name, freeze(params))
@@ -529,7 +529,7 @@ def read_tags(ctx: RuleContext, rtype: ResourceType, ref: ResourceRef, arn: str 
         return read_tags(ctx, rtype.parent, rtype.parent.ref(parent_id, ref.region, ref.account))
     if rtype.tags is None:
         return None
-    shared = ctx.reads
+    shared = getattr(ctx, "reads", None)  # a RuleContext; test doubles may have none
     if shared is None:
         return _read_tags(ctx, rtype, ref, arn)
     found: dict[str, str] = shared.get(
