@@ -290,3 +290,69 @@ def test_calls_in_flight_per_service_and_region_are_bounded(aws):
     assert len(seen) == 30
     assert seen == sorted(seen)  # decisions come in listing order
     assert 1 <= peak[0] <= 2
+
+
+def _create_bucket_event(bucket: str, event_id: str) -> dict[str, Any]:
+    """Hand-written: the EventBridge form of a CloudTrail CreateBucket record (only the fields routing reads)."""
+    return {
+        "version": "0",
+        "id": event_id,
+        "source": "aws.s3",
+        "detail-type": "AWS API Call via CloudTrail",
+        "account": ACCOUNT,
+        "region": REGION,
+        "time": "2026-12-06T00:00:00Z",
+        "resources": [],
+        "detail": {
+            "eventVersion": "1.08",
+            "eventID": event_id,
+            "eventSource": "s3.amazonaws.com",
+            "eventName": "CreateBucket",
+            "awsRegion": REGION,
+            "recipientAccountId": ACCOUNT,
+            "requestParameters": {"bucketName": bucket},
+        },
+    }
+
+
+def test_one_event_reaching_several_rules_reads_each_attribute_once(aws, capsys):
+    """``mlwarden evaluate``: the rules one event reaches share its reads; the next event reads live state again."""
+    from mlwarden.cli.commands import _evaluate_document
+
+    boto3.client("s3", region_name=REGION).create_bucket(Bucket="open")
+    session = boto3.session.Session()
+    requests = Requests(session)
+    local = runner(session)
+    collected: list[Any] = []
+    _evaluate_document(_create_bucket_event("open", "e1"), all_rules(), local, "table", collected, [0])
+    bucket_rules = {d.rule_id for d in collected if d.resource_id == "open"}
+    assert {"s3-bucket-kms-encryption", "s3-bucket-public-access"} <= bucket_rules
+    assert {call: n for call, n in requests.calls.items() if n > 1} == {}
+    assert requests.of("GetBucketTagging") == 1  # both rules find it violating
+    _evaluate_document(_create_bucket_event("open", "e2"), all_rules(), local, "table", collected, [0])
+    assert requests.of("GetPublicAccessBlock", "s3") == 2  # a second event: live state read again
+
+
+def test_a_mode_known_missing_keeps_no_caller_alive(aws):
+    """Flat memory: answering "missing" from the cache must not keep the asking frames (a sweep's refs, decisions
+    and futures, through each frame's caller) alive. It did when one exception instance was re-raised: each
+    raise added its frames to that instance's traceback, for the life of the process (the Lambda's too)."""
+    import gc
+    import weakref
+
+    from mlwarden.core.modes import ModeSource
+
+    modes = ModeSource(ClientFactory(), REGION)
+
+    class Marker:
+        pass
+
+    def ask() -> weakref.ref[Marker]:
+        marker = Marker()
+        assert modes.mode("no-such-rule", "notify") == "notify"
+        return weakref.ref(marker)
+
+    ask()  # the real read: ParameterNotFound, remembered as missing
+    answered_from_cache = ask()
+    gc.collect()
+    assert answered_from_cache() is None

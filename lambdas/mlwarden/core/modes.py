@@ -22,13 +22,15 @@ KILL_SWITCH_OFF = "off"
 
 
 def _not_found(exc: BaseException) -> bool:
-    if exc is _MISSING:
+    if isinstance(exc, _Missing):
         return True
     cause = exc.__cause__ or exc.__context__
     return error_code(cause) == "ParameterNotFound"
 
 
-_MISSING = GetParameterError("parameter not found (cached)")
+class _Missing(GetParameterError):
+    """A parameter known missing (cached). A new one each time: re-raising one shared instance grows its
+    traceback by every raise, keeping each raising frame (and its locals) alive for the life of the process."""
 
 
 class ModeSource:
@@ -54,7 +56,7 @@ class ModeSource:
             self._provider = SSMProvider(boto3_client=self._clients.client("ssm", self._region))
         missing_until = self._missing.get(name)
         if missing_until is not None and time.monotonic() < missing_until:
-            raise _MISSING
+            raise _Missing("parameter not found (cached)")
         try:
             return str(self._provider.get(name, max_age=self._max_age)).strip()
         except GetParameterError as exc:
