@@ -212,6 +212,16 @@ def sweep_child(endpoint: str, rules: str, workers: int, shared: bool) -> None:
     from mlwarden.core.context import ClientFactory
     from mlwarden.core.registry import all_rules, get_rule
 
+    def peak_rss_mb() -> float:
+        """This process's peak RSS (VmHWM: ru_maxrss would carry the forking parent's peak across exec)."""
+        try:
+            for text in Path("/proc/self/status").read_text().splitlines():
+                if text.startswith("VmHWM:"):
+                    return int(text.split()[1]) / 1024
+        except OSError:
+            pass
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
     requests = [0]
     lock = threading.Lock()
 
@@ -235,7 +245,7 @@ def sweep_child(endpoint: str, rules: str, workers: int, shared: bool) -> None:
             runner.engine(rule).ctx.reads = None
     decisions = resources = 0
     seen: set[tuple[str, str]] = set()
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = peak_rss_mb()
 
     def emit(decision: Any) -> None:
         nonlocal decisions, resources
@@ -258,8 +268,8 @@ def sweep_child(endpoint: str, rules: str, workers: int, shared: bool) -> None:
                 "decisions": decisions,
                 "resources": resources,
                 "rules": len(chosen),
-                "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                "rss_before_sweep_mb": before / 1024,
+                "rss_mb": peak_rss_mb(),
+                "rss_before_sweep_mb": before,
             }
         )
     )
@@ -323,6 +333,7 @@ def requests_and_latency(buckets: int = 1000, notebooks: int = 100, delay: float
 def scale(buckets: int = 10_000, jobs: int = 100_000, running: int = 5, baseline: dict[str, Any] | None = None) -> None:
     print(f"== Scale: {buckets:,} buckets + {jobs:,} finished training jobs + {running} running (moto server)")
     rules = ",".join((*THREE[:2], "sagemaker-training-job-security"))
+    print(f"   rules: {rules.replace(',', ', ')}")
     if baseline is None:
         small = Account(buckets=1000, jobs=1000, running=running, direct=True)
         try:
