@@ -7,7 +7,7 @@ STAMP := .make
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help setup browser demo demo-org test test-fast synth wheel bench lint typecheck fmt docs check clean
+.PHONY: help setup browser demo demo-org test test-fast synth wheel bench bench-scale lint typecheck fmt docs check clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
@@ -65,8 +65,11 @@ wheel: $(STAMP)/python ## build dist/mlwarden-<version>-py3-none-any.whl
 	rm -rf build
 	@ls dist/mlwarden-*.whl
 
-bench: $(STAMP)/python ## print the performance figures of DESIGN §4
+bench: $(STAMP)/python ## print the performance figures of DESIGN §4 (and the sweep figures of issue 14)
 	$(BIN)/python bench/bench.py
+
+bench-scale: $(STAMP)/python ## the slow scale run: 10,000 buckets + 100,000 training jobs (peak RSS, wall, requests)
+	$(BIN)/python bench/sweep_bench.py scale
 
 lint: $(STAMP)/python ## ruff check + ruff format --check (make fmt fixes both)
 	$(BIN)/ruff check .

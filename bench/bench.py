@@ -4,6 +4,9 @@
 - AWS calls per evaluation per rule, counted with botocore event hooks against a moto server, with
   1 and 50 buckets in the account (the cost of one event must not grow with the account)
 - calls per resource of a scan, for 10 and 40 buckets (linear growth)
+- the sweep figures of issue 14 (bench/sweep_bench.py): requests per resource with shared reads (three checks,
+  whole catalog), wall time under 25 ms of added latency with workers=1 and the default; ``make bench-scale``
+  adds the 10,000-bucket / 100,000-training-job run
 - Lambda asset size (zipped, mlwarden's own code only)
 - synth time
 """
@@ -262,7 +265,11 @@ def synth_time() -> None:
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).parent))
+    import sweep_bench
+
     cold_init()
     aws_calls()
+    sweep_bench.requests_and_latency()
     asset_size()
     synth_time()

@@ -117,15 +117,15 @@ def test_names_from_the_account_are_printed_as_they_are(capsys):
 
 # --------------------------------------------------------------------------------------- template cache
 def app_tree(root: Path) -> None:
-    (root / "stacks").mkdir(parents=True)
+    (root / "mlwarden_cdk").mkdir(parents=True)
     (root / "lambdas" / "mlwarden").mkdir(parents=True)
     (root / "app.py").write_text("app")
     (root / "cdk.json").write_text('{"context": {}}')
-    (root / "stacks" / "stack.py").write_text("stack")
+    (root / "mlwarden_cdk" / "stack.py").write_text("stack")
     (root / "lambdas" / "mlwarden" / "rule.py").write_text("rule")
 
 
-@pytest.mark.parametrize("changed", ["app.py", "cdk.json", "stacks/stack.py", "lambdas/mlwarden/rule.py"])
+@pytest.mark.parametrize("changed", ["app.py", "cdk.json", "mlwarden_cdk/stack.py", "lambdas/mlwarden/rule.py"])
 def test_template_key_changes_with_every_input_of_the_synthesis(tmp_path, changed):
     app_tree(tmp_path)
     before = local_account.template_key({"mlwarden": {}}, root=tmp_path)
@@ -142,8 +142,8 @@ def test_template_key_changes_with_the_overrides_and_the_cdk_environment(tmp_pat
     assert local_account.template_key({"mlwarden": {}}, root=tmp_path) != base
     # compiled files are not inputs
     monkeypatch.delenv("CDK_DEFAULT_REGION")
-    (tmp_path / "stacks" / "__pycache__").mkdir()
-    (tmp_path / "stacks" / "__pycache__" / "stack.cpython-311.pyc").write_bytes(b"\0")
+    (tmp_path / "mlwarden_cdk" / "__pycache__").mkdir()
+    (tmp_path / "mlwarden_cdk" / "__pycache__" / "stack.cpython-311.pyc").write_bytes(b"\0")
     assert local_account.template_key({"mlwarden": {}}, root=tmp_path) == base
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -122,6 +122,7 @@ def _evaluate_document(
     from mlwarden.cli.local import unrouted
 
     for event in normalize(document):
+        runner.reads.clear()  # reads are shared by the rules an event reaches, not across events
         matched, reason = route(event, rules)
         if not matched and left_out:
             would, _ = route(event, [get_rule(rule_id) for rule_id in left_out])
@@ -175,6 +176,10 @@ def left_out_note(rule_ids: Sequence[str], settings: Any) -> str:
     )
 
 
+# Resources judged ahead of the one being printed, per worker: what bounds a sweep's memory.
+SWEEP_WINDOW_PER_WORKER = 4
+
+
 def sweep(
     runner: LocalRunner,
     rules: Sequence[Rule],
@@ -183,50 +188,158 @@ def sweep(
     account: str | None = None,
     quiet: bool = False,
 ) -> tuple[list[Decision], list[str]]:
-    """Judge every existing resource of each rule once, concurrently: what ``scan`` and ``report`` run.
+    """Every decision of ``sweep_each``, in rule order, then listing order (what ``report`` and tables need)."""
+    order = {rule.spec.id: index for index, rule in enumerate(rules)}
+    decisions: list[Decision] = []
+    notes = sweep_each(runner, rules, decisions.append, workers=workers, account=account, quiet=quiet)
+    decisions.sort(key=lambda d: order.get(d.rule_id or "", -1))  # stable: listing order within a rule
+    return decisions, notes
 
-    Returns the decisions (in rule, then listing order) and notes for the user (rules that cannot be swept).
-    A listing that fails becomes the engine's own NOT_APPLICABLE decision naming the failed call, so one
-    service the account (or a local AWS) lacks does not stop the sweep. Dry run unless the runner applies.
-    ``account``: a member account (organization mode: through the rules' member roles); ``quiet``: no progress
-    bar (the caller shows one per account).
+
+def listing_groups(engines: Sequence[Engine]) -> list[tuple[str, list[Engine]]]:
+    """The listings a sweep makes: one per resource type, shared by every rule judging the type (a rule with its
+    own listing, ``Rule.list_refs`` overridden, has its own: key "rule:<id>")."""
+    groups: dict[str, list[Engine]] = {}
+    for engine in engines:
+        rule, spec = engine.rule, engine.spec
+        if type(rule).list_refs is not Rule.list_refs:
+            groups.setdefault(f"rule:{spec.id}", []).append(engine)
+            continue
+        swept = spec.sweep.resource_types if spec.sweep else None
+        for rtype in spec.resources:
+            if swept is None or rtype.name in swept:
+                groups.setdefault(rtype.name, []).append(engine)
+    return list(groups.items())
+
+
+def sweep_each(
+    runner: LocalRunner,
+    rules: Sequence[Rule],
+    emit: Callable[[Decision], None],
+    *,
+    workers: int = 8,
+    account: str | None = None,
+    quiet: bool = False,
+) -> list[str]:
+    """Judge every existing resource of each rule once, concurrently, handing each decision to ``emit`` (in the
+    caller's thread) as it is made: what ``scan`` and ``report`` run. Returns notes for the user (rules that
+    cannot be swept).
+
+    Each resource type is listed once (the listing's paginator, with its server-side filters), and every rule
+    judging the type judges each listed resource in one task: the run's shared reads (``runner.reads``) then
+    read each attribute once for all of them, and are dropped when the resource is done. At most
+    ``SWEEP_WINDOW_PER_WORKER`` resources per worker are in flight, so memory stays flat in the number of
+    resources; ``emit`` gets decisions in listing order. A listing that fails becomes the engine's own
+    NOT_APPLICABLE decision naming the failed call, for each rule of the type, so one service the account (or
+    a local AWS) lacks does not stop the sweep. Dry run unless the runner applies.
+    ``account``: a member account (organization mode: listed and judged through the rules' member roles);
+    ``quiet``: no progress bar (the caller shows one per account).
     """
+    from collections import deque
+    from concurrent.futures import Future
+    from dataclasses import replace
+
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from mlwarden import resources
+
     account = runner.account() if account is None else account
+    region = runner.region
     source = Source(event_id="scan")
-    notes: list[str] = []
+    engines = [runner.engine(rule) for rule in rules]
+    reads = runner.reads
+    judged: dict[str, int] = {}
 
-    def listing(rule: Rule) -> tuple[Engine, list[ResourceRef], list[Decision]]:
-        engine = runner.engine(rule)
+    def judge(group: list[Engine], ref: ResourceRef) -> list[Decision]:
         try:
-            return engine, engine.refs_to_sweep(runner.region, account), []
-        except (ClientError, BotoCoreError):
-            return engine, [], list(engine.sweep(runner.region, source, account))
+            return [engine.decide(ref, source) for engine in group]
+        finally:
+            reads.forget(reads.resource_key(ref, ref.resource_type))
 
-    show_progress = sys.stderr.isatty() and not quiet
-    with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
-        work: list[tuple[Engine, ResourceRef]] = []
-        decisions: list[Decision] = []
-        for engine, refs, failed in pool.map(listing, rules):
-            spec = engine.spec
-            if not refs and not failed and not (spec.config or spec.cloudtrail):
-                notes.append(f"{spec.id} is driven by findings only; nothing to sweep")
-            decisions.extend(failed)
-            work.extend((engine, ref) for ref in refs)
-        futures = [pool.submit(engine.decide, ref, source) for engine, ref in work]
-        if show_progress and futures:
-            from rich.console import Console
-            from rich.progress import Progress
-
-            with Progress(console=Console(stderr=True), transient=True) as progress:
-                task = progress.add_task("scanning", total=len(futures))
-                for future in futures:
-                    decisions.append(future.result())
-                    progress.advance(task)
+    def refs_of(key: str, group: list[Engine]) -> Iterator[ResourceRef]:
+        if key.startswith("rule:"):
+            listed: Iterable[ResourceRef] = group[0].refs_to_sweep(region, account)
         else:
-            decisions.extend(f.result() for f in futures)
-    return decisions, notes
+            ctx = group[0].ctx
+            if account and ctx.organization is not None:  # a member account: listed through its member role
+                ctx = ctx.in_account(account)
+            listed = resources.list_refs(ctx, resources.by_name(key), region)
+        for ref in listed:
+            yield ref if ref.account or not account else replace(ref, account=account)
+
+    window = max(workers, 1) * SWEEP_WINDOW_PER_WORKER
+    with (
+        ThreadPoolExecutor(max_workers=max(workers, 1)) as pool,
+        SweepProgress(account, region, enabled=not quiet) as progress,
+    ):
+        pending: deque[Future[list[Decision]]] = deque()
+
+        def drain(keep: int) -> None:
+            while len(pending) > keep:
+                for decision in pending.popleft().result():
+                    emit(decision)
+                progress.judged()
+
+        for key, group in listing_groups(engines):
+            try:
+                for ref in refs_of(key, group):
+                    for engine in group:
+                        judged[engine.spec.id] = judged.get(engine.spec.id, 0) + 1
+                    progress.listed()
+                    pending.append(pool.submit(judge, group, ref))
+                    drain(window)
+            except (ClientError, BotoCoreError) as exc:
+                drain(0)
+                for engine in group:
+                    judged[engine.spec.id] = judged.get(engine.spec.id, 0) + 1
+                    emit(engine.listing_failed(region, source, account, exc))
+        drain(0)
+    notes = []
+    for engine in engines:
+        spec = engine.spec
+        if not judged.get(spec.id) and not (spec.config or spec.cloudtrail):
+            notes.append(f"{spec.id} is driven by findings only; nothing to sweep")
+    return notes
+
+
+class SweepProgress:
+    """A progress line on stderr (a terminal only): the account and Region, resources listed and judged."""
+
+    def __init__(self, account: str, region: str, *, enabled: bool = True) -> None:
+        self.label = f"scanning {account or 'account'} {region}"
+        self.enabled = enabled
+        self._progress: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> SweepProgress:
+        if self.enabled and sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("resources"),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self._progress.__enter__()
+            self._task = self._progress.add_task(self.label, total=0)
+        return self
+
+    def listed(self) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, total=self._progress.tasks[0].total + 1)
+
+    def judged(self) -> None:
+        if self._progress is not None:
+            self._progress.advance(self._task)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(*exc)
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
@@ -251,16 +364,47 @@ def cmd_scan(args: argparse.Namespace) -> int:
     except organization.OrganizationArgsError as exc:
         print(f"mlwarden: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    fmt = output_format(args)
     if accounts:  # organization mode: member accounts through the rules' member roles
         decisions, notes = organization.sweep_accounts(runner, rules, accounts, workers=args.workers)
-    else:
+        unsent = honest_delivery(decisions)
+        print_decisions(decisions, fmt=fmt)
+    elif fmt == "table":  # a table needs every row: in rule order, as before
         decisions, notes = sweep(runner, rules, workers=args.workers)
+        unsent = honest_delivery(decisions)
+        print_decisions(decisions, fmt=fmt)
+    else:  # JSON lines and CSV rows are printed as the decisions are made: memory stays flat
+        printer = StreamedDecisions(fmt)
+        notes = sweep_each(runner, rules, printer, workers=args.workers)
+        unsent = printer.unsent
     for note in notes:
         print(f"mlwarden: {note}", file=sys.stderr)
-    unsent = honest_delivery(decisions)
-    print_decisions(decisions, fmt=output_format(args))
     report_unsent(runner, unsent)
     return EXIT_OK
+
+
+class StreamedDecisions:
+    """Prints each decision as it comes (JSON lines, or CSV rows under one header), counting unsent alerts."""
+
+    def __init__(self, fmt: str) -> None:
+        self.fmt = fmt
+        self.unsent = 0
+        self._writer: Any = None
+
+    def __call__(self, decision: Decision) -> None:
+        self.unsent += honest_delivery([decision])
+        if self.fmt != "csv":
+            print_decisions([decision], fmt=self.fmt)
+            return
+        import csv
+
+        from mlwarden.cli.report import csv_cell
+
+        if self._writer is None:
+            self._writer = csv.writer(sys.stdout)
+            self._writer.writerow(Decision.CLI_KEYS)
+        record = decision.cli_record()
+        self._writer.writerow([csv_cell(record[key]) for key in Decision.CLI_KEYS])
 
 
 def cmd_toggle(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ from mlwarden.core.members import Directory, organizations_region, partition_of
 from mlwarden.core.model import NOT_APPLICABLE, Decision
 from mlwarden.core.modes import ModeSource
 from mlwarden.core.notify import Publisher
+from mlwarden.core.reads import ReadCache
 from mlwarden.core.registry import all_rules
 from mlwarden.core.settings import (
     ENV_QUARANTINE_BUCKET,
@@ -21,6 +22,10 @@ from mlwarden.core.settings import (
     runtime_settings_for,
 )
 from mlwarden.core.spec import Rule
+
+# Calls in flight per service and Region in a CLI sweep (AWS's per-API rate limits are per account and Region;
+# most Describe/Get calls allow 10-20 per second sustained, with bursts above).
+SERVICE_CONCURRENCY = int(os.environ.get("MLWARDEN_SERVICE_CONCURRENCY", "16"))
 
 
 def default_region() -> str:
@@ -118,7 +123,11 @@ class LocalRunner:
         self._account = account
         self.settings = settings or load_settings()
         self.region = region or default_region()
-        self.clients = clients or ClientFactory()
+        # Sweeps: adaptive retries (paced when AWS throttles) and at most SERVICE_CONCURRENCY calls in flight per
+        # service and Region.
+        self.clients = clients or ClientFactory(retry_mode="adaptive", per_service=SERVICE_CONCURRENCY)
+        # Reads shared by the rules of this run (scan/report: the sweep; evaluate: cleared at each event).
+        self.reads = ReadCache()
         self.modes = ModeSource(self.clients, self.region)
         topic = topic_arn or os.environ.get(ENV_TOPIC_ARN)
         self.publisher = (
@@ -172,7 +181,12 @@ class LocalRunner:
     def engine(self, rule: Rule) -> Engine:
         engine = self._engines.get(rule.spec.id)
         if engine is None:
-            ctx = RuleContext(settings=self.runtime_settings(rule), clients=self.clients, organization=self.directory())
+            ctx = RuleContext(
+                settings=self.runtime_settings(rule),
+                clients=self.clients,
+                organization=self.directory(),
+                reads=self.reads,
+            )
             engine = Engine(rule, ctx, self.modes, apply=self.apply, publisher=self.publisher)
             self._engines[rule.spec.id] = engine
         return engine

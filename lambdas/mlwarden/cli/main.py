@@ -107,7 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--apply", action="store_true", help="remediate where the mode says so, and publish alerts")
     p.add_argument("--topic-arn", help="SNS topic for alerts with --apply (default: $MLWARDEN_TOPIC_ARN)")
     p.add_argument("--region", help="region to sweep (default: $AWS_REGION)")
-    p.add_argument("--workers", type=int, default=8, help="concurrent reads (default 8)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=32,
+        help="concurrent resources (default 32; calls per service and Region: $MLWARDEN_SERVICE_CONCURRENCY, 16)",
+    )
     accounts = p.add_mutually_exclusive_group()
     accounts.add_argument(
         "--account",
@@ -151,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", metavar="FILE", help="write here instead of standard output ('-': stdout)")
     p.add_argument("--region", help="region (default: $AWS_REGION)")
     p.add_argument("--table", help="audit table (default: $MLWARDEN_AUDIT_TABLE or the stack output)")
-    p.add_argument("--workers", type=int, default=8, help="concurrent reads of a scan (default 8)")
+    p.add_argument("--workers", type=int, default=32, help="concurrent resources of a scan (default 32)")
     p.add_argument("--account", action="append", metavar="ID", help="only resources of this account (repeatable)")
     evidence = p.add_argument_group('audit evidence (from the audit table; README "Audit evidence")')
     evidence.add_argument("--evidence", metavar="DIR", help="write an evidence bundle (HTML, CSV, JSON) to DIR")

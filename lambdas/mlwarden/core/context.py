@@ -12,6 +12,7 @@ from botocore.config import Config
 
 from mlwarden.core import sdk
 from mlwarden.core.members import Directory, MemberAccess, organizations_region, partition_of
+from mlwarden.core.reads import ReadCache
 from mlwarden.core.settings import ENV_MAX_ATTEMPTS, RuntimeSettings
 
 
@@ -32,7 +33,16 @@ class ClientFactory:
     ``AWS_ENDPOINT_URL`` (boto3's own setting) points every client at a local AWS such as moto.
     """
 
-    def __init__(self, session: boto3.session.Session | None = None, max_attempts: int | None = None) -> None:
+    def __init__(
+        self,
+        session: boto3.session.Session | None = None,
+        max_attempts: int | None = None,
+        *,
+        retry_mode: str = "standard",
+        per_service: int = 0,
+    ) -> None:
+        """``retry_mode`` "adaptive" (the CLI's sweeps) also paces requests client-side when AWS throttles;
+        ``per_service`` > 0 bounds the requests in flight per (service, region), whatever the threads."""
         self._session = session
         self._clients: dict[tuple[str, ...], Any] = {}
         self._members: MemberAccess | None = None
@@ -40,11 +50,14 @@ class ClientFactory:
         # Re-entrant: a member session is made (assume_role on an STS client of this factory) while held.
         self._lock = threading.RLock()
         attempts = max_attempts or int(os.environ.get(ENV_MAX_ATTEMPTS, "5"))
+        self.per_service = per_service
+        self._slots: dict[tuple[str, str], threading.BoundedSemaphore] = {}
         self._config = Config(
-            retries={"mode": "standard", "max_attempts": attempts},
+            retries={"mode": retry_mode, "max_attempts": attempts},  # type: ignore[arg-type]
             connect_timeout=5,
             read_timeout=20,
             user_agent_extra="mlwarden",
+            max_pool_connections=max(per_service, 10),
         )
 
     def use_member_roles(self, access: MemberAccess) -> None:
@@ -95,8 +108,28 @@ class ClientFactory:
                     # S3 Control names the account in the host ("<account-id>.<endpoint>"), which a local
                     # endpoint such as moto cannot resolve: send those calls to the endpoint itself.
                     client.meta.events.register("before-sign.s3-control", _unprefix_account_host)
+                if self.per_service > 0:
+                    self._bound(client, service, region)
                 self._clients[key] = client
         return client
+
+    def _bound(self, client: Any, service: str, region: str) -> None:
+        """At most ``per_service`` calls of ``service`` in ``region`` in flight (every account's client shares
+        the slots: AWS throttles per account, but one CLI run rarely sweeps two accounts at once)."""
+        slots = self._slots.setdefault((service, region), threading.BoundedSemaphore(self.per_service))
+
+        def take(context: dict[str, Any], **_: Any) -> None:
+            slots.acquire()
+            context["mlwarden_slot"] = slots
+
+        def give(context: dict[str, Any], **_: Any) -> None:
+            held = context.pop("mlwarden_slot", None)
+            if held is not None:
+                held.release()
+
+        client.meta.events.register("before-call", take)
+        client.meta.events.register("after-call", give)
+        client.meta.events.register("after-call-error", give)
 
 
 class LazyClient:
@@ -143,6 +176,9 @@ class RuleContext:
                 settings.organizational_units,
                 own_account=own,
             )
+
+    # Reads shared by every rule of one CLI run (mlwarden.core.reads); never in a deployed function (None).
+    reads: ReadCache | None = None
 
     def client(self, service: str, region: str, account: str = "") -> Any:
         account = account or self.account

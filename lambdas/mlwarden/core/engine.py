@@ -145,14 +145,18 @@ class Engine:
             if self.raise_retryable and is_retryable(exc):
                 raise
             # e.g. the list permission is missing: say so once instead of failing every sweep silently
-            decision = Decision.blank(
-                self.spec, source, account=account, region=region, reason="could not list the resources to sweep"
-            )
-            self._failed(decision, exc)
-            yield decision
+            yield self.listing_failed(region, source, account, exc)
             return
         for ref in refs:
             yield self.decide(ref, source)
+
+    def listing_failed(self, region: str, source: Source, account: str, exc: BaseException) -> Decision:
+        """The one decision of a sweep whose listing failed (NOT_APPLICABLE, naming the failed call)."""
+        decision = Decision.blank(
+            self.spec, source, account=account, region=region, reason="could not list the resources to sweep"
+        )
+        self._failed(decision, exc)
+        return decision
 
     def refs_to_sweep(self, region: str, account: str = "") -> list[ResourceRef]:
         """Every resource of the rule's type in the region, with the account filled in where known. In
@@ -525,6 +529,9 @@ class Engine:
                 decision.compliance, decision.action = NOT_APPLICABLE, ACTION_NONE
                 decision.reason = "resource disappeared before remediation"
                 return
+            finally:
+                if self.ctx.reads is not None:  # reads shared in a CLI run: no rule judges what the fix changed
+                    self.ctx.reads.changed(ref.account, ref.region)
             decision.remediation = result.description
             decision.after = result.after
             decision.action = ACTION_REMEDIATED if result.done else ACTION_NOTIFIED

@@ -8,6 +8,7 @@ account's ancestry, nearest first), then the rule's global mode. The kill switch
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -28,13 +29,15 @@ KILL_SWITCH_OFF = "off"
 
 
 def _not_found(exc: BaseException) -> bool:
-    if exc is _MISSING:
+    if isinstance(exc, _Missing):
         return True
     cause = exc.__cause__ or exc.__context__
     return error_code(cause) == "ParameterNotFound"
 
 
-_MISSING = GetParameterError("parameter not found (cached)")
+class _Missing(GetParameterError):
+    """A parameter known missing (cached). A new one each time: re-raising one shared instance grows its
+    traceback by every raise, keeping each raising frame (and its locals) alive for the life of the process."""
 
 
 def rule_parameters_path(rule_id: str) -> str:
@@ -81,13 +84,22 @@ class ModeSource:
         self._provider: SSMProvider | None = None
         # Powertools caches values, not absences: remember missing parameters for as long.
         self._missing: dict[str, float] = {}
+        # One read per parameter at a time: threads of a CLI sweep asking together make one request.
+        self._lock = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
 
     def _get(self, name: str) -> str:
+        with self._lock:
+            lock = self._locks.setdefault(name, threading.Lock())
+        with lock:
+            return self._get_once(name)
+
+    def _get_once(self, name: str) -> str:
         if self._provider is None:
             self._provider = SSMProvider(boto3_client=self._clients.client("ssm", self._region))
         missing_until = self._missing.get(name)
         if missing_until is not None and time.monotonic() < missing_until:
-            raise _MISSING
+            raise _Missing("parameter not found (cached)")
         try:
             return str(self._provider.get(name, max_age=self._max_age)).strip()
         except GetParameterError as exc:

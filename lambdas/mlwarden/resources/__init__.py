@@ -29,6 +29,7 @@ from botocore.exceptions import ClientError
 from mlwarden.core import events
 from mlwarden.core.errors import error_code, error_message
 from mlwarden.core.model import ResourceGone, ResourceRef
+from mlwarden.core.reads import freeze
 
 if TYPE_CHECKING:
     from mlwarden.core.context import RuleContext
@@ -435,7 +436,17 @@ def _client(ctx: RuleContext, rtype: ResourceType, region: str, account: str = "
 def read(ctx: RuleContext, rtype: ResourceType, ref: ResourceRef, name: str = "describe", **params: Any) -> Any:
     """One attribute of the resource as it is now: ``ResourceGone`` when the resource is gone, the read's
     ``absent`` value when the resource has no such setting. ``params`` add to the read's own (e.g. the
-    version of a policy to read)."""
+    version of a policy to read). Within one CLI run (``ctx.reads``), each read is made once for every rule."""
+    if name not in rtype.reads:
+        raise KeyError(name)
+    shared = getattr(ctx, "reads", None)  # a RuleContext; test doubles may have none
+    if shared is None:
+        return _read(ctx, rtype, ref, name, params)
+    key = ("read", name, freeze(params))
+    return shared.get(shared.resource_key(ref, rtype.name), key, lambda: _read(ctx, rtype, ref, name, params))
+
+
+def _read(ctx: RuleContext, rtype: ResourceType, ref: ResourceRef, name: str, params: dict[str, Any]) -> Any:
     spec = rtype.reads[name]
     client = _client(ctx, rtype, ref.region, ref.account)
     call = {**_fill(spec.params, ref, rtype=rtype), **params}
@@ -521,9 +532,20 @@ def read_tags(ctx: RuleContext, rtype: ResourceType, ref: ResourceRef, arn: str 
     if rtype.tags is None and rtype.parent is not None:
         parent_id = ref.resource_id.split("|", 1)[0]
         return read_tags(ctx, rtype.parent, rtype.parent.ref(parent_id, ref.region, ref.account))
-    spec = rtype.tags
-    if spec is None:
+    if rtype.tags is None:
         return None
+    shared = getattr(ctx, "reads", None)  # a RuleContext; test doubles may have none
+    if shared is None:
+        return _read_tags(ctx, rtype, ref, arn)
+    found: dict[str, str] = shared.get(
+        shared.resource_key(ref, rtype.name), ("tags", arn), lambda: _read_tags(ctx, rtype, ref, arn)
+    )
+    return found
+
+
+def _read_tags(ctx: RuleContext, rtype: ResourceType, ref: ResourceRef, arn: str) -> dict[str, str]:
+    spec = rtype.tags
+    assert spec is not None
     client = _client(ctx, rtype, ref.region, ref.account)
     params = _fill(spec.params, ref, arn, rtype)
     found: dict[str, str] = {}
