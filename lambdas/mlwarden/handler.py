@@ -77,6 +77,9 @@ def record_metrics(decision: Decision) -> None:
     if decision.details.get("member_role_failed"):
         # Organization mode: a member account's role is missing or refuses this function (the alarm's metric).
         metrics.add_metric(name="MemberRoleFailures", unit=MetricUnit.Count, value=1)
+    if decision.details.get("untrusted_sender"):
+        # Organization mode: an account sent an event about another account (central bus trust).
+        metrics.add_metric(name="UntrustedSenderRefused", unit=MetricUnit.Count, value=1)
     if decision.details.get("idempotency_failed"):
         metrics.add_metric(name="IdempotencyFailures", unit=MetricUnit.Count, value=1)
 

@@ -539,3 +539,83 @@ def test_sweep_names_a_member_whose_role_is_missing(aws, harness, organization):
     (failed,) = [d for d in run.decisions if d["account"] == local.c]
     assert failed["action"] == "failed"
     assert f"arn:aws:iam::{local.c}:role/{org.member_role_name(RULE)}" in failed["reason"]
+
+
+# ----------------------------------------------------------------------------- central bus trust
+# Any account of the organization may put events on the central bus. On AWS an event forwarded from a member keeps
+# that member's id in the envelope's ``account`` (moto rewrites it to the receiver, so these tests set it): such an
+# event is trusted about its sender's own account only.
+def _metrics() -> Any:
+    from mlwarden import handler
+
+    return handler.metrics
+
+
+def test_cloudtrail_record_of_another_account_sent_by_a_member_is_refused(aws, harness, organization):
+    local = organization
+    local.member_role(local.b)
+    make_violation(local, local.b, "victim-bucket")
+    harness.set_mode(RULE, "remediate")
+    event = forwarded(local.b, "victim-bucket")
+    event["account"] = local.c  # member C forwards a record claiming to be B's
+
+    run = harness.invoke(RULE, event, **local.settings())
+
+    decision = run.decision
+    assert decision["compliance"] == "NOT_APPLICABLE" and decision["action"] == "none"
+    assert f"a CloudTrail record of account {local.b} sent by account {local.c}" in decision["reason"]
+    assert "AssumeRole" not in [c.operation for c in harness.clients.calls]
+    assert bpa_in(local, local.b, "victim-bucket") is None  # B untouched
+    assert run.alerts == []
+
+
+def test_finding_about_another_member_sent_by_a_member_is_refused(aws, harness, organization):
+    local = organization
+    local.member_role(local.b)
+    make_violation(local, local.b, "hub-victim")
+    finding = json.loads(json.dumps(load_event("securityhub/asr-afsbp-S3.8-bucket-bpa-FAILED.json")))
+    finding["AwsAccountId"] = local.b
+    finding["Resources"][0]["Id"] = "arn:aws:s3:::hub-victim"
+    finding["Resources"][0]["Region"] = "us-east-1"
+    harness.set_mode(RULE, "remediate")
+    metrics = _metrics()
+    metrics.clear_metrics()
+    from mlwarden import handler
+
+    counted: list[str] = []
+    original = handler.record_metrics
+
+    def record(decision: Any) -> None:
+        original(decision)
+        counted.extend(metrics.metric_set)
+
+    harness.monkeypatch.setattr(handler, "record_metrics", record)
+
+    run = harness.invoke(RULE, as_securityhub_event(finding) | {"account": local.c}, **local.settings())
+
+    assert run.decision["compliance"] == "NOT_APPLICABLE"
+    assert f"a resource of account {local.b} named by an event account {local.c} sent" in run.decision["reason"]
+    assert bpa_in(local, local.b, "hub-victim") is None
+    assert "AssumeRole" not in [c.operation for c in harness.clients.calls]
+    assert "UntrustedSenderRefused" in counted
+
+
+def test_events_a_member_sends_about_itself_are_acted_on(aws, harness, organization):
+    local = organization
+    local.member_role(local.b)
+    make_violation(local, local.b, "own-record")
+    make_violation(local, local.b, "own-finding")
+    finding = json.loads(json.dumps(load_event("securityhub/asr-afsbp-S3.8-bucket-bpa-FAILED.json")))
+    finding["AwsAccountId"] = local.b
+    finding["Resources"][0]["Id"] = "arn:aws:s3:::own-finding"
+    finding["Resources"][0]["Region"] = "us-east-1"
+    harness.set_mode(RULE, "remediate")
+    record = forwarded(local.b, "own-record")
+    record["account"] = local.b  # as AWS delivers it: the sender's account
+
+    first = harness.invoke(RULE, record, **local.settings())
+    second = harness.invoke(RULE, as_securityhub_event(finding) | {"account": local.b}, **local.settings())
+
+    assert first.decision["action"] == "remediated", first.decision["reason"]
+    assert second.decision["action"] == "remediated", second.decision["reason"]
+    assert bpa_in(local, local.b, "own-record") == FULL and bpa_in(local, local.b, "own-finding") == FULL

@@ -119,6 +119,11 @@ class Engine:
             # calls made through this function's own role: a session *name* is chosen by whoever assumes a role.
             logger.info("event caused by mlwarden itself; ignored", rule_id=self.spec.id, event_id=source.event_id)
             return [self._no_resource(event, source, "caused by this rule's own function (loop guard): ignored")]
+        sender = self._other_sender(event)
+        recipient = events.recipient_account(event)
+        if sender and recipient and recipient != sender:
+            why = f"a CloudTrail record of account {recipient} sent by account {sender}"
+            return [self._refused(self._no_resource(event, source, ""), sender, why)]
         if findings.is_securityhub(event):
             refs = findings.refs_from_securityhub(self.rule, event)
         elif findings.is_compliance_change(event):
@@ -135,7 +140,49 @@ class Engine:
             described: dict[str, Any] = events.describe(event)
             logger.info("event names no resource this rule can judge", **described, rule_id=self.spec.id)
             return [self._no_resource(event, source, "the event names no resource this rule can judge")]
+        if sender:
+            return [
+                self.decide(ref, source)
+                if self._ref_account(ref) in ("", sender)
+                else self._refused(
+                    Decision.blank(self.spec, source, ref),
+                    sender,
+                    f"a resource of account {self._ref_account(ref)} named by an event account {sender} sent",
+                )
+                for ref in refs
+            ]
         return [self.decide(ref, source) for ref in refs]
+
+    # ------------------------------------------------------------------------- central bus trust
+    def _other_sender(self, event: dict[str, Any]) -> str:
+        """Organization mode: the account that put the event on the central bus when it is not this deployment's
+        own (AWS keeps the sender's account in the envelope of an event forwarded across accounts), else "".
+        Any account of the organization may put events on the central bus: such an event is trusted only about
+        its sender's own account, so member A cannot make mlwarden act in member B."""
+        if self.ctx.organization is None:
+            return ""
+        own = self.ctx.own_account()
+        sender = events.envelope_account(event)
+        return sender if own and sender and sender != own else ""
+
+    @staticmethod
+    def _ref_account(ref: ResourceRef) -> str:
+        return ref.account or _arn_account(ref.arn)
+
+    def _refused(self, decision: Decision, sender: str, why: str) -> Decision:
+        """An event from another account about a third one: not acted on, said so, counted."""
+        decision.reason = f"refused: {why}; an account's events are trusted about that account only"
+        decision.details["untrusted_sender"] = sender
+        logger.warning(
+            "event about another account than its sender's refused",
+            rule_id=self.spec.id,
+            event_id=decision.event_id,
+            sender=sender,
+            account=decision.account,
+        )
+        if self.observer:
+            self.observer(decision)
+        return decision
 
     def sweep(self, region: str, source: Source | None = None, account: str = "") -> Iterator[Decision]:
         source = source or Source()

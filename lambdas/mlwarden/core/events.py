@@ -196,6 +196,16 @@ def account(event: dict[str, Any]) -> str:
     )
 
 
+def envelope_account(event: dict[str, Any]) -> str:
+    """The envelope's ``account``: on AWS, the account an event forwarded across accounts came from."""
+    return _str(event.get("account"))
+
+
+def recipient_account(event: dict[str, Any]) -> str:
+    """A CloudTrail record's ``recipientAccountId`` (the account the call was made in), or ""."""
+    return _str(detail(event).get("recipientAccountId"))
+
+
 def request_parameters(event: dict[str, Any]) -> dict[str, Any]:
     params = detail(event).get("requestParameters")
     return params if isinstance(params, dict) else {}
