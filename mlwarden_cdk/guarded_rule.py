@@ -112,6 +112,14 @@ CUSTOM_METRIC_ALARMS = {
     ),
 }
 ALARM_SIGNALS = ("dead-letters", "errors", "throttles", *CUSTOM_METRIC_ALARMS)
+# Organization mode only: a member account's role for the rule is missing or refuses its function
+# (mlwarden.handler counts MemberRoleFailures); the decision is failed and alerted, this alarm says it goes on.
+MEMBER_ROLE_ALARM = (
+    "member-roles",
+    "MemberRoleFailures",
+    "a member account's role for this rule is missing or refuses its central function, so the rule cannot act "
+    "there (the failed alert names the account and the role); check the StackSet instance of that account",
+)
 
 CONFIG_FREQUENCIES = {
     "One_Hour": config.MaximumExecutionFrequency.ONE_HOUR,
@@ -457,7 +465,8 @@ class GuardedRule(Construct):
 
     # -- alarms ---------------------------------------------------------------------------------------
     def _alarms(self, shared: SharedResources) -> dict[str, cloudwatch.Alarm]:
-        """One alarm per signal of ``ALARM_SIGNALS``, each notifying the alarm topic."""
+        """One alarm per signal of ``ALARM_SIGNALS`` (and ``MEMBER_ROLE_ALARM`` in organization mode), each
+        notifying the alarm topic."""
         rule_id = self.spec.id
         metrics: dict[str, tuple[cloudwatch.IMetric, str]] = {
             "dead-letters": (
@@ -477,7 +486,11 @@ class GuardedRule(Construct):
                 "Lambda throttled the function (account concurrency); events are retried, then dead-lettered",
             ),
         }
-        for suffix, (metric_name, what) in CUSTOM_METRIC_ALARMS.items():
+        custom = dict(CUSTOM_METRIC_ALARMS)
+        if shared.settings.organization is not None:
+            suffix, metric_name, what = MEMBER_ROLE_ALARM
+            custom[suffix] = (metric_name, what)
+        for suffix, (metric_name, what) in custom.items():
             metric = cloudwatch.Metric(
                 namespace=METRICS_NAMESPACE,
                 metric_name=metric_name,
@@ -495,7 +508,7 @@ class GuardedRule(Construct):
                 metric=metrics[suffix][0],
                 alarm_topic=shared.alarm_topic,
             )
-            for suffix in ALARM_SIGNALS
+            for suffix in metrics
         }
 
     def _event_rule(self, index: int, pattern: dict[str, object]) -> events.CfnRule:

@@ -257,6 +257,27 @@ def test_every_rule_sweeps_on_a_schedule_in_organization_mode(central: Synth) ->
         assert set(spec.permissions.sweep) <= central.role_actions(spec.id), spec.id
 
 
+def test_a_failing_member_role_raises_each_rules_alarm_in_organization_mode_only(
+    central: Synth, default: Synth
+) -> None:
+    from mlwarden import handler
+
+    topic = central.output_ref("AlarmTopicArn")
+    for spec in deployed_specs(central):
+        dimensions = {"rule_id": spec.id, "service": handler.SERVICE}
+        # the metric mlwarden.handler counts when a member role is missing or refuses the rule's function
+        (alarm,) = [
+            a for a in central.alarms_on(handler.NAMESPACE, dimensions) if a["MetricName"] == "MemberRoleFailures"
+        ]
+        assert alarm["AlarmName"] == f"mlwarden-{spec.id}-member-roles"
+        assert (alarm["Statistic"], alarm["Period"], alarm["Threshold"]) == ("Sum", 300, 1)
+        assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        assert alarm["TreatMissingData"] == "notBreaching"
+        assert alarm["AlarmActions"] == [{"Ref": topic}]
+    single = [r["Properties"] for _, r in default.resources("AWS::CloudWatch::Alarm")]
+    assert not [a for a in single if a.get("MetricName") == "MemberRoleFailures"]
+
+
 # -- the member template ---------------------------------------------------------------------------------------
 def member_deployment(rule_id: str) -> Deployment:
     """The Deployment of a member's forwarding patterns, as the template spells it."""
