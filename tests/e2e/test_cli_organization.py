@@ -138,6 +138,26 @@ def test_scan_sweeps_member_accounts_and_reports_per_account(aws, local_org):
     assert f"account {local_org.c}: 1 resources judged, 1 non-compliant" in proc.stderr
 
 
+def test_scan_member_role_option_sweeps_through_the_named_role(aws, local_org):
+    # moto admits any AssumeRole: which role is assumed, and without ExternalId, is proven in
+    # tests/functional/test_organization.py (test_scan_from_a_workstation_*); here, the option's wiring.
+    local_org.s3_of(local_org.b).create_bucket(Bucket="lake-b")
+    proc = mlwarden(
+        "scan",
+        "--rule",
+        RULE,
+        "--json",
+        "--account",
+        local_org.b,
+        "--member-role",
+        "OrganizationAccountAccessRole",
+        cwd=local_org.cwd,
+    )
+    assert {(r["account"], r["resource_id"]) for r in records(proc)} == {(local_org.b, "lake-b")}
+    help_text = mlwarden("scan", "--help").stdout
+    assert "--member-role" in help_text and "--member-role" in mlwarden("report", "--help").stdout
+
+
 def test_scan_organization_covers_the_guarded_units_only(aws, local_org):
     for account in (local_org.b, local_org.c, local_org.d):
         local_org.s3_of(account).create_bucket(Bucket=f"bucket-{account}")

@@ -51,7 +51,7 @@ def _client(endpoint: str, service: str, creds: dict[str, str] | None = None, re
     )
 
 
-def trust_policy(external_id: str, principal: str = CENTRAL_ROLE) -> str:
+def trust_policy(external_id: str | None, principal: str = CENTRAL_ROLE) -> str:
     """The member role's trust, as the member template writes it: only the rule's central role, with the
     organization's ExternalId."""
     return json.dumps(
@@ -62,7 +62,7 @@ def trust_policy(external_id: str, principal: str = CENTRAL_ROLE) -> str:
                     "Effect": "Allow",
                     "Principal": {"AWS": principal},
                     "Action": "sts:AssumeRole",
-                    "Condition": {"StringEquals": {"sts:ExternalId": external_id}},
+                    **({"Condition": {"StringEquals": {"sts:ExternalId": external_id}}} if external_id else {}),
                 }
             ],
         }
@@ -619,3 +619,90 @@ def test_events_a_member_sends_about_itself_are_acted_on(aws, harness, organizat
     assert first.decision["action"] == "remediated", first.decision["reason"]
     assert second.decision["action"] == "remediated", second.decision["reason"]
     assert bpa_in(local, local.b, "own-record") == FULL and bpa_in(local, local.b, "own-finding") == FULL
+
+
+# ----------------------------------------------------------------------------- scan from a workstation
+PERSON = f"arn:aws:iam::{ACCOUNT}:root"  # the person running `mlwarden scan` in the management account
+
+
+def _workstation(harness: Any, local: LocalOrganization, tmp_path: Any) -> list[dict[str, Any]]:
+    """AssumeRole as AWS answers a person (not a rule's central function): the role must exist in the target
+    account and trust the person's account; its ExternalId condition, if any, must be met. Returns the calls."""
+    assumed: list[dict[str, Any]] = []
+    plain_sts = local.sts
+
+    def assume(params: dict[str, Any]) -> dict[str, Any]:
+        assumed.append(dict(params))
+        target, name = params["RoleArn"].split(":")[4], params["RoleArn"].rsplit("/", 1)[-1]
+        try:
+            document = local.as_account(target, "iam").get_role(RoleName=name)["Role"]["AssumeRolePolicyDocument"]
+        except ClientError:
+            document = {"Statement": [{}]}
+        if isinstance(document, str):
+            document = json.loads(document)
+        statement = document["Statement"][0]
+        wanted = statement.get("Condition", {}).get("StringEquals", {}).get("sts:ExternalId")
+        if statement.get("Principal", {}).get("AWS") != PERSON or wanted != params.get("ExternalId"):
+            message = f"User: {PERSON} is not authorized to perform: sts:AssumeRole on resource: {params['RoleArn']}"
+            raise aws_error("AccessDenied", "AssumeRole", message, 403)
+        answer = plain_sts.assume_role(**params)
+        answer.pop("ResponseMetadata", None)
+        return answer
+
+    harness.clients.answer("sts", "AssumeRole", assume)
+    block = {"organizationId": local.id, "organizationalUnitIds": [local.sandbox], "regions": ["us-east-1"]}
+    (tmp_path / "cdk.json").write_text(json.dumps({"context": {"mlwarden": {"organization": block}}}))
+    return assumed
+
+
+def _scan(harness: Any, tmp_path: Any, account: str, member_role: str | None) -> tuple[list[Any], list[str]]:
+    from mlwarden.cli import organization as cli_organization
+    from mlwarden.cli.local import LocalRunner, load_settings
+    from mlwarden.core.registry import get_rule
+
+    runner = LocalRunner(
+        apply=False,
+        settings=load_settings(tmp_path / "cdk.json"),
+        clients=harness.clients,
+        region="us-east-1",
+        account=ACCOUNT,
+        member_role=member_role,
+    )
+    return cli_organization.sweep_accounts(runner, [get_rule(RULE)], [account], workers=1)
+
+
+def test_scan_from_a_workstation_uses_the_role_the_person_names_without_external_id(
+    aws, harness, organization, tmp_path
+):
+    local = organization
+    assumed = _workstation(harness, local, tmp_path)
+    local.member_role(local.b)  # mlwarden's own role is there too: it must not be the one assumed
+    local.as_account(local.b, "iam").create_role(
+        RoleName="AuditReadOnly", AssumeRolePolicyDocument=trust_policy(None, principal=PERSON)
+    )
+    make_violation(local, local.b, "audited")
+
+    decisions, notes = _scan(harness, tmp_path, local.b, "AuditReadOnly")
+
+    judged = [(d.account, d.resource_id, d.compliance) for d in decisions if d.resource_id]
+    assert judged == [(local.b, "audited", "NON_COMPLIANT")], [d.reason for d in decisions]
+    assert {a["RoleArn"] for a in assumed} == {f"arn:aws:iam::{local.b}:role/AuditReadOnly"}
+    assert all("ExternalId" not in a for a in assumed)
+    assert not any("--member-role" in note for note in notes)
+
+
+def test_scan_from_a_workstation_refused_a_member_role_suggests_member_role(aws, harness, organization, tmp_path):
+    local = organization
+    _workstation(harness, local, tmp_path)
+    local.member_role(local.b)  # trusts the rule's central function only
+    make_violation(local, local.b, "unreachable")
+
+    decisions, notes = _scan(harness, tmp_path, local.b, None)
+
+    assert any(d.details.get("member_role_failed") == local.b for d in decisions)
+    (hint,) = [note for note in notes if "--member-role" in note]
+    assert local.b in hint and "OrganizationAccountAccessRole" in hint
+
+    decisions, notes = _scan(harness, tmp_path, local.b, "NoSuchRole")  # a role named but not there
+    assert any(d.details.get("member_role_failed") == local.b for d in decisions)
+    assert any("role NoSuchRole could not be assumed" in note for note in notes)

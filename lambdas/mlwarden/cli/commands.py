@@ -353,7 +353,12 @@ def cmd_scan(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     region = args.region or default_region()
     runner = LocalRunner(
-        apply=args.apply, settings=settings, region=region, topic_arn=args.topic_arn, account=checked_account(region)
+        apply=args.apply,
+        settings=settings,
+        region=region,
+        topic_arn=args.topic_arn,
+        account=checked_account(region),
+        member_role=args.member_role,
     )
     if note := left_out_note(args.rule, settings):
         print(f"mlwarden: {note}", file=sys.stderr)
@@ -679,7 +684,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             return EXIT_INTERNAL
         source, detail = report.SOURCE_HISTORY, f"the audit table {table} (latest decision per rule and resource)"
     else:
-        runner = LocalRunner(apply=False, region=region, account=account)
+        runner = LocalRunner(apply=False, region=region, account=account, member_role=args.member_role)
         if getattr(args, "account", None):  # organization mode: the named accounts, through the member roles
             from mlwarden.cli import organization
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from mlwarden.cli import NothingChecked
@@ -118,8 +119,12 @@ class LocalRunner:
         region: str | None = None,
         clients: ClientFactory | None = None,
         account: str | None = None,
+        member_role: str | None = None,
     ) -> None:
         self.apply = apply
+        # Organization mode from a workstation (``scan --member-role``): the role to assume in each member
+        # account instead of the rules' mlwarden-member-* roles, which trust only each rule's central function.
+        self.member_role = member_role or None
         self._account = account
         self.settings = settings or load_settings()
         self.region = region or default_region()
@@ -152,7 +157,7 @@ class LocalRunner:
         for what only the deployment knows: the topic is the one given (``--topic-arn`` or the environment),
         the quarantine bucket the one named in the environment, and there are no tables (no audit trail, no
         duplicate suppression: each CLI run acts on what it reads)."""
-        return runtime_settings_for(
+        found = runtime_settings_for(
             rule.spec,
             self.settings,
             topic_arn=self.publisher.topic_arn if self.publisher else None,
@@ -161,6 +166,10 @@ class LocalRunner:
             # account is never judged against a same-named resource of the caller's account).
             account=self.account() or None,
         )
+        if self.member_role and found.organization_mode:
+            # The person's own role in each member account: no ExternalId (that is mlwarden's roles' condition).
+            found = replace(found, member_role=self.member_role, external_id="")
+        return found
 
     def directory(self) -> Directory | None:
         """Organization mode (cdk.json ``organization``): what AWS Organizations says about accounts, read with

@@ -47,6 +47,16 @@ examples:
 """
 
 
+def _member_role_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--member-role",
+        metavar="NAME",
+        help="organization mode, from a workstation: assume this role (e.g. OrganizationAccountAccessRole or "
+        "your read-only audit role) in each member account instead of mlwarden's member roles, which trust only "
+        "the rules' central functions; no ExternalId is sent",
+    )
+
+
 def _subcommand(sub: Any, name: str, summary: str, example: str, description: str = "") -> argparse.ArgumentParser:
     """A subcommand whose --help ends with examples."""
     import textwrap
@@ -125,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="organization mode: sweep every ACTIVE account of the organizational units in cdk.json",
     )
+    _member_role_argument(p)
     p.set_defaults(func=cmd_scan)
 
     p = _subcommand(
@@ -164,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     evidence.add_argument("--since", metavar="YYYY-MM-DD", help="first day (UTC) of the range (default: 90 days back)")
     evidence.add_argument("--until", metavar="YYYY-MM-DD", help="last day (UTC) of the range (default: today)")
     evidence.add_argument("--zip", action="store_true", help="one zip file DIR.zip instead of a folder")
+    _member_role_argument(p)
     p.set_defaults(func=cmd_report)
 
     p = _subcommand(

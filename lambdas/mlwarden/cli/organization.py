@@ -172,7 +172,25 @@ def sweep_accounts(
         found, more = results[account]
         decisions.extend(found)
         notes.extend(note for note in more if note not in notes)
+    refused = sorted({str(d.details["member_role_failed"]) for d in decisions if d.details.get("member_role_failed")})
+    if refused:
+        notes.append(member_role_hint(runner, refused))
     return decisions, notes
+
+
+def member_role_hint(runner: LocalRunner, accounts: Sequence[str]) -> str:
+    """What to do when a member role could not be assumed from here."""
+    where = ", ".join(accounts)
+    if runner.member_role:
+        return (
+            f"accounts {where}: role {runner.member_role} could not be assumed: check that it exists there and "
+            "that its trust policy admits you"
+        )
+    return (
+        f"accounts {where}: mlwarden's member roles (mlwarden-member-<rule>) trust only each rule's central "
+        "function, not a person: from a workstation, add --member-role NAME with a role you may assume in each "
+        "member account (e.g. OrganizationAccountAccessRole or your own read-only audit role)"
+    )
 
 
 def _account_line(account: str, decisions: Sequence[Decision]) -> str:

@@ -90,7 +90,7 @@ class MemberAccess:
     organization's ExternalId and the partition; ``sts`` gives an STS client on the function's own credentials."""
 
     own_account: str
-    external_id: str
+    external_id: str  # "" for a role of the user's choosing (``scan --member-role``): no ExternalId is sent
     partition: str
     sts: Callable[[], Any]
 
@@ -103,13 +103,15 @@ class MemberAccess:
         role_arn = self.role_arn(account, role_name)
 
         def fetch() -> dict[str, str]:
+            params: dict[str, Any] = {
+                "RoleArn": role_arn,
+                "RoleSessionName": session_name(rule_id),
+                "DurationSeconds": CREDENTIAL_SECONDS,
+            }
+            if self.external_id:  # mlwarden's own member roles; a role of the user's choosing takes none
+                params["ExternalId"] = self.external_id
             try:
-                answer = self.sts().assume_role(
-                    RoleArn=role_arn,
-                    RoleSessionName=session_name(rule_id),
-                    ExternalId=self.external_id,
-                    DurationSeconds=CREDENTIAL_SECONDS,
-                )
+                answer = self.sts().assume_role(**params)
             except (ClientError, BotoCoreError) as exc:
                 raise MemberRoleUnavailable(account, role_arn, exc) from exc
             creds = answer["Credentials"]
