@@ -48,6 +48,12 @@ def _region(event: dict[str, Any]) -> str:
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or events.region(event, "us-east-1")
 
 
+def _own_account(context: Any) -> str:
+    """The watch's own account, from its function ARN (arn:aws:lambda:<region>:<account>:function:<name>)."""
+    parts = str(getattr(context, "invoked_function_arn", "") or "").split(":")
+    return parts[4] if len(parts) > 4 else ""
+
+
 def read_value(ssm: Any, report: tamper.TamperReport) -> None:
     """Fill in the parameter's value as it is now (CloudTrail hides what PutParameter wrote)."""
     try:
@@ -170,6 +176,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     factory = clients()
     kind, found = reports_for(event, factory.lazy("ssm", region), now, factory.lazy("config", region))
+    own = _own_account(context)
+    for report in found:
+        tamper.mark_member(report, own)
     metrics.add_dimension(name="kind", value=kind or "unknown")
     if not found:
         # A tag change without mlwarden tags, or a Config rule named by ARN or id that is not mlwarden's.

@@ -585,3 +585,84 @@ def test_unknown_or_malformed_input_is_no_report() -> None:
     assert watch.reports_for({"source": "aws.ssm", "detail-type": "x", "detail": {}}, FakeSsm({}), NOW) == (None, [])
     weird = event(MODE_OFF, requestParameters="not an object", userIdentity=["x"])
     assert watch.reports_for(weird, FakeSsm({}), NOW) == (tamper.KIND_SWITCH, [])
+
+
+# ----------------------------------------------------------------------------- organization: member accounts
+MEMBER = "210987654321"
+ROLE_DETACHED = "cloudtrail-iam-AttachRolePolicy-AdministratorAccess.json"  # made a DetachRolePolicy below
+
+
+def member_event(name: str, **changes: Any) -> dict[str, Any]:
+    """A call made in a member account, as the central bus delivers it (the record names the member)."""
+    return as_cloudtrail_event(load_event(HANDWRITTEN + name), recipientAccountId=MEMBER, **changes)
+
+
+def member_keys(delivered: dict[str, Any]) -> set[str]:
+    return {key for key, pattern in tamper.member_patterns().items() if matches(pattern, delivered)}
+
+
+def test_attack_in_a_member_account_exemption_tags_and_disabled_forwarding_rules_are_forwarded() -> None:
+    assert member_keys(member_event(BUCKET_EXEMPT)) & {"member-exemption-1", "member-exemption-2"}
+    assert member_keys(member_event(RULE_DISABLED)) == {"member-control"}
+    assert member_keys(member_event(OTHER_RULE_DISABLED)) == set()
+    # the watch's own control forwarding rule, disabled: its own change is matched by the exemption rule
+    disabled = member_event(RULE_DISABLED, requestParameters__name=tamper.rule_name("member-control"))
+    assert member_keys(disabled) & {"member-exemption-1", "member-exemption-2"}
+    # switches, schedules and Config rules live in the central account only
+    assert member_keys(member_event(MODE_OFF)) == member_keys(member_event(SCHEDULE_DELETED)) == set()
+
+
+@pytest.mark.parametrize(
+    ("event_name", "role"),
+    [
+        ("DetachRolePolicy", "mlwarden-member-s3-bucket-public-access"),
+        ("DeleteRole", "mlwarden-member-iam-admin-policy-attached"),
+        ("UpdateAssumeRolePolicy", "mlwarden-member-s3-bucket-public-access"),
+        ("PutRolePermissionsBoundary", "mlwarden-forwarder-eu-west-1"),
+        ("DeleteRolePolicy", "mlwarden-forwarder-us-east-1"),
+    ],
+)
+def test_attack_member_roles_detached_deleted_or_edited_are_forwarded_from_us_east_1(event_name, role) -> None:
+    delivered = member_event(ROLE_DETACHED, eventName=event_name, requestParameters__roleName=role)
+    assert member_keys(delivered) == {"member-role"}
+    assert tamper.kind_of(delivered) == tamper.KIND_CONTROL
+    report = tamper.control_report(delivered)
+    assert report is not None and (report.resource_kind, report.target) == ("IAM role", role)
+
+
+@pytest.mark.parametrize("role", ["sagemaker-execution", "mlwarden-memberx", "x-mlwarden-member-a"])
+def test_other_roles_and_failed_calls_are_not_forwarded(role) -> None:
+    assert member_keys(member_event(ROLE_DETACHED, requestParameters__roleName=role)) == set()
+    failed = member_event(ROLE_DETACHED, requestParameters__roleName="mlwarden-member-a", errorCode="AccessDenied")
+    assert member_keys(failed) == set()
+
+
+def test_member_patterns_never_mix_iam_with_regional_sources_and_fit_eventbridge() -> None:
+    for key, pattern in tamper.member_patterns().items():
+        sources = {s for alternative in pattern.get("$or", [pattern]) for s in alternative["source"]}
+        assert sources == {"aws.iam"} if key.startswith("member-role") else "aws.iam" not in sources, key
+        assert len(json.dumps(pattern)) <= 2048 and '"wildcard"' not in json.dumps(pattern), key
+
+
+def test_a_member_accounts_change_is_reported_naming_the_account() -> None:
+    delivered = member_event(
+        ROLE_DETACHED,
+        eventName="DetachRolePolicy",
+        requestParameters__roleName="mlwarden-member-s3-bucket-public-access",
+        requestParameters__policyArn="arn:aws:iam::210987654321:policy/x",
+    )
+    report = tamper.control_report(delivered)
+    assert report is not None
+    tamper.mark_member(report, "123456789012")
+    subject = report.subject()
+    assert subject.startswith(f"[mlwarden] {MEMBER}: IAM role ") and subject.endswith("lost a policy by user/Alice")
+    assert report.summary().startswith(f"In member account {MEMBER} (us-east-1): ")
+    body = report.body()
+    assert body["account"] == MEMBER and body["member_account"] is True
+    assert body["changes"]["policy"] == "arn:aws:iam::210987654321:policy/x"
+    assert "StackSet" in body["value_note"]
+    # the watch's own account: as before
+    same = tamper.control_report(member_event(RULE_DISABLED))
+    assert same is not None
+    tamper.mark_member(same, MEMBER)
+    assert not same.member and not same.subject().startswith(f"[mlwarden] {MEMBER}")

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+from mlwarden.core import org
 from mlwarden.core.events import detail, obj
 from mlwarden.core.exemptions import EXEMPT_TAG
 from mlwarden.core.patterns import CLOUDTRAIL_DETAIL_TYPE, MAX_PATTERN_CHARS
@@ -60,6 +61,8 @@ SSM_SOURCE = "ssm.amazonaws.com"
 EVENTS_SOURCE = "events.amazonaws.com"
 SCHEDULER_SOURCE = "scheduler.amazonaws.com"
 CONFIG_SOURCE = "config.amazonaws.com"
+IAM_SOURCE = "iam.amazonaws.com"
+GLOBAL_SOURCE = "aws.iam"  # the EventBridge source of IAM (a global service)
 # The API version CloudTrail appends to some services' event names starts with the year (CreateFunction20150331).
 VERSION_MARK = "20"
 
@@ -134,6 +137,26 @@ SCHEDULER_CALLS = Calls(SCHEDULER_SOURCE, ("DeleteSchedule", "UpdateSchedule"))
 CONFIG_DELETE_CALLS = Calls(CONFIG_SOURCE, ("DeleteConfigRule",))
 CONFIG_PUT_CALLS = Calls(CONFIG_SOURCE, ("PutConfigRule",))
 CONTROL_CALLS = (EVENTS_CALLS, SCHEDULER_CALLS, CONFIG_DELETE_CALLS, CONFIG_PUT_CALLS)
+# Organization mode: the calls that take a member account's mlwarden roles away or change what they may do.
+ROLE_CALLS = Calls(
+    IAM_SOURCE,
+    (
+        "AttachRolePolicy",
+        "DeleteRole",
+        "DeleteRolePermissionsBoundary",
+        "DeleteRolePolicy",
+        "DetachRolePolicy",
+        "PutRolePermissionsBoundary",
+        "PutRolePolicy",
+        "UpdateAssumeRolePolicy",
+        "UpdateRole",
+    ),
+)
+# The roles the member template makes: one per rule (the central function acts through it), one per Region
+# (EventBridge forwards through it).
+MEMBER_ROLE_PREFIXES = (org.member_role_name(""), org.forwarder_role_name(""))
+# Pattern keys of the member accounts' forwarding rules (``member_patterns``).
+MEMBER_KEY = "member"
 
 
 # ---------------------------------------------------------------------------------------------- patterns
@@ -239,6 +262,33 @@ def patterns() -> dict[str, dict[str, Any]]:
     }
 
 
+def member_role_pattern() -> dict[str, Any]:
+    """Successful IAM calls on a member account's mlwarden roles (IAM's events reach EventBridge in us-east-1
+    only: the member template forwards this pattern from there alone)."""
+    return ROLE_CALLS.pattern({"roleName": [{"prefix": prefix} for prefix in MEMBER_ROLE_PREFIXES]})
+
+
+@cache
+def member_patterns() -> dict[str, dict[str, Any]]:
+    """Organization mode: pattern key -> what each member account forwards to the central bus for the watch, as
+    rule ``rule_name(key)`` on its default bus (``stacks/member.py``), and what the central bus's watch rules
+    match. The kinds that apply in a member: exemption tags set there, changes to its ``mlwarden-*`` EventBridge
+    rules (the forwarding rules, the watch's own among them) and IAM changes to its member and forwarder roles.
+    The switches, schedules and Config rules live in the central account only. As centrally, the exemption
+    rule(s) also watch the control rule by name: disabled, its own change would no longer reach it."""
+    control = {f"{MEMBER_KEY}-{KIND_CONTROL}": events_rule_pattern(_prefix(NAME_PREFIX))}
+    exemptions = exemption_alternatives()
+    iam = [p for p in exemptions if p["source"] == [GLOBAL_SOURCE]]
+    regional = [events_rule_pattern([rule_name(key) for key in control])] + [p for p in exemptions if p not in iam]
+    # IAM's calls (its roles, its tagging calls) reach EventBridge in us-east-1 only: their rule(s) are
+    # forwarded from there alone, the others from every Region; a merged pattern never mixes the two.
+    return {
+        **_merged(f"{MEMBER_KEY}-{KIND_EXEMPTION}", regional),
+        **control,
+        **_merged(f"{MEMBER_KEY}-role", [member_role_pattern(), *iam]),
+    }
+
+
 def patterns_of(kind: str) -> list[dict[str, Any]]:
     """The deployed patterns of one kind (``kind``, or ``kind-1``, ``kind-2`` … when it needs several)."""
     return [pattern for key, pattern in patterns().items() if key.split("-", 1)[0] == kind]
@@ -336,8 +386,17 @@ CONTROL_CHANGES = {
     "UpdateSchedule": "replaced",
     "DeleteConfigRule": "deleted",
     "PutConfigRule": "replaced",
+    "AttachRolePolicy": "got a policy attached",
+    "DeleteRole": "deleted",
+    "DeleteRolePermissionsBoundary": "lost its permissions boundary",
+    "DeleteRolePolicy": "lost an inline policy",
+    "DetachRolePolicy": "lost a policy",
+    "PutRolePermissionsBoundary": "got a permissions boundary",
+    "PutRolePolicy": "got an inline policy",
+    "UpdateAssumeRolePolicy": "got a new trust policy",
+    "UpdateRole": "updated",
 }
-EVENTBRIDGE_RULE, SCHEDULE, CONFIG_RULE = "EventBridge rule", "schedule", "Config rule"
+EVENTBRIDGE_RULE, SCHEDULE, CONFIG_RULE, IAM_ROLE = "EventBridge rule", "schedule", "Config rule", "IAM role"
 
 
 @dataclass
@@ -362,6 +421,8 @@ class TamperReport:
     changes: dict[str, str] = field(default_factory=dict)  # control: what the request set (state, targets …)
     # control: the ARN or id a PutConfigRule named the rule by instead of its name (the function resolves it)
     reference: str = ""
+    # organization mode: the change was made in a member account (forwarded to the central bus), not here
+    member: bool = False
 
     def verb(self) -> str:
         if self.kind == KIND_EXEMPTION:
@@ -390,6 +451,8 @@ class TamperReport:
             before = f"{self.resource_kind} "
         elif self.event_name == "PutParameter" and self.value is not None:
             after = f" set to {clean(self.value, 20)}"
+        if self.member:
+            before = f"{self.account}: {before}"
         who = self.caller.who
         short_who = who.split(":", 5)[5] if who.startswith("arn:") and who.count(":") >= 5 else who
         target = self.target
@@ -433,6 +496,8 @@ class TamperReport:
             text = f"{self.caller.describe()} {change}{when}{where}."
             if self.value_note:
                 text += f" {self.value_note[:1].upper()}{self.value_note[1:]}."
+        if self.member:
+            text = f"In member account {self.account} ({self.region or 'unknown Region'}): {text}"
         return clean(text + f" CloudTrail event {self.event_id or '-'}.", 4 * VALUE_LIMIT)
 
     def body(self) -> dict[str, Any]:
@@ -469,6 +534,8 @@ class TamperReport:
         )
         if self.labels:
             record["labels"] = self.labels
+        if self.member:
+            record["member_account"] = True
         return record
 
     def message(self) -> str:
@@ -498,7 +565,7 @@ def kind_of(event: dict[str, Any]) -> str | None:
     name = str(record.get("eventName") or "")
     if source == SSM_SOURCE and name in SSM_EVENT_NAMES:
         return KIND_SWITCH
-    if any(calls.event_source == source and calls.matches(name) for calls in CONTROL_CALLS):
+    if any(calls.event_source == source and calls.matches(name) for calls in (*CONTROL_CALLS, ROLE_CALLS)):
         return KIND_CONTROL
     calls = tagging_calls().get(source)
     if calls is not None and calls.matches(name):
@@ -676,6 +743,8 @@ def _control_target(source: str, params: dict[str, Any]) -> tuple[str, str, str]
         return EVENTBRIDGE_RULE, _text(params, "name", "rule"), ""
     if source == SCHEDULER_SOURCE:
         return SCHEDULE, _text(params, "Name"), ""
+    if source == IAM_SOURCE:
+        return IAM_ROLE, _text(params, "roleName"), ""
     rule = _node(params, "ConfigRule")
     reference = _text(rule, "ConfigRuleArn", "ConfigRuleId")
     return CONFIG_RULE, _text(params, "ConfigRuleName") or _text(rule, "ConfigRuleName"), reference
@@ -703,6 +772,10 @@ def _control_changes(event_name: str, params: dict[str, Any]) -> dict[str, str]:
             found["state"] = _text(params, "State") or "ENABLED (the default)"
             found["target"] = _text(_node(params, "Target"), "Arn")
             found["schedule"] = _text(params, "ScheduleExpression")
+    elif event_name in ROLE_CALLS.names:
+        found["policy"] = _text(params, "policyArn", "policyName", "permissionsBoundary")
+        found["document"] = clean(_text(params, "policyDocument"), 300)
+        found["max session"] = clean(params.get("maxSessionDuration"), 16) if "maxSessionDuration" in params else ""
     elif event_name == "PutConfigRule":
         rule = _node(params, "ConfigRule")
         scope = _node(rule, "Scope")
@@ -724,6 +797,15 @@ _CONTROL_MEANINGS = {
     "UpdateSchedule": "the sweep now runs as the new definition says (a full replace: check its state and target)",
     "DeleteConfigRule": "AWS Config no longer evaluates the rule's resources nor triggers its function",
     "PutConfigRule": "AWS Config now evaluates as the new definition says (check its state, scope and source)",
+    "DeleteRole": "mlwarden can no longer act, or forward events, there",
+    "DetachRolePolicy": "mlwarden may no longer be allowed what it needs there",
+    "DeleteRolePolicy": "mlwarden may no longer be allowed what it needs there",
+    "AttachRolePolicy": "the role may now do more than the rule needs (check the policy)",
+    "PutRolePolicy": "the role may now do more, or less, than the rule needs (check the policy)",
+    "PutRolePermissionsBoundary": "the boundary may deny what mlwarden needs there",
+    "DeleteRolePermissionsBoundary": "the role is no longer bounded",
+    "UpdateAssumeRolePolicy": "who may assume the role changed (check that only mlwarden's central function may)",
+    "UpdateRole": "the role's session duration or description changed",
 }
 
 
@@ -732,6 +814,8 @@ def control_meaning(report: TamperReport) -> str:
     text = _CONTROL_MEANINGS.get(report.event_name, "")
     if report.target.startswith(WATCH_NAME):
         text += "; it is the tamper watch's own rule: what it watched may go unreported until it is restored"
+    if text and (report.member or report.resource_kind == IAM_ROLE):
+        return f"{text}; update the member StackSet's instance in that account (or detect drift) to restore it"
     return f"{text}; redeploy mlwarden (cdk deploy) to restore it" if text else ""
 
 
@@ -759,6 +843,16 @@ def control_report(event: dict[str, Any]) -> TamperReport | None:
     )
     report.value_note = control_meaning(report)
     return report
+
+
+def mark_member(report: TamperReport, own_account: str) -> None:
+    """Organization mode: a change made in another account than the watch's own (a member's, forwarded to the
+    central bus) is said to be so, in the subject, the summary and what to do."""
+    if not (own_account and report.account and report.account != own_account):
+        return
+    report.member = True
+    if report.kind == KIND_CONTROL:
+        report.value_note = control_meaning(report)
 
 
 def meaning(parameter: str, value: str | None, deleted: bool = False) -> str:
