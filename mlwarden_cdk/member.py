@@ -8,6 +8,11 @@ Per stack instance (one account, one Region):
   (``arn:<partition>:iam::<this account>:role/mlwarden-member-<rule-id>``) and findings must name this account.
   Their target is the central bus itself, in the central account and Region: an event EventBridge has
   delivered to a bus cannot be forwarded a second hop, so nothing goes through another bus;
+- the tamper watch's view of this account (``tamper.member_patterns()``: exemption tags, changes to its
+  ``mlwarden-*`` EventBridge rules, IAM changes to its member and forwarder roles, those from us-east-1 only),
+  forwarded as ``mlwarden-tamper-watch-member-*`` rules. The StackSet's own updates of these resources
+  (CloudFormation, as the ``stacksets-exec-*`` role) are reported too: a role name is no proof of who acted,
+  and each such alarm names that role;
 - one role, ``forwarder_role_name(<Region>)`` (IAM is global: one per Region, so instances in several Regions
   of an account do not collide), that EventBridge assumes to put events on exactly the central bus.
 
@@ -53,7 +58,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from mlwarden.core import org
+from mlwarden.core import org, tamper
 from mlwarden.core.patterns import Deployment, rule_patterns
 from mlwarden.core.registry import all_specs
 from mlwarden.core.settings import Settings, resource_name
@@ -161,6 +166,10 @@ class MemberStack(Stack):
             self.forwarding_rules[spec.id] = [
                 self._forwarding_rule(spec, index, pattern) for index, pattern in enumerate(member_patterns(spec))
             ]
+        # The tamper watch's view of this account: exemption tags, its mlwarden-* EventBridge rules, its roles.
+        self.watch_forwarding_rules = {
+            key: self._watch_forwarding_rule(key, pattern) for key, pattern in tamper.member_patterns().items()
+        }
 
     def _forwarder_role(self) -> iam.Role:
         role = iam.Role(
@@ -244,12 +253,28 @@ class MemberStack(Stack):
         for resource, why in reasons.items():
             acknowledge(role, f"AwsSolutions-IAM5[Resource::{resource}]", f"{spec.id}: " + "; ".join(why) + ".")
 
+    def _watch_forwarding_rule(self, key: str, pattern: dict[str, Any]) -> events.CfnRule:
+        return self._forward(
+            f"TamperWatch{construct_id(key)}Forward",
+            tamper.rule_name(key),
+            f"mlwarden tamper watch: {key} changes in this account, forwarded to the central bus",
+            pattern,
+        )
+
     def _forwarding_rule(self, spec: RuleSpec, index: int, pattern: dict[str, Any]) -> events.CfnRule:
+        return self._forward(
+            f"{construct_id(spec.id)}Forward{index}",
+            resource_name(spec.id, index),
+            f"mlwarden {spec.id}: trigger {index + 1}, forwarded to the central bus",
+            pattern,
+        )
+
+    def _forward(self, id: str, name: str, description: str, pattern: dict[str, Any]) -> events.CfnRule:
         rule = events.CfnRule(
             self,
-            f"{construct_id(spec.id)}Forward{index}",
-            name=resource_name(spec.id, index),
-            description=f"mlwarden {spec.id}: trigger {index + 1}, forwarded to the central bus",
+            id,
+            name=name,
+            description=description,
             event_pattern=pattern,
             state="ENABLED",
             targets=[

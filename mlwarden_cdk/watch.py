@@ -87,6 +87,12 @@ class TamperWatch(Construct):
             environment=environment,
         )
         self.event_rules = {key: self._event_rule(key, pattern) for key, pattern in tamper.patterns().items()}
+        # Organization mode: what the member accounts forward (stacks/member.py), on the central bus.
+        self.central_bus_rules = (
+            {key: self._event_rule(key, pattern, shared) for key, pattern in tamper.member_patterns().items()}
+            if shared.central_bus is not None
+            else {}
+        )
         self.alarms = self._alarms(shared)
         acknowledge(
             self.dead_letter_queue,
@@ -117,20 +123,27 @@ class TamperWatch(Construct):
             ),
         ]
 
-    def _event_rule(self, key: str, pattern: dict[str, object]) -> events.CfnRule:
+    def _event_rule(
+        self, key: str, pattern: dict[str, object], central: SharedResources | None = None
+    ) -> events.CfnRule:
         # L1 on purpose, as GuardedRule: the pattern from tamper.patterns() goes into the template as computed.
+        # ``central``: the rule goes on the central bus (organization mode: changes made in member accounts).
         name = construct_id(key)
-        return event_rule(
+        rule = event_rule(
             self,
-            f"Event{name}",
+            f"{'CentralBus' if central else ''}Event{name}",
             name=tamper.rule_name(key),
-            description=f"mlwarden tamper watch: {key} changes",
+            description=f"mlwarden tamper watch: {key} changes"
+            + (", forwarded by the organization's accounts" if central else ""),
             pattern=pattern,
             function=self.function,
             dead_letter_queue=self.dead_letter_queue,
             target_id="TamperWatch",
-            queue_sid=f"EventBridge{name}",
+            queue_sid=f"{'CentralBus' if central else 'EventBridge'}{name}",
         )
+        if central is not None and central.central_bus is not None:
+            rule.event_bus_name = central.central_bus.event_bus_name
+        return rule
 
     def _alarms(self, shared: SharedResources) -> dict[str, cloudwatch.Alarm]:
         metrics: dict[str, tuple[cloudwatch.IMetric, str]] = {

@@ -195,3 +195,27 @@ def test_malformed_input_is_rejected_for_the_dead_letter_queue(tamper_watch: Wat
     with pytest.raises(MalformedEvent):
         tamper_watch.invoke({"not": "an event"})
     assert tamper_watch.alarms() == []
+
+
+def test_attack_in_a_member_account_is_reported_naming_that_account(tamper_watch: Watch) -> None:
+    # Given, in member account 210987654321, someone detached the policy of a rule's member role, disabled a
+    # forwarding rule and exempted a bucket by tag; the member template forwards each to the central bus
+    member = "210987654321"
+    detached = load_event("handwritten/cloudtrail-iam-AttachRolePolicy-AdministratorAccess.json")
+    changes = {"recipientAccountId": member, "userIdentity__accountId": member}
+    for record, more in (
+        (detached, {"eventName": "DetachRolePolicy", "requestParameters__roleName": "mlwarden-member-x"}),
+        (load_event(RULE_DISABLED), {}),
+        (load_event(BUCKET_EXEMPT), {}),
+    ):
+        event = as_cloudtrail_event(record, **changes, **more)
+        event["account"] = member  # AWS keeps the sender's account on a cross-account delivery
+        tamper_watch.invoke(event)
+    # Then each alarm names the member account, in its subject and its body, and nothing was read there
+    alarms = tamper_watch.alarms()
+    assert len(alarms) == 3
+    for alarm in alarms:
+        assert alarm["subject"].startswith(f"[mlwarden] {member}: "), alarm["subject"]
+        assert alarm["body"]["account"] == member and alarm["body"]["member_account"] is True
+        assert alarm["body"]["summary"].startswith(f"In member account {member} ")
+    assert tamper_watch.calls() == {("sns", "Publish")}

@@ -413,6 +413,41 @@ def test_iam_patterns_are_forwarded_from_the_global_region_only(central: Synth, 
     assert global_rules == GLOBAL_RULES
 
 
+def test_the_tamper_watch_sees_the_member_accounts_through_the_central_bus(
+    central: Synth, member: dict[str, Any]
+) -> None:
+    from mlwarden.core import tamper
+    from stacks.watch import WATCH_HANDLER
+
+    expected = {tamper.rule_name(key): canonical(p) for key, p in tamper.member_patterns().items()}
+    # each member forwards the watch's member patterns from its default bus (IAM's from us-east-1 only) ...
+    forwarded = {
+        r["Properties"]["Name"]: r
+        for r in member_resources(member, "AWS::Events::Rule").values()
+        if r["Properties"]["Name"].startswith(tamper.WATCH_NAME)
+    }
+    assert {name: canonical(r["Properties"]["EventPattern"]) for name, r in forwarded.items()} == expected
+    for name, rule in forwarded.items():
+        is_global = names_global_source(rule["Properties"]["EventPattern"])
+        assert is_global == name.startswith(tamper.rule_name("member-role")), name
+        assert rule["Condition"] == ("ForwardsGlobalEvents" if is_global else "Forwards"), name
+    # ... and the central bus's rules of the same patterns feed the watch function
+    (watch,) = [
+        lid for lid, r in central.resources("AWS::Lambda::Function") if r["Properties"]["Handler"] == WATCH_HANDLER
+    ]
+    bus = {"Ref": central_bus(central)}
+    on_bus = {
+        r["Properties"]["Name"]: r["Properties"]
+        for _, r in central.resources("AWS::Events::Rule")
+        if r["Properties"].get("EventBusName") == bus and r["Properties"]["Name"].startswith(tamper.WATCH_NAME)
+    }
+    assert {name: canonical(p["EventPattern"]) for name, p in on_bus.items()} == expected
+    for props in on_bus.values():
+        (target,) = props["Targets"]
+        assert target["Arn"] == {"Fn::GetAtt": [watch, "Arn"]}
+        assert "DeadLetterConfig" in target and "RetryPolicy" in target
+
+
 def test_the_central_account_does_not_forward_to_itself_in_the_central_region(member: dict[str, Any]) -> None:
     assert member["Conditions"]["Forwards"] == {
         "Fn::Not": [
@@ -526,6 +561,11 @@ def test_regions_without_the_global_one_still_get_the_roles_there_and_no_regiona
     assert conditions == {
         "mlwarden-iam-admin-policy-attached": "ForwardsGlobalEvents",
         "mlwarden-sagemaker-endpoint-config-kms": "ForwardsRegionalEvents",
+        # the tamper watch's view of the member (IAM's calls from us-east-1 only)
+        "mlwarden-tamper-watch-member-control": "ForwardsRegionalEvents",
+        "mlwarden-tamper-watch-member-exemption-1": "ForwardsRegionalEvents",
+        "mlwarden-tamper-watch-member-exemption-2": "ForwardsRegionalEvents",
+        "mlwarden-tamper-watch-member-role": "ForwardsGlobalEvents",
     }
 
 
