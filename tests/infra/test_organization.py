@@ -417,7 +417,7 @@ def test_the_tamper_watch_sees_the_member_accounts_through_the_central_bus(
     central: Synth, member: dict[str, Any]
 ) -> None:
     from mlwarden.core import tamper
-    from stacks.watch import WATCH_HANDLER
+    from mlwarden_cdk.watch import WATCH_HANDLER
 
     expected = {tamper.rule_name(key): canonical(p) for key, p in tamper.member_patterns().items()}
     # each member forwards the watch's member patterns from its default bus (IAM's from us-east-1 only) ...
