@@ -30,7 +30,6 @@ HEADLINE = (
     "bedrock-invocation-logging",
 )
 NOTEBOOK = "research-notebook"
-CALLER = f"arn:aws:iam::{ACCOUNT}:role/DataScientist"
 # Bedrock model invocation logging as the platform team sets it up, and as cdk.json bedrockInvocationLogging
 # declares it: every prompt and answer to a bucket that the demo creates SSE-KMS and not public.
 INVOCATION_LOGGING = {
@@ -55,26 +54,34 @@ DEMO_CONTEXT = {
 
 
 def cloudtrail_event(
-    service: str, name: str, params: dict[str, Any] | None, *, error: str | None = None
+    service: str,
+    name: str,
+    params: dict[str, Any] | None,
+    *,
+    error: str | None = None,
+    account: str = ACCOUNT,
+    region: str = REGION,
 ) -> dict[str, Any]:
-    """An 'AWS API Call via CloudTrail' event as EventBridge delivers it."""
+    """An 'AWS API Call via CloudTrail' event as EventBridge delivers it: a call made in ``account`` and ``region``
+    by that account's DataScientist role (session alice)."""
+    caller = f"arn:aws:iam::{account}:role/DataScientist"
     detail: dict[str, Any] = {
         "eventVersion": "1.09",
         "userIdentity": {
             "type": "AssumedRole",
-            "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/DataScientist/alice",
-            "accountId": ACCOUNT,
-            "sessionContext": {"sessionIssuer": {"type": "Role", "arn": CALLER, "accountId": ACCOUNT}},
+            "arn": f"arn:aws:sts::{account}:assumed-role/DataScientist/alice",
+            "accountId": account,
+            "sessionContext": {"sessionIssuer": {"type": "Role", "arn": caller, "accountId": account}},
         },
         "eventTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "eventSource": f"{service}.amazonaws.com",
         "eventName": name,
-        "awsRegion": REGION,
+        "awsRegion": region,
         "sourceIPAddress": "198.51.100.7",
         "requestParameters": params,
         "eventID": str(uuid.uuid4()),
         "eventType": "AwsApiCall",
-        "recipientAccountId": ACCOUNT,
+        "recipientAccountId": account,
     }
     if error:
         detail["errorCode"] = error

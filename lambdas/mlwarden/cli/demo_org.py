@@ -14,7 +14,6 @@ import io
 import json
 import os
 import time
-import uuid
 from contextlib import redirect_stdout
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,26 +58,9 @@ def member_cloudtrail_event(
 ) -> dict[str, Any]:
     """An 'AWS API Call via CloudTrail' event as AWS puts it on ``account``'s default bus in ``region``: a call
     made there by its DataScientist role."""
-    caller = f"arn:aws:iam::{account}:role/DataScientist"
-    detail: dict[str, Any] = {
-        "eventVersion": "1.09",
-        "userIdentity": {
-            "type": "AssumedRole",
-            "arn": f"arn:aws:sts::{account}:assumed-role/DataScientist/alice",
-            "accountId": account,
-            "sessionContext": {"sessionIssuer": {"type": "Role", "arn": caller, "accountId": account}},
-        },
-        "eventTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "eventSource": f"{service}.amazonaws.com",
-        "eventName": name,
-        "awsRegion": region,
-        "sourceIPAddress": "198.51.100.7",
-        "requestParameters": params,
-        "eventID": str(uuid.uuid4()),
-        "eventType": "AwsApiCall",
-        "recipientAccountId": account,
-    }
-    return {"source": f"aws.{service}", "detail-type": "AWS API Call via CloudTrail", "detail": detail}
+    from mlwarden.cli.demo import cloudtrail_event
+
+    return cloudtrail_event(service, name, params, account=account, region=region)
 
 
 def kms_bucket_violation(

@@ -250,8 +250,9 @@ def _control_record(c: ControlEvidence) -> dict[str, Any]:
     return record
 
 
-def render_json(bundle: Bundle) -> str:
-    document = {
+def bundle_header(bundle: Bundle) -> dict[str, Any]:
+    """What the bundle is: framework, range, when, where and by which version (evidence.json and the manifest)."""
+    return {
         "framework": bundle.framework,
         "framework_name": FRAMEWORKS[bundle.framework],
         "since": bundle.since.isoformat(),
@@ -263,6 +264,12 @@ def render_json(bundle: Bundle) -> str:
         "mlwarden_version": __version__,
         "controls_total": len(bundle.controls),
         "controls_with_evidence": bundle.with_evidence,
+    }
+
+
+def render_json(bundle: Bundle) -> str:
+    document = {
+        **bundle_header(bundle),
         "controls": [_control_record(c) for c in bundle.controls],
     }
     return json.dumps(document, indent=2) + "\n"
@@ -465,17 +472,7 @@ def bundle_files(bundle: Bundle) -> dict[str, bytes]:
         "evidence.json": render_json(bundle).encode(),
     }
     manifest = {
-        "framework": bundle.framework,
-        "framework_name": FRAMEWORKS[bundle.framework],
-        "since": bundle.since.isoformat(),
-        "until": bundle.until.isoformat(),
-        "generated_at": bundle.generated_at,
-        "account": bundle.account,
-        "region": bundle.region,
-        "audit_table": bundle.table,
-        "mlwarden_version": __version__,
-        "controls_total": len(bundle.controls),
-        "controls_with_evidence": bundle.with_evidence,
+        **bundle_header(bundle),
         "files": [{"name": name, "bytes": len(data), "sha256": sha256(data)} for name, data in files.items()],
     }
     files["manifest.json"] = (json.dumps(manifest, indent=2) + "\n").encode()
