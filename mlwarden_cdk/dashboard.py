@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import Duration
+from aws_cdk import Aws, Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
@@ -20,10 +20,26 @@ RULE_METRICS = (
     ("Exempt", "Exempt resources (judged, left alone)"),
     ("Flapping", "Flapping resources (remediation paused)"),
 )
+# Organization mode: the handler also counts these per account (EMF dimensions account + service, handler.py).
+ACCOUNT_METRICS = (
+    ("Violations", "Violations by account"),
+    ("Remediations", "Remediations by account"),
+    ("Failures", "Failures by account"),
+)
+ACCOUNT_DIMENSION = "account"
+ACCOUNT_VARIABLE = "account"
+
+
+def account_search(metric_name: str) -> str:
+    """The CloudWatch SEARCH for one per-account metric: one series per account that has reported it."""
+    schema = f"{{{METRICS_NAMESPACE},{ACCOUNT_DIMENSION},service}}"
+    return f"SEARCH('{schema} MetricName=\"{metric_name}\"', 'Sum', {int(PERIOD.to_seconds())})"
 
 
 class MlwardenDashboard(Construct):
-    def __init__(self, scope: Construct, id: str, *, rules: Mapping[str, GuardedRule]) -> None:
+    def __init__(
+        self, scope: Construct, id: str, *, rules: Mapping[str, GuardedRule], organization: bool = False
+    ) -> None:
         super().__init__(scope, id)
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=DASHBOARD_NAME)
         self.dashboard.add_widgets(
@@ -79,6 +95,57 @@ class MlwardenDashboard(Construct):
         )
         for start in range(0, len(graphs), 3):
             self.dashboard.add_widgets(*graphs[start : start + 3])
+        if organization:
+            self._by_account()
+
+    def _by_account(self) -> None:
+        """Organization mode: every account's outcomes (SEARCH), and one account's, chosen with the variable."""
+        self.dashboard.add_widgets(
+            *(
+                cloudwatch.GraphWidget(
+                    title=title,
+                    left=[cloudwatch.MathExpression(expression=account_search(name), label="", period=PERIOD)],
+                    stacked=True,
+                    width=8,
+                    height=6,
+                )
+                for name, title in ACCOUNT_METRICS
+            )
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Selected account (the account variable above)",
+                left=[
+                    cloudwatch.Metric(
+                        namespace=METRICS_NAMESPACE,
+                        metric_name=name,
+                        # The central account until a member is picked: the variable sets this dimension's value.
+                        dimensions_map={ACCOUNT_DIMENSION: Aws.ACCOUNT_ID, "service": METRICS_SERVICE},
+                        statistic="Sum",
+                        period=PERIOD,
+                        label=name,
+                    )
+                    for name, _ in ACCOUNT_METRICS
+                ],
+                width=24,
+                height=6,
+            )
+        )
+        self.dashboard.add_variable(
+            cloudwatch.DashboardVariable(
+                id=ACCOUNT_VARIABLE,
+                type=cloudwatch.VariableType.PROPERTY,
+                value=ACCOUNT_DIMENSION,
+                label="Account",
+                input_type=cloudwatch.VariableInputType.SELECT,
+                values=cloudwatch.Values.from_search(
+                    f'{{{METRICS_NAMESPACE},{ACCOUNT_DIMENSION},service}} MetricName="Violations"',
+                    ACCOUNT_DIMENSION,
+                ),
+                default_value=cloudwatch.DefaultValue.FIRST,
+                visible=True,
+            )
+        )
 
     @staticmethod
     def _rule_metric(name: str, rule_id: str) -> cloudwatch.Metric:

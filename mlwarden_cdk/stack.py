@@ -201,7 +201,9 @@ class Guardrails(Construct):
         # Who switched a rule off, pulled the kill switch or exempted a resource: reported to the alarm topic.
         self.watch = TamperWatch(self, "TamperWatch", shared=shared)
         self._only_alarms_and_the_watch_publish_alarms()
-        self.dashboard = MlwardenDashboard(self, "Dashboard", rules=self.rules).dashboard
+        self.dashboard = MlwardenDashboard(
+            self, "Dashboard", rules=self.rules, organization=settings.organization is not None
+        ).dashboard
         self.member_stack_set = org_deployment.member_stack_set(
             self,
             settings,

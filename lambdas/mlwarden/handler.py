@@ -84,6 +84,35 @@ def record_metrics(decision: Decision) -> None:
         metrics.add_metric(name="IdempotencyFailures", unit=MetricUnit.Count, value=1)
 
 
+def account_metric_names(decision: Decision) -> list[str]:
+    """The outcomes counted per account in organization mode (the dashboard's "by account" graphs)."""
+    names = ["Violations"] if decision.compliance == NON_COMPLIANT else []
+    if decision.action == ACTION_REMEDIATED:
+        names.append("Remediations")
+    elif decision.action == ACTION_FAILED:
+        names.append("Failures")
+    return names
+
+
+def record_org_metrics(decision: Decision) -> None:
+    """Organization mode: the per-rule metrics, plus one metric per outcome with the dimension ``account``.
+
+    Separate EMF documents (dimensions account + service), so the per-rule metrics and their alarms keep theirs.
+    """
+    record_metrics(decision)
+    if not decision.account:
+        return  # CloudWatch refuses an empty dimension value; such a decision is counted per rule only
+    for name in account_metric_names(decision):
+        with single_metric(
+            name=name,
+            unit=MetricUnit.Count,
+            value=1,
+            namespace=NAMESPACE,
+            default_dimensions={"account": decision.account},
+        ):
+            pass  # dimensions: account, and service (POWERTOOLS_SERVICE_NAME)
+
+
 def record_alert_failure(decision: Decision) -> None:
     """A failed alert: per rule, and once without the rule dimension for the stack-wide alarm."""
     metrics.add_metric(name=ALERT_FAILURES, unit=MetricUnit.Count, value=1)
@@ -126,7 +155,7 @@ class Runtime:
             ModeSource(ctx.clients, region),
             apply=True,
             publisher=publisher,
-            observer=record_metrics,
+            observer=record_org_metrics if settings.organization_mode else record_metrics,
             raise_retryable=True,
             guard=guard,
             limiter=limiter,

@@ -20,6 +20,21 @@ def dashboard_body(template: dict) -> str:
     return "".join(p if isinstance(p, str) else json.dumps(p) for p in parts)
 
 
+def dashboard_json(template: dict) -> dict:
+    """The body parsed, each reference (inside a JSON string) read as the text REF."""
+    (dashboard,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::CloudWatch::Dashboard"]
+    parts = dashboard["Properties"]["DashboardBody"]["Fn::Join"][1]
+    body: dict = json.loads("".join(p if isinstance(p, str) else "REF" for p in parts))
+    return body
+
+
+def test_single_account_dashboard_has_no_account_graphs_or_variable(default):
+    body = dashboard_json(default.template)
+    assert "variables" not in body
+    assert "SEARCH(" not in json.dumps(body)
+    assert '"account"' not in json.dumps(body)
+
+
 def test_every_rule_metric_is_graphed_for_every_rule(default):
     body = dashboard_body(default.template)
     for metric, title in RULE_METRICS:

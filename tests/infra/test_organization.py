@@ -745,3 +745,36 @@ def test_every_feature_on_the_stack_set_passes_the_quarantine_bucket_and_nag_sta
     puts = [s for s in policy["PolicyDocument"]["Statement"] if as_list(s["Action"]) == ["s3:PutObject"]]
     assert [render(s["Resource"]) for s in puts] == [f"arn:aws:s3:::<ref:{QUARANTINE_BUCKET_PARAMETER}>/*"]
     assert member_nag_findings(synth.settings, tmp_path_factory.mktemp("nag-member-full")) == []
+
+
+# ----------------------------------------------------------------------------- dashboard by account
+def test_dashboard_graphs_each_account_and_filters_by_the_account_variable(central: Synth) -> None:
+    from mlwarden_cdk.dashboard import ACCOUNT_METRICS, account_search
+    from tests.infra.test_dashboard import dashboard_json
+
+    body = dashboard_json(central.template)
+    expressions = [
+        m[0]["expression"]
+        for w in body["widgets"]
+        for m in w.get("properties", {}).get("metrics", [])
+        if isinstance(m[0], dict) and "expression" in m[0]
+    ]
+    for name, _ in ACCOUNT_METRICS:
+        assert account_search(name) in expressions
+        assert f"SEARCH('{{mlwarden,account,service}} MetricName=\"{name}\"', 'Sum', 3600)" in expressions
+    # The per-account metrics the handler emits carry exactly these dimensions (tests/unit/test_account_metrics.py).
+    (variable,) = body["variables"]
+    assert variable["type"] == "property" and variable["property"] == "account"
+    assert variable["inputType"] == "select"
+    assert variable["search"] == '{mlwarden,account,service} MetricName="Violations"'
+    assert variable["populateFrom"] == "account"
+    # The variable sets the account dimension of the selected-account graph: one metric per outcome.
+    selected = [
+        m
+        for w in body["widgets"]
+        for m in w.get("properties", {}).get("metrics", [])
+        if isinstance(m[0], str) and "account" in m
+    ]
+    assert sorted(m[1] for m in selected) == sorted(name for name, _ in ACCOUNT_METRICS)
+    # The per-rule graphs (and the alarms' metrics) keep their rule_id dimension.
+    assert any('"rule_id"' in json.dumps(w) for w in body["widgets"])
