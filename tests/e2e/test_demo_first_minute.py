@@ -30,8 +30,20 @@ PROGRESS = (
 
 def test_demo_prints_progress_while_silent_and_keep_running_prints_what_history_needs(tmp_path):
     # Given `mlwarden demo --keep-running` as a user starts it (its own moto server, its own environment)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MLWARDEN_"))}
+    # A user's shell: none of the variables earlier tests of this process may have left behind
+    keep = (
+        "PATH",
+        "HOME",
+        "LANG",
+        "LC_ALL",
+        "TMPDIR",
+        "VIRTUAL_ENV",
+        "PYTHONPATH",
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION",
+    )
+    env = {k: os.environ[k] for k in keep if k in os.environ}
     env["MLWARDEN_CACHE_DIR"] = str(tmp_path / "cache")  # an empty template cache: the demo synthesizes
+    env["PYTHONFAULTHANDLER"] = "1"  # if Ctrl-C ever fails to stop it, SIGABRT makes it print every thread's stack
     proc = subprocess.Popen(
         [sys.executable, "-m", "mlwarden", "demo", "--keep-running"],
         cwd=ROOT,
@@ -111,9 +123,18 @@ def test_demo_prints_progress_while_silent_and_keep_running_prints_what_history_
             # Ctrl-C stops it in about 2 s on an idle machine; generous for a loaded one (the other test worker)
             proc.wait(timeout=120)
         except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)  # faulthandler: the stacks of every thread, on its output
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=10)
             proc.kill()
             proc.wait()
-            raise AssertionError("mlwarden demo --keep-running did not stop within 120 s of Ctrl-C") from None
+            time.sleep(1)
+            tail = []
+            while not lines.empty():
+                tail.append(lines.get())
+            raise AssertionError(
+                "mlwarden demo --keep-running did not stop within 120 s of Ctrl-C:\n" + "".join(tail)[-6000:]
+            ) from None
     assert proc.returncode == 0
 
 
