@@ -28,6 +28,11 @@ PROGRESS = (
 )
 
 
+def terminal_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def test_demo_prints_progress_while_silent_and_keep_running_prints_what_history_needs(tmp_path):
     # Given `mlwarden demo --keep-running` as a user starts it (its own moto server, its own environment)
     # A user's shell: none of the variables earlier tests of this process may have left behind
@@ -51,6 +56,9 @@ def test_demo_prints_progress_while_silent_and_keep_running_prints_what_history_
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # As from a terminal: Ctrl-C delivered, whatever this test process's own SIGINT disposition or mask is
+        # (a child inherits an ignored or blocked SIGINT; under pytest-xdist it can be either by now)
+        preexec_fn=terminal_sigint,
     )
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
@@ -167,3 +175,19 @@ def test_report_shows_the_notebook_the_demo_quarantined_as_stopped_not_as_a_live
         still_wrong = [r for r in rows if r["status"] == "stopped"]
         assert still_wrong and all(r["reason"].startswith(quarantined) for r in still_wrong), (source, rows)
         assert {r["status"] for r in rows} <= {"stopped", "remediated"}
+
+
+def test_keep_running_stops_on_ctrl_c_and_on_sigterm():
+    # `--keep-running` waits in wait_until_stopped(): Ctrl-C from a terminal, or SIGTERM (`kill`, or a shell that
+    # started it in the background, where Ctrl-C does not reach it), stops it cleanly
+    code = (
+        "from mlwarden.cli.demo import wait_until_stopped; print('up', flush=True); wait_until_stopped(); print('done')"
+    )
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True, preexec_fn=terminal_sigint
+        )
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "up"
+        proc.send_signal(sig)
+        out, _ = proc.communicate(timeout=60)
+        assert (proc.returncode, out.strip()) == (0, "done"), sig

@@ -662,6 +662,24 @@ def default_next_steps(rule: str) -> list[tuple[str, str]]:
     ]
 
 
+def wait_until_stopped() -> None:
+    """Keep the local account up until Ctrl-C, or SIGTERM (``kill``; or a shell that started the demo in the
+    background, where Ctrl-C does not reach it)."""
+    import signal
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run_demo(keep_running: bool = False, fresh: bool = False) -> int:
     # The local account's credentials; nothing here can reach a real account.
     os.environ.update(
@@ -711,9 +729,5 @@ def run_demo(keep_running: bool = False, fresh: bool = False) -> int:
             say.line()
             for line in keep_running_lines(endpoint, audit_table_of(dep)):
                 say.line(line)
-            try:
-                while True:
-                    time.sleep(3600)
-            except KeyboardInterrupt:
-                pass
+            wait_until_stopped()
     return 0

@@ -323,9 +323,7 @@ def run_org_demo(keep_running: bool = False) -> int:
         )
         if keep_running:
             say.line(f"The local organization stays up at {endpoint}; Ctrl-C to stop.")
-            try:
-                while True:
-                    time.sleep(3600)
-            except KeyboardInterrupt:
-                pass
+            from mlwarden.cli.demo import wait_until_stopped
+
+            wait_until_stopped()
     return 0
