@@ -188,6 +188,7 @@ def test_keep_running_stops_on_ctrl_c_and_on_sigterm():
             [sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True, preexec_fn=terminal_sigint
         )
         assert proc.stdout is not None and proc.stdout.readline().strip() == "up"
+        time.sleep(1)  # "up" is printed just before the wait begins: let it begin
         proc.send_signal(sig)
         out, _ = proc.communicate(timeout=60)
         assert (proc.returncode, out.strip()) == (0, "done"), sig
