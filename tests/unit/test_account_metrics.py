@@ -11,6 +11,7 @@ import pytest
 from mlwarden.core import org
 from mlwarden.core.model import Decision
 from mlwarden.core.settings import RuntimeSettings
+from tests.unit.test_org_runtime import _decision as org_decision
 
 RULE = "s3-bucket-public-access"
 ORG = "o-a1b2c3d4e5"
@@ -18,20 +19,8 @@ B = "111111111111"
 
 
 def _decision(**changes: Any) -> Decision:
-    base: dict[str, Any] = {
-        "event_id": "e",
-        "rule_id": RULE,
-        "resource_type": "AWS::S3::Bucket",
-        "resource_id": "b",
-        "resource_arn": "arn:aws:s3:::b",
-        "account": B,
-        "region": "eu-west-1",
-        "compliance": "NON_COMPLIANT",
-        "action": "notified",
-        "reason": "x",
-        "controls": [],
-    }
-    return Decision(**{**base, **changes})
+    decision: Decision = org_decision(**{"rule_id": RULE, **changes})
+    return decision
 
 
 def _settings(organization: bool) -> RuntimeSettings:

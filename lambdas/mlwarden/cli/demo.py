@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from mlwarden.cli.local_account import ACCOUNT, REGION, LocalDeployment, cached_template, moto_server
+from mlwarden.cli.local_account import (
+    ACCOUNT,
+    REGION,
+    LocalDeployment,
+    cached_template,
+    moto_server,
+    use_local_credentials,
+)
 
 TRAINING_BUCKET = "ml-training-data-demo"
 FEATURES_BUCKET = "ml-features-demo"
@@ -681,16 +688,7 @@ def wait_until_stopped() -> None:
 
 
 def run_demo(keep_running: bool = False, fresh: bool = False) -> int:
-    # The local account's credentials; nothing here can reach a real account.
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_REGION=REGION,
-        AWS_DEFAULT_REGION=REGION,
-    )
-    os.environ.pop("AWS_PROFILE", None)
-    os.environ.pop("AWS_SESSION_TOKEN", None)
-    os.environ.setdefault("MLWARDEN_MAX_ATTEMPTS", "1")
+    use_local_credentials(REGION)
     say = Narrator()
     started = time.monotonic()
     say.line(

@@ -270,17 +270,9 @@ def merge_context(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, 
 
 
 def run_org_demo(keep_running: bool = False) -> int:
-    from mlwarden.cli.local_account import moto_server
+    from mlwarden.cli.local_account import moto_server, use_local_credentials
 
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_REGION=CENTRAL_REGION,
-        AWS_DEFAULT_REGION=CENTRAL_REGION,
-    )
-    os.environ.pop("AWS_PROFILE", None)
-    os.environ.pop("AWS_SESSION_TOKEN", None)
-    os.environ.setdefault("MLWARDEN_MAX_ATTEMPTS", "1")
+    use_local_credentials(CENTRAL_REGION)
     say = Narrator()
     started = time.monotonic()
     say.line("mlwarden demo --org — one deployment guards a whole (local) AWS Organization")

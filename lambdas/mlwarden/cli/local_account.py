@@ -111,6 +111,19 @@ def cached_template(
     return template, False
 
 
+def use_local_credentials(region: str) -> None:
+    """The local account's test credentials for this process (both demos): nothing can reach a real account."""
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_REGION=region,
+        AWS_DEFAULT_REGION=region,
+    )
+    os.environ.pop("AWS_PROFILE", None)
+    os.environ.pop("AWS_SESSION_TOKEN", None)
+    os.environ.setdefault("MLWARDEN_MAX_ATTEMPTS", "1")
+
+
 @contextmanager
 def moto_server() -> Iterator[str]:
     import logging
